@@ -1,0 +1,58 @@
+"""One candidate answers: from its checkpoint when it already did, else through Converse."""
+
+from __future__ import annotations
+
+from bakeoff.converse import ConverseClient, build_request, user_message
+from bakeoff.errors import CheckpointCorruptError, ModelOutputError
+from bakeoff.estimate import cost_usd
+from bakeoff.models import Answer, Evaluation, ModelResult, ModelTask
+from bakeoff.observability import logger, record_model_call
+from bakeoff.storage import Store, checkpoint_key
+from bakeoff.validation import load_evaluation
+
+
+def answer_key(evaluation: Evaluation, model_id: str) -> str:
+    """Everything that determines the answer, and nothing else: not the judge, not the rubric,
+    so re-judging or adding a model never re-invokes a candidate that already answered."""
+    request = evaluation.request
+    return checkpoint_key("answers", {
+        "modelId": model_id,
+        "system": request.prompt,
+        "article": request.article,
+        "maxTokens": request.max_tokens,
+        "temperature": request.temperature,
+    })
+
+
+def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelResult:
+    evaluation = load_evaluation(store, task.evaluation_id)
+    key = answer_key(evaluation, task.model_id)
+    if evaluation.request.use_cache:
+        try:
+            cached = store.get_checkpoint(key)
+        except CheckpointCorruptError:
+            logger.warning("corrupt checkpoint, recomputing", extra={"key": key, "modelId": task.model_id})
+            cached = None
+        if cached is not None:
+            found = Answer.model_validate(cached)
+            logger.info("answer from checkpoint", extra={"modelId": task.model_id, "key": key})
+            return ModelResult(model_id=task.model_id, status="ok", answer_key=key, usage=found.usage,
+                               latency_ms=found.latency_ms, stop_reason=found.stop_reason, cached=True)
+
+    request = evaluation.request
+    result = converse.converse(build_request(
+        task.model_id, system=request.prompt, messages=[user_message(request.article)],
+        max_tokens=request.max_tokens, temperature=request.temperature))
+    record_model_call(task.model_id, "candidate", result.usage.input_tokens, result.usage.output_tokens,
+                      cost_usd(task.model_id, result.usage), result.latency_ms)
+    if not result.text.strip():
+        raise ModelOutputError(f"{task.model_id} returned an empty answer (stopReason {result.stop_reason})",
+                               modelId=task.model_id, usage=result.usage.dump())
+    found = Answer(model_id=task.model_id, text=result.text, stop_reason=result.stop_reason,
+                   usage=result.usage, latency_ms=result.latency_ms)
+    # Written before returning: if anything after this fails, a retry finds the answer here.
+    store.put_checkpoint(key, found.dump())
+    logger.info("answered", extra={"modelId": task.model_id, "inputTokens": result.usage.input_tokens,
+                                   "outputTokens": result.usage.output_tokens, "latencyMs": result.latency_ms})
+    return ModelResult(model_id=task.model_id, status="ok", answer_key=key, usage=found.usage,
+                       latency_ms=found.latency_ms, stop_reason=found.stop_reason)

@@ -1,0 +1,162 @@
+"""The report step: assemble ``report.json`` from the stored request, answers and verdicts,
+render ``report.html`` from it, and refresh the index of all reports."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bakeoff.catalog import load_catalog
+from bakeoff.errors import ReportError
+from bakeoff.estimate import cost_usd
+from bakeoff.models import Answer, ModelResult, ReportInput, ReportOutput, Usage, Verdict
+from bakeoff.storage import Store
+from bakeoff.validation import load_evaluation
+from functions.report.render import render_index, render_report
+
+SCHEMA_VERSION = 1
+
+
+def _billed_usage_of_failure(result: ModelResult) -> Usage:
+    """A failure after the model answered (an empty reply) was still billed: its usage rides in the Cause."""
+    try:
+        cause = json.loads(result.error.cause) if result.error else {}
+        cause = json.loads(cause["errorMessage"]) if "errorMessage" in cause else cause
+        return Usage.model_validate(cause.get("usage") or {})
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return Usage()
+
+
+def _error_message(result: ModelResult) -> dict[str, str]:
+    """The Catch gives ``{Error, Cause}`` where Cause is the Lambda's error JSON: unwrap it for people."""
+    error = result.error.error if result.error else "Unknown"
+    message = result.error.cause if result.error else ""
+    try:
+        cause = json.loads(message)
+        message = cause.get("errorMessage", message)
+        inner = json.loads(message)
+        message = inner.get("message", message) if isinstance(inner, dict) else message
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return {"error": error, "message": str(message)[:2000]}
+
+
+def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
+    evaluation = load_evaluation(store, task.evaluation_id)
+    catalog = load_catalog()
+    scores_doc = store.require_json(task.scoring.scores_key)
+    verdicts = {v["modelId"]: Verdict.model_validate(v) for v in scores_doc["verdicts"]}
+    judge_id = evaluation.judge_model_id
+    entries: list[dict[str, Any]] = []
+    for result in task.results:
+        info = catalog.get(result.model_id)
+        entry: dict[str, Any] = {"modelId": result.model_id, "name": info.name if info else result.model_id,
+                                 "status": result.status}
+        if result.status == "ok":
+            answer = Answer.model_validate(store.get_checkpoint(result.answer_key))
+            verdict = verdicts.get(result.model_id)
+            entry.update({
+                "output": answer.text, "usage": answer.usage.dump(), "latencyMs": answer.latency_ms,
+                "stopReason": answer.stop_reason, "cached": result.cached,
+                "costUsd": cost_usd(result.model_id, answer.usage),
+            })
+            if verdict is None:
+                entry.update({"scoreStatus": "unscored", "unscoredReason": "no verdict was recorded",
+                              "scores": {}, "weightedScore": None})
+            else:
+                entry.update({
+                    "scoreStatus": verdict.status,
+                    "scores": {k: v.dump() for k, v in verdict.scores.items()},
+                    "evidence": verdict.evidence, "weightedScore": verdict.weighted_score,
+                    "judgeUsage": verdict.usage.dump(), "judgeCostUsd": cost_usd(judge_id, verdict.usage),
+                    "judgeCached": verdict.cached,
+                })
+                if verdict.status == "unscored":
+                    entry.update({"unscoredReason": verdict.reason, "rawJudgeReply": verdict.raw_reply})
+        else:
+            billed = _billed_usage_of_failure(result)
+            entry.update({"output": None, "usage": billed.dump(), "latencyMs": None, "scoreStatus": "not judged",
+                          "scores": {}, "weightedScore": None, "costUsd": cost_usd(result.model_id, billed),
+                          "error": _error_message(result)})
+        entries.append(entry)
+
+    # Scored first by weighted score, then unscored, then failed; rank only the scored ones.
+    def order(e: dict[str, Any]) -> tuple[int, float]:
+        group = 0 if e["weightedScore"] is not None else (1 if e["status"] == "ok" else 2)
+        return group, -(e["weightedScore"] or 0.0)
+
+    entries.sort(key=order)
+    for rank, entry in enumerate(e for e in entries if e["weightedScore"] is not None):
+        entry["rank"] = rank + 1
+
+    judge_cost = round(sum(e.get("judgeCostUsd", 0.0) for e in entries), 8)
+    candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
+    judged = [e for e in entries if e["status"] == "ok"]
+    unscored = sum(e["scoreStatus"] == "unscored" for e in judged)
+    totals = {
+        "models": len(entries),
+        "ok": sum(e["status"] == "ok" for e in entries),
+        "failed": sum(e["status"] == "failed" for e in entries),
+        "scored": sum(e["scoreStatus"] == "scored" for e in entries),
+        "unscored": unscored,
+        "inputTokens": sum(e["usage"].get("inputTokens", 0) for e in entries),
+        "outputTokens": sum(e["usage"].get("outputTokens", 0) for e in entries),
+        "candidateCostUsd": candidate_cost,
+        "judgeCostUsd": judge_cost,
+        "totalCostUsd": round(candidate_cost + judge_cost, 8),
+    }
+    request = evaluation.request
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "evaluationId": evaluation.evaluation_id,
+        "createdAt": evaluation.created_at,
+        "reportedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "title": request.title,
+        "judgeModelId": judge_id,
+        "criteria": [c.dump() for c in evaluation.criteria],
+        "prompt": request.prompt,
+        "warnings": evaluation.warnings,
+        "models": entries,
+        "ranking": [e["modelId"] for e in entries if "rank" in e],
+        "winner": entries[0]["modelId"] if entries and "rank" in entries[0] else None,
+        "totals": totals,
+        "estimatedCostUsd": evaluation.estimate.total_usd,
+        "estimate": evaluation.estimate.dump(),
+        "judgeCostUsd": judge_cost,
+        "totalCostUsd": totals["totalCostUsd"],
+        "judgeHealth": {
+            "unscoredRate": round(unscored / len(judged), 4) if judged else None,
+            "judged": len(judged),
+            "unscored": unscored,
+        },
+        "request": request.dump(),
+    }
+
+
+def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutput:
+    try:
+        report = build_report(task, store)
+    except (KeyError, ValueError) as exc:
+        raise ReportError(f"could not assemble the report for {task.evaluation_id}: {exc}") from exc
+    base = f"{prefix}{task.evaluation_id}/"
+    store.put_json(base + "report.json", report)
+    store.put_bytes(base + "report.html", render_report(report).encode(), "text/html; charset=utf-8")
+    update_index(store, prefix, report)
+    ranking = [{"rank": e["rank"], "modelId": e["modelId"], "weightedScore": e["weightedScore"]}
+               for e in report["models"] if "rank" in e]
+    return ReportOutput(evaluation_id=task.evaluation_id, report_key=base + "report.json",
+                        html_key=base + "report.html", ranking=ranking, total_cost_usd=report["totalCostUsd"])
+
+
+def update_index(store: Store, prefix: str, report: dict[str, Any]) -> None:
+    """``reports/index.json`` + ``index.html``: one row per evaluation, newest first."""
+    index = store.get_json(prefix + "index.json") or {"evaluations": []}
+    row = {"evaluationId": report["evaluationId"], "createdAt": report["createdAt"], "title": report["title"],
+           "winner": report["winner"], "totalCostUsd": report["totalCostUsd"],
+           "models": report["totals"]["models"], "failed": report["totals"]["failed"],
+           "status": "ok" if report["totals"]["failed"] == 0 else "partial"}
+    rows = [r for r in index["evaluations"] if r["evaluationId"] != row["evaluationId"]] + [row]
+    rows.sort(key=lambda r: r["createdAt"], reverse=True)
+    store.put_json(prefix + "index.json", {"evaluations": rows})
+    store.put_bytes(prefix + "index.html", render_index(rows).encode(), "text/html; charset=utf-8")

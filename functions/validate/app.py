@@ -1,0 +1,27 @@
+"""ValidateFunction: the first state. Refuses a bad request before any model is called."""
+
+import os
+
+import boto3
+
+from bakeoff.models import ValidateInput, ValidateOutput
+from bakeoff.observability import logger, metrics, tracer
+from bakeoff.settings import Settings
+from bakeoff.storage import Store
+from bakeoff.validation import accept
+
+settings = Settings.from_env(os.environ)
+store = Store(boto3.client("s3"), settings.BUCKET_NAME)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    task = ValidateInput.model_validate(event)
+    evaluation = accept(task.request, evaluation_id=task.evaluation_id, created_at=task.started_at,
+                        settings=settings, store=store)
+    return ValidateOutput(evaluation_id=evaluation.evaluation_id, models=evaluation.request.models,
+                          judge_model_id=evaluation.judge_model_id, warnings=evaluation.warnings,
+                          estimated_cost_usd=evaluation.estimate.total_usd,
+                          map_max_concurrency=settings.MAP_MAX_CONCURRENCY).dump()

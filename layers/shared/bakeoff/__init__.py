@@ -1,0 +1,1 @@
+"""Bakeoff's shared package (the Lambda layer): contracts, errors, storage, Converse, pricing."""

@@ -1,0 +1,117 @@
+"""The model catalog: prices, limits and families of every model ID Bakeoff knows.
+
+One data file (``data/models.json``) serves validation (is this ID known? does the request fit
+its context window?), the preflight estimate and the actual cost of every call.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    model_id: Annotated[str, Field(alias="modelId")]
+    name: str
+    family: Annotated[str, Field(description="provider.family, e.g. anthropic.claude")]
+    input_per_1k_usd: Annotated[float, Field(alias="inputPer1kUsd", ge=0)]
+    output_per_1k_usd: Annotated[float, Field(alias="outputPer1kUsd", ge=0)]
+    context_window: Annotated[int, Field(alias="contextWindow", gt=0)]
+    max_output_tokens: Annotated[int, Field(alias="maxOutputTokens", gt=0)]
+    tool_use: Annotated[bool | None, Field(alias="toolUse")] = None
+    local: bool = False
+    region: str | None = None
+    source: str | None = None
+    as_of: Annotated[str | None, Field(alias="asOf")] = None
+
+    @property
+    def provider(self) -> str:
+        return self.family.split(".", 1)[0]
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        """Cost of one call. Decimal arithmetic so sums match hand arithmetic to the cent."""
+        cost = (Decimal(str(self.input_per_1k_usd)) * input_tokens
+                + Decimal(str(self.output_per_1k_usd)) * output_tokens) / 1000
+        return float(round(cost, 8))
+
+
+class FamilyInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    charsPerToken: float = Field(gt=0)
+    toolUse: bool = True
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schemaVersion: int
+    about: str = ""
+    inferenceProfilePrefixes: list[str]
+    families: dict[str, FamilyInfo]
+    models: list[ModelInfo]
+
+    def base_model_id(self, model_id: str) -> str:
+        """``us.anthropic.claude-...`` → ``anthropic.claude-...`` (inference profiles bill as their base model)."""
+        for prefix in self.inferenceProfilePrefixes:
+            if model_id.startswith(prefix) and model_id[len(prefix):] in self._by_id:
+                return model_id[len(prefix):]
+        return model_id
+
+    @property
+    def _by_id(self) -> dict[str, ModelInfo]:
+        return {m.model_id: m for m in self.models}
+
+    def get(self, model_id: str) -> ModelInfo | None:
+        return self._by_id.get(self.base_model_id(model_id))
+
+    def family(self, model_id: str) -> str:
+        """provider.family of a model ID, known or not (``anthropic.claude-x`` → ``anthropic.claude``)."""
+        info = self.get(model_id)
+        if info:
+            return info.family
+        base = self.base_model_id(model_id)
+        provider, _, rest = base.partition(".")
+        stem = rest.split("-", 1)[0].rstrip("0123456789.")
+        return f"{provider}.{stem}"
+
+    def chars_per_token(self, model_id: str) -> float:
+        fam = self.families.get(self.family(model_id))
+        return fam.charsPerToken if fam else 3.5
+
+    def supports_tool_use(self, model_id: str) -> bool:
+        info = self.get(model_id)
+        if info and info.tool_use is not None:
+            return info.tool_use
+        fam = self.families.get(self.family(model_id))
+        return fam.toolUse if fam else False
+
+    def bedrock_ids(self) -> list[str]:
+        return [m.model_id for m in self.models if not m.local]
+
+    def local_ids(self) -> list[str]:
+        return [m.model_id for m in self.models if m.local]
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    text = resources.files("bakeoff").joinpath("data/models.json").read_text(encoding="utf-8")
+    return Catalog.model_validate(json.loads(text))
+
+
+def estimate_tokens(text: str, model_id: str) -> int:
+    """Tokenizer-free estimate of how many tokens ``text`` costs on ``model_id``.
+
+    A per-family chars-per-token ratio, rounded up: deliberately a little high, because the
+    estimate guards a budget. ``bench/estimate_tokens.py`` measures it against real counts.
+    """
+    if not text:
+        return 0
+    return int(len(text) / load_catalog().chars_per_token(model_id)) + 1

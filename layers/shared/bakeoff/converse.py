@@ -1,0 +1,180 @@
+"""A thin wrapper over the Bedrock Runtime Converse API.
+
+It builds requests (checked by botocore's own parameter validation in the tests), reads the text
+or the forced tool call out of the reply, measures latency, and turns Bedrock's exceptions into
+the named errors the state machine retries or catches.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from bakeoff.errors import (
+    BakeoffError,
+    InvalidModelRequestError,
+    ModelAccessDeniedError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    ModelServiceError,
+    ModelThrottledError,
+    ModelTimeoutError,
+)
+from bakeoff.models import Usage
+
+# Bedrock error code → our error class. Retryable ones are retried by the ASL, not by botocore.
+ERROR_MAP: dict[str, type[BakeoffError]] = {
+    "ThrottlingException": ModelThrottledError,
+    "ServiceQuotaExceededException": ModelThrottledError,
+    "TooManyRequestsException": ModelThrottledError,
+    "ModelTimeoutException": ModelTimeoutError,
+    "InternalServerException": ModelServiceError,
+    "ServiceUnavailableException": ModelServiceError,
+    "ModelErrorException": ModelServiceError,
+    "ModelNotReadyException": ModelNotReadyError,
+    "AccessDeniedException": ModelAccessDeniedError,
+    "UnrecognizedClientException": ModelAccessDeniedError,
+    "ResourceNotFoundException": ModelNotFoundError,
+    "ValidationException": InvalidModelRequestError,
+    "ModelStreamErrorException": ModelServiceError,
+}
+
+
+def client_config(connect_timeout: float, read_timeout: float) -> Config:
+    """botocore config for Converse.
+
+    One attempt only: the state machine's Retry (with jitter, visible in the execution history)
+    owns retrying, so botocore's retries cannot stack under it into minutes of hidden waiting.
+    Timeouts sit below the Lambda timeout so a silent model ends as ``ModelTimeoutError``.
+    """
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool the model is forced to call: its ``input_schema`` is the reply's JSON schema."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass
+class ConverseResult:
+    text: str
+    stop_reason: str
+    usage: Usage
+    latency_ms: int
+    tool_input: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def build_request(
+    model_id: str,
+    *,
+    system: str,
+    messages: list[dict[str, Any]],
+    max_tokens: int,
+    temperature: float,
+    tool: Tool | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``bedrock_runtime.converse``."""
+    request: dict[str, Any] = {
+        "modelId": model_id,
+        "messages": messages,
+        "inferenceConfig": {"maxTokens": max_tokens, "temperature": temperature},
+    }
+    if system:
+        request["system"] = [{"text": system}]
+    if tool is not None:
+        request["toolConfig"] = {
+            "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
+                                    "inputSchema": {"json": tool.input_schema}}}],
+            "toolChoice": {"tool": {"name": tool.name}},
+        }
+    return request
+
+
+def user_message(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"text": text}]}
+
+
+def map_client_error(exc: ClientError, model_id: str) -> BakeoffError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    message = exc.response.get("Error", {}).get("Message", str(exc))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    cls = ERROR_MAP.get(code)
+    if cls is None:
+        cls = ModelServiceError if (status or 0) >= 500 else InvalidModelRequestError
+    return cls(f"{model_id}: {code or 'error'}: {message}", modelId=model_id, code=code, httpStatus=status)
+
+
+class ConverseClient:
+    """Calls Converse through an injected boto3 ``bedrock-runtime`` client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def converse(self, request: dict[str, Any]) -> ConverseResult:
+        model_id = request["modelId"]
+        started = time.perf_counter()
+        try:
+            reply = self._client.converse(**request)
+        except ClientError as exc:
+            raise map_client_error(exc, model_id) from exc
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise ModelTimeoutError(f"{model_id}: no answer in time: {exc}", modelId=model_id) from exc
+        except EndpointConnectionError as exc:
+            raise ModelServiceError(f"{model_id}: endpoint unreachable: {exc}", modelId=model_id) from exc
+        except BotoCoreError as exc:
+            raise ModelServiceError(f"{model_id}: {exc}", modelId=model_id) from exc
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        return parse_response(reply, latency_ms)
+
+
+def parse_response(reply: dict[str, Any], latency_ms: int) -> ConverseResult:
+    content = reply.get("output", {}).get("message", {}).get("content", []) or []
+    texts = [block["text"] for block in content if "text" in block]
+    tool_input = next((block["toolUse"].get("input") for block in content if "toolUse" in block), None)
+    usage = reply.get("usage", {}) or {}
+    return ConverseResult(
+        text="".join(texts),
+        stop_reason=reply.get("stopReason", "unknown"),
+        usage=Usage(input_tokens=usage.get("inputTokens", 0), output_tokens=usage.get("outputTokens", 0)),
+        # Wall time as the caller saw it (Bedrock's metrics.latencyMs stays in ``raw``).
+        latency_ms=latency_ms,
+        tool_input=tool_input if isinstance(tool_input, dict) else None,
+        raw={k: v for k, v in reply.items() if k != "ResponseMetadata"},
+    )
+
+
+def last_json_object(text: str) -> dict[str, Any] | None:
+    """The last top-level JSON object in free text (for judges without tool use)."""
+    decoder = json.JSONDecoder()
+    found: dict[str, Any] | None = None
+    index = text.find("{")
+    while index != -1:
+        try:
+            value, end = decoder.raw_decode(text, index)
+        except ValueError:
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(value, dict):
+            found = value
+        index = text.find("{", end)
+    return found

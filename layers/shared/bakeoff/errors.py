@@ -1,0 +1,120 @@
+"""Errors that cross the state machine boundary.
+
+For a Python Lambda, the exception class name becomes the Step Functions error name, so every
+class here is also a name that ``statemachine/evaluation.asl.json`` may use in ``ErrorEquals``
+(a test holds the two in step). Retryable and terminal errors are named apart on purpose: the
+ASL retries only what can succeed on retry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class BakeoffError(Exception):
+    """Base class. ``details`` travels as JSON in the error message (the ``Cause`` in Step Functions)."""
+
+    retryable = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        if not self.details:
+            return self.message
+        return json.dumps({"message": self.message, **self.details}, default=str)
+
+
+# --- request (terminal: the caller must fix the request; nothing has been invoked) -------------
+
+
+class RequestValidationError(BakeoffError):
+    """The evaluation request is invalid. ``details["errors"]`` lists ``{field, message}``."""
+
+
+class BudgetExceededError(RequestValidationError):
+    """The preflight cost estimate is over the request's or the deployment's budget."""
+
+
+# --- model calls ----------------------------------------------------------------------------
+
+
+class ModelThrottledError(BakeoffError):
+    """Bedrock throttled the call (ThrottlingException, ServiceQuotaExceeded, 429)."""
+
+    retryable = True
+
+
+class ModelTimeoutError(BakeoffError):
+    """The model did not answer in time (ModelTimeoutException or a client read timeout)."""
+
+    retryable = True
+
+
+class ModelServiceError(BakeoffError):
+    """Bedrock failed on its side (InternalServerException, ServiceUnavailable, 5xx)."""
+
+    retryable = True
+
+
+class ModelNotReadyError(BakeoffError):
+    """The model is not ready to serve yet (ModelNotReadyException); may succeed later."""
+
+    retryable = True
+
+
+class ModelAccessDeniedError(BakeoffError):
+    """The account has no access to this model, or the role may not invoke it."""
+
+
+class ModelNotFoundError(BakeoffError):
+    """The model ID does not exist in this region (ResourceNotFoundException)."""
+
+
+class InvalidModelRequestError(BakeoffError):
+    """Bedrock refused the request itself (ValidationException): retrying cannot help."""
+
+
+class ModelOutputError(BakeoffError):
+    """The model answered, but with nothing usable (empty text)."""
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+class StorageError(BakeoffError):
+    """S3 read or write failed; transient, so the ASL retries it."""
+
+    retryable = True
+
+
+class CheckpointCorruptError(BakeoffError):
+    """A stored checkpoint failed validation; it is recomputed, never trusted."""
+
+
+# --- later states ---------------------------------------------------------------------------
+
+
+class ScoringError(BakeoffError):
+    """The score step could not run at all (not: one answer unscored; that is a normal result)."""
+
+
+class ReportError(BakeoffError):
+    """The report step could not write the report."""
+
+
+RETRYABLE_MODEL_ERRORS = (ModelThrottledError, ModelTimeoutError, ModelServiceError, ModelNotReadyError)
+
+
+def all_error_names() -> set[str]:
+    """Every exception class name defined here (the names the ASL may catch)."""
+    names: set[str] = set()
+    stack: list[type] = [BakeoffError]
+    while stack:
+        cls = stack.pop()
+        names.add(cls.__name__)
+        stack.extend(cls.__subclasses__())
+    return names

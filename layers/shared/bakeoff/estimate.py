@@ -1,0 +1,44 @@
+"""Preflight cost estimate (before any model is called) and actual cost (from Converse usage)."""
+
+from __future__ import annotations
+
+from bakeoff.catalog import estimate_tokens, load_catalog
+from bakeoff.models import CostEstimate, EvaluationRequest, ModelEstimate, Usage
+
+# Judge prompt overhead: rubric, instructions and tool schema, measured on the built-in prompt.
+JUDGE_OVERHEAD_TOKENS = 450
+JUDGE_TOKENS_PER_CRITERION = 120
+
+
+def judge_max_tokens(criteria_count: int) -> int:
+    """Output budget for one verdict: a score, a reason and evidence per criterion."""
+    return 200 + JUDGE_TOKENS_PER_CRITERION * criteria_count
+
+
+def cost_usd(model_id: str, usage: Usage) -> float:
+    info = load_catalog().get(model_id)
+    return info.cost_usd(usage.input_tokens, usage.output_tokens) if info else 0.0
+
+
+def estimate(request: EvaluationRequest, judge_model_id: str) -> CostEstimate:
+    """Worst-case estimate: every candidate writes ``maxTokens``; the judge reads each answer in full."""
+    catalog = load_catalog()
+    lines: list[ModelEstimate] = []
+    for model_id in request.models:
+        input_tokens = estimate_tokens(request.prompt, model_id) + estimate_tokens(request.article, model_id) + 10
+        info = catalog.get(model_id)
+        cost = info.cost_usd(input_tokens, request.max_tokens) if info else 0.0
+        lines.append(ModelEstimate(model_id=model_id, role="candidate", calls=1, input_tokens=input_tokens,
+                                   output_tokens=request.max_tokens, cost_usd=cost))
+    criteria = len(request.scoring_criteria)
+    # One judge call per answer, plus one for the control answer (a corrupted copy of the best).
+    calls = len(request.models) + 1
+    per_call_in = (estimate_tokens(request.article, judge_model_id) + request.max_tokens
+                   + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria)
+    per_call_out = judge_max_tokens(criteria)
+    info = catalog.get(judge_model_id)
+    judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else 0.0
+    lines.append(ModelEstimate(model_id=judge_model_id, role="judge", calls=calls,
+                               input_tokens=per_call_in * calls, output_tokens=per_call_out * calls,
+                               cost_usd=judge_cost))
+    return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd for line in lines), 6))

@@ -1,0 +1,252 @@
+"""Contracts between the states of the evaluation workflow.
+
+One model per state boundary: the request (from outside, strict), the Map item, a branch result
+(with an explicit status), a judge verdict and the report. JSON field names are camelCase, as the
+request and ``report.json`` promise; Python attributes are snake_case.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class Contract(BaseModel):
+    """Internal state payloads: camelCase on the wire, tolerant of added fields."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class StrictContract(Contract):
+    """Input from outside (the API, a CI job, a file): unknown fields are errors, not ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# --- the request -----------------------------------------------------------------------------
+
+
+def _unique(values: list[str]) -> list[str]:
+    dupes = sorted({v for v in values if values.count(v) > 1})
+    if dupes:
+        raise ValueError(f"model IDs must be unique; repeated: {', '.join(dupes)}")
+    return values
+
+
+CRITERION_NAME = r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$"
+
+
+class Criterion(StrictContract):
+    weight: Annotated[int, Field(ge=1, le=10, description="Relative weight, 1-10.")]
+    description: Annotated[
+        str | None,
+        Field(min_length=10, max_length=500, description="What the judge should look for. "
+              "Optional for built-in criteria."),
+    ] = None
+
+
+class EvaluationRequest(StrictContract):
+    """What a user sends: one article, the candidate models, their prompt and the rubric."""
+
+    article: Annotated[str, Field(min_length=100, max_length=50_000,
+                                  description="The source text every model works from.")]
+    models: Annotated[
+        list[Annotated[str, Field(min_length=3, max_length=200)]],
+        Field(min_length=1, max_length=5, description="1-5 candidate Bedrock model IDs."),
+        AfterValidator(_unique),
+    ]
+    prompt: Annotated[str, Field(min_length=10, max_length=20_000,
+                                 description="System prompt given to every candidate.")]
+    scoring_criteria: Annotated[
+        dict[Annotated[str, Field(pattern=CRITERION_NAME)], int | Criterion],
+        Field(min_length=1, max_length=12, description="Criterion name → weight 1-10, or "
+              "{weight, description} for a custom criterion."),
+    ]
+    judge_model_id: Annotated[str | None, Field(max_length=200)] = None
+    max_tokens: Annotated[int, Field(ge=16, le=8192, description="Output cap per candidate answer.")] = 1024
+    temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+    budget_usd: Annotated[float | None, Field(gt=0, le=1000,
+                                              description="Refuse the run if its estimate is higher.")] = None
+    strict_judge: Annotated[bool, Field(description="Refuse a judge from a candidate's model family.")] = False
+    use_cache: Annotated[bool, Field(description="Reuse checkpointed answers and verdicts.")] = True
+    allow_unpriced: Annotated[bool, Field(description="Accept model IDs that have no price.")] = False
+    title: Annotated[str | None, Field(max_length=200)] = None
+
+    @model_validator(mode="after")
+    def _weights_are_ints(self) -> EvaluationRequest:
+        # Normalise "accuracy: 5" to Criterion(weight=5) so later code sees one shape.
+        self.scoring_criteria = {
+            name: spec if isinstance(spec, Criterion) else Criterion(weight=spec)
+            for name, spec in self.scoring_criteria.items()
+        }
+        return self
+
+    @property
+    def criteria(self) -> dict[str, Criterion]:
+        return self.scoring_criteria  # type: ignore[return-value]
+
+
+class ResolvedCriterion(Contract):
+    name: str
+    weight: int
+    description: str
+
+
+class Evaluation(Contract):
+    """A validated request, stored once in S3; every later state reads it from there."""
+
+    evaluation_id: str
+    created_at: str
+    request: EvaluationRequest
+    judge_model_id: str
+    criteria: list[ResolvedCriterion]
+    estimate: CostEstimate
+    warnings: list[str] = []
+
+
+# --- cost ------------------------------------------------------------------------------------
+
+
+class Usage(Contract):
+    input_tokens: Annotated[int, Field(ge=0)] = 0
+    output_tokens: Annotated[int, Field(ge=0)] = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(input_tokens=self.input_tokens + other.input_tokens,
+                     output_tokens=self.output_tokens + other.output_tokens)
+
+
+class ModelEstimate(Contract):
+    model_id: str
+    role: Literal["candidate", "judge"]
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class CostEstimate(Contract):
+    lines: list[ModelEstimate]
+    total_usd: float
+
+
+# --- the Validate state ----------------------------------------------------------------------
+
+
+class ValidateInput(Contract):
+    """Built by the ASL: the execution input as ``request``, the execution's name and start time."""
+
+    request: Any
+    evaluation_id: str
+    started_at: str
+
+
+class ValidateOutput(Contract):
+    """The state after Validate; the Map iterates ``models``."""
+
+    evaluation_id: str
+    models: list[str]
+    judge_model_id: str
+    map_max_concurrency: int
+    warnings: list[str] = []
+    estimated_cost_usd: float
+
+
+# --- the Map: one item per model, one result per branch --------------------------------------
+
+
+class ModelTask(Contract):
+    """One Map item (built by the ASL's ItemSelector)."""
+
+    evaluation_id: str
+    model_id: str
+
+
+class ErrorInfo(Contract):
+    error: str
+    cause: str = ""
+
+
+class Answer(Contract):
+    """A candidate's answer as checkpointed in S3."""
+
+    model_id: str
+    text: str
+    stop_reason: str
+    usage: Usage
+    latency_ms: int
+
+
+class ModelResult(Contract):
+    """What one Map branch returns. ``failed`` comes from the ASL's Catch, not from Python."""
+
+    model_id: str
+    status: Literal["ok", "failed"]
+    answer_key: str | None = None
+    usage: Usage | None = None
+    latency_ms: int | None = None
+    stop_reason: str | None = None
+    cached: bool = False
+    error: ErrorInfo | None = None
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+class CriterionScore(Contract):
+    score: Annotated[int, Field(ge=1, le=10)]
+    reason: str = ""
+
+
+class Verdict(Contract):
+    """The judge's verdict on one answer. ``unscored`` keeps why and the raw reply; never 0."""
+
+    model_id: str
+    judge_model_id: str
+    status: Literal["scored", "unscored"]
+    scores: dict[str, CriterionScore] = {}
+    evidence: list[str] = []
+    weighted_score: float | None = None
+    reason: str | None = None
+    raw_reply: str | None = None
+    usage: Usage = Usage()
+    attempts: int = 1
+    cached: bool = False
+
+
+class ScoreInput(Contract):
+    evaluation_id: str
+    results: list[ModelResult]
+
+
+class ScoreOutput(Contract):
+    evaluation_id: str
+    scores_key: str
+    scored: int
+    unscored: int
+
+
+class ReportInput(Contract):
+    evaluation_id: str
+    results: list[ModelResult]
+    scoring: ScoreOutput
+
+
+class ReportOutput(Contract):
+    evaluation_id: str
+    report_key: str
+    html_key: str
+    ranking: list[dict[str, Any]]
+    total_cost_usd: float
+
+
+Evaluation.model_rebuild()

@@ -1,0 +1,111 @@
+"""S3 storage: the evaluation's own objects, and content-addressed checkpoints.
+
+Layout in the bucket::
+
+    evaluations/<evaluationId>/request.json   the validated request (every state reads it)
+    evaluations/<evaluationId>/scores.json    the judge's verdicts for this evaluation
+    checkpoints/answers/<sha256>.json          one candidate answer, keyed by what determines it
+    checkpoints/verdicts/<sha256>.json         one judge verdict, keyed likewise
+    reports/<evaluationId>/report.{json,html}  the report; reports/index.html lists them
+
+A checkpoint key is the hash of everything that determines the result, so a Step Functions retry,
+a redrive or a rerun of the same request finds it and calls no model. S3 PutObject is atomic (an
+object is visible whole or not at all), and each checkpoint carries the hash of its own body, so a
+truncated or edited object is detected on read and recomputed rather than trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bakeoff.errors import CheckpointCorruptError, StorageError
+
+CHECKPOINT_SCHEMA = "bakeoff.checkpoint/v1"
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def evaluation_key(evaluation_id: str, name: str) -> str:
+    return f"evaluations/{evaluation_id}/{name}"
+
+
+def checkpoint_key(kind: str, determinants: dict[str, Any]) -> str:
+    return f"checkpoints/{kind}/{content_hash(determinants)}.json"
+
+
+class Store:
+    """JSON objects in one bucket. S3 errors become ``StorageError`` (the ASL retries it)."""
+
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self.bucket = bucket
+
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"could not write s3://{self.bucket}/{key}: {exc}") from exc
+
+    def put_json(self, key: str, value: Any) -> None:
+        body = json.dumps(value, ensure_ascii=False, indent=1).encode()
+        self.put_bytes(key, body, "application/json")
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StorageError(f"could not read s3://{self.bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read s3://{self.bucket}/{key}: {exc}") from exc
+
+    def get_json(self, key: str) -> Any | None:
+        body = self.get_bytes(key)
+        return None if body is None else json.loads(body)
+
+    def require_json(self, key: str) -> Any:
+        value = self.get_json(key)
+        if value is None:
+            raise StorageError(f"s3://{self.bucket}/{key} does not exist")
+        return value
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"could not list s3://{self.bucket}/{prefix}: {exc}") from exc
+        return keys
+
+    # --- checkpoints ---------------------------------------------------------------------
+
+    def put_checkpoint(self, key: str, body: dict[str, Any]) -> None:
+        self.put_json(key, {"schema": CHECKPOINT_SCHEMA, "sha256": content_hash(body), "body": body})
+
+    def get_checkpoint(self, key: str) -> dict[str, Any] | None:
+        """The checkpointed body, None when absent; ``CheckpointCorruptError`` when it fails its hash."""
+        raw = self.get_bytes(key)
+        if raw is None:
+            return None
+        try:
+            envelope = json.loads(raw)
+            body = envelope["body"]
+            ok = envelope.get("schema") == CHECKPOINT_SCHEMA and envelope.get("sha256") == content_hash(body)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointCorruptError(f"checkpoint {key} is not valid JSON: {exc}", key=key) from exc
+        if not ok:
+            raise CheckpointCorruptError(f"checkpoint {key} fails its hash check", key=key)
+        return body

@@ -1,0 +1,146 @@
+"""Validation of an evaluation request: the first state, before any model is called.
+
+Everything a user can get wrong is reported at once, field by field, so one round trip fixes it:
+the schema (pydantic), the model IDs (known, allowed, priced), the judge (not a candidate; not of a
+candidate's family when ``strictJudge``), the token limits of each model, and the cost estimate
+against the request's and the deployment's budgets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from bakeoff.catalog import estimate_tokens, load_catalog
+from bakeoff.criteria import BUILTIN_CRITERIA
+from bakeoff.errors import BudgetExceededError, RequestValidationError
+from bakeoff.estimate import estimate
+from bakeoff.models import Evaluation, EvaluationRequest, ResolvedCriterion
+from bakeoff.settings import Settings
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """pydantic's errors as ``{field, message}`` with a JSON-path-like field name."""
+    out = []
+    for err in exc.errors(include_url=False):
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling; fields are camelCase)"
+        out.append({"field": path or "(body)", "message": message})
+    return out
+
+
+def parse_request(raw: Any) -> EvaluationRequest:
+    """The schema check alone; raises ``RequestValidationError`` listing every bad field."""
+    if not isinstance(raw, dict):
+        raise RequestValidationError("the request must be a JSON object",
+                                     errors=[{"field": "(body)", "message": "expected a JSON object"}])
+    try:
+        return EvaluationRequest.model_validate(raw)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors) from exc
+
+
+def allowed(model_id: str, settings: Settings) -> bool:
+    if not settings.ALLOWED_MODEL_IDS:
+        return True
+    base = load_catalog().base_model_id(model_id)
+    return model_id in settings.ALLOWED_MODEL_IDS or base in settings.ALLOWED_MODEL_IDS
+
+
+def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings) -> Evaluation:
+    """A fully checked ``Evaluation``, or ``RequestValidationError`` / ``BudgetExceededError``."""
+    request = parse_request(raw)
+    catalog = load_catalog()
+    errors: list[dict[str, str]] = []
+    warnings: list[str] = []
+    judge = request.judge_model_id or settings.JUDGE_MODEL_ID
+    judge_field = "judgeModelId" if request.judge_model_id else "judgeModelId (deployment default)"
+
+    def check_model(model_id: str, field: str) -> None:
+        if not allowed(model_id, settings):
+            shown = ", ".join(settings.ALLOWED_MODEL_IDS[:8]) + (" ..." if len(settings.ALLOWED_MODEL_IDS) > 8 else "")
+            errors.append({"field": field, "message": f"model {model_id!r} is not allowed here; allowed: {shown}"})
+        elif catalog.get(model_id) is None and not request.allow_unpriced:
+            errors.append({"field": field, "message": f"model {model_id!r} has no price in the catalog; "
+                           "use a known model ID or set allowUnpriced: true"})
+
+    for i, model_id in enumerate(request.models):
+        check_model(model_id, f"models[{i}]")
+    check_model(judge, judge_field)
+
+    bases = {catalog.base_model_id(m) for m in request.models}
+    if catalog.base_model_id(judge) in bases:
+        errors.append({"field": judge_field, "message": f"the judge {judge!r} is also a candidate; a model "
+                       "must not grade itself: choose a judge that is not in models"})
+    else:
+        same_family = [m for m in request.models if catalog.family(m) == catalog.family(judge)]
+        if same_family:
+            text = (f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
+                    f"{', '.join(same_family)}; judges tend to favour their own family's text")
+            if request.strict_judge:
+                errors.append({"field": judge_field, "message": text + " (refused: strictJudge is set)"})
+            else:
+                warnings.append(text)
+
+    criteria: list[ResolvedCriterion] = []
+    for name, spec in request.criteria.items():
+        description = spec.description or BUILTIN_CRITERIA.get(name)
+        if description is None:
+            errors.append({"field": f"scoringCriteria.{name}", "message": "a custom criterion needs a "
+                           f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}"})
+            continue
+        criteria.append(ResolvedCriterion(name=name, weight=spec.weight, description=description))
+
+    for i, model_id in enumerate(request.models):
+        info = catalog.get(model_id)
+        if info is None:
+            continue
+        if request.max_tokens > info.max_output_tokens:
+            errors.append({"field": "maxTokens", "message": f"{request.max_tokens} exceeds {model_id}'s output "
+                           f"limit of {info.max_output_tokens} tokens"})
+        needed = (estimate_tokens(request.prompt, model_id) + estimate_tokens(request.article, model_id)
+                  + request.max_tokens)
+        if needed > info.context_window:
+            errors.append({"field": f"models[{i}]", "message": f"the article and prompt (~{needed - request.max_tokens} "
+                           f"tokens) plus maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
+                           f"of {info.context_window} tokens"})
+
+    if errors:
+        raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
+
+    cost = estimate(request, judge)
+    limits = [("budgetUsd", request.budget_usd), ("MaxCostPerEvaluationUsd (deployment)",
+                                                  settings.MAX_COST_PER_EVALUATION_USD)]
+    for name, limit in limits:
+        if limit is not None and cost.total_usd > limit:
+            raise BudgetExceededError(
+                f"estimated cost ${cost.total_usd:.4f} exceeds {name} ${limit:.4f}",
+                errors=[{"field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
+                         "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
+                         "lower maxTokens, shorten the article or use fewer or cheaper models"}],
+                estimate=cost.dump(),
+            )
+
+    return Evaluation(evaluation_id=evaluation_id, created_at=created_at, request=request,
+                      judge_model_id=judge, criteria=criteria, estimate=cost, warnings=warnings)
+
+
+def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, store: Any) -> Evaluation:
+    """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states."""
+    from bakeoff.storage import evaluation_key  # local: storage pulls botocore, validation alone does not
+
+    evaluation = validate_request(raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings)
+    store.put_json(evaluation_key(evaluation_id, "request.json"), evaluation.dump())
+    return evaluation
+
+
+def load_evaluation(store: Any, evaluation_id: str) -> Evaluation:
+    from bakeoff.storage import evaluation_key
+
+    return Evaluation.model_validate(store.require_json(evaluation_key(evaluation_id, "request.json")))

@@ -1,0 +1,186 @@
+"""The whole stack in one process: moto's S3 and Step Functions, the real ASL, the real handlers."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
+from bakeoff_offline.template import ACCOUNT, REGION, Stack, read_stack
+
+# moto's interpreter sleeps for real between retries; tests shrink that (AWS timing stays the default).
+_RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+_env_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def patched_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module inside moto's retrier so Retry waits can be shortened."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@dataclass
+class Execution:
+    evaluation_id: str
+    arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def cause_json(self) -> dict[str, Any] | None:
+        """The failing Lambda's error payload, and inside it our error's JSON details, when there are any."""
+        try:
+            outer = json.loads(self.cause or "")
+            message = outer.get("errorMessage", "")
+            return json.loads(message) if message.startswith("{") else {"message": message}
+        except (ValueError, AttributeError):
+            return None
+
+
+class OfflineStack:
+    """Use as a context manager; ``run(request)`` executes one evaluation end to end."""
+
+    def __init__(self, root: Path, *, parameters: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None, retry_time_scale: float = 1.0) -> None:
+        self.root = Path(root)
+        self.stack: Stack = read_stack(self.root, parameters=parameters)
+        self.env_overrides = env or {}
+        self.retry_time_scale = retry_time_scale
+        self.lambda_server: LambdaInvokeServer | None = None
+        self._exit = contextlib.ExitStack()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> OfflineStack:
+        from moto import mock_aws
+
+        self._exit.enter_context(patched_env({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "offline",
+                                              "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}))
+        self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        if self.retry_time_scale != 1.0:
+            retrier = importlib.import_module(_RETRY_MODULE)
+            original = retrier.time
+            retrier.time = _ScaledTime(self.retry_time_scale)
+            self._exit.callback(setattr, retrier, "time", original)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.s3.create_bucket(Bucket=self.stack.bucket_name)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._load(spec), spec.memory,
+                                                    spec.timeout)
+                     for spec in self.stack.functions.values()}
+        self.lambda_server = LambdaInvokeServer(functions).start()
+        self._exit.callback(self.lambda_server.stop)
+        # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
+        self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url}))
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name="bakeoff-evaluation", definition=self.stack.definition(),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline")["stateMachineArn"]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    def _load(self, spec: Any) -> Any:
+        """Import the handler module fresh, under the environment the template gives that function.
+
+        Handlers read their settings and build their clients at import (cold start), so each is
+        imported with its own variables in place, as its own Lambda container would be.
+        """
+        with _env_lock, patched_env(spec.environment | self.env_overrides):
+            sys.modules.pop(spec.module, None)
+            module = importlib.import_module(spec.module)
+        return getattr(module, spec.attribute)
+
+    # --- running --------------------------------------------------------------------------
+
+    def start(self, request: Any, evaluation_id: str | None = None) -> tuple[str, str]:
+        from bakeoff.ids import new_evaluation_id
+
+        evaluation_id = evaluation_id or new_evaluation_id()
+        arn = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=evaluation_id,
+                                       input=json.dumps(request))["executionArn"]
+        return evaluation_id, arn
+
+    def wait(self, evaluation_id: str, arn: str, timeout: float = 3600, started: float | None = None) -> Execution:
+        started = started or time.perf_counter()
+        while True:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.perf_counter() - started > timeout:
+                self.sfn.stop_execution(executionArn=arn, error="OfflineTimeout", cause=f"over {timeout} s")
+                described = self.sfn.describe_execution(executionArn=arn)
+                break
+            time.sleep(0.05)
+        output = json.loads(described["output"]) if described.get("output") else None
+        return Execution(evaluation_id=evaluation_id, arn=arn, status=described["status"], output=output,
+                         error=described.get("error"), cause=described.get("cause"),
+                         seconds=time.perf_counter() - started)
+
+    def run(self, request: Any, evaluation_id: str | None = None, timeout: float = 3600) -> Execution:
+        started = time.perf_counter()
+        evaluation_id, arn = self.start(request, evaluation_id)
+        return self.wait(evaluation_id, arn, timeout, started)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return events
+
+    # --- reading results ------------------------------------------------------------------
+
+    def get_object(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.stack.bucket_name, Key=key)["Body"].read()
+
+    def report(self, evaluation_id: str) -> dict[str, Any]:
+        return json.loads(self.get_object(f"reports/{evaluation_id}/report.json"))
+
+    def download_reports(self, evaluation_id: str, out_dir: Path) -> Path:
+        """Copy ``reports/<id>/*`` and the index into ``out_dir``; returns the report's folder."""
+        out_dir = Path(out_dir)
+        target = out_dir / evaluation_id
+        target.mkdir(parents=True, exist_ok=True)
+        listing = self.s3.list_objects_v2(Bucket=self.stack.bucket_name, Prefix=f"reports/{evaluation_id}/")
+        for obj in listing.get("Contents", []):
+            (target / obj["Key"].rsplit("/", 1)[1]).write_bytes(self.get_object(obj["Key"]))
+        return target

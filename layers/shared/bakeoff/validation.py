@@ -59,8 +59,12 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
     catalog = load_catalog()
     errors: list[dict[str, str]] = []
     warnings: list[str] = []
-    judge = request.judge_model_id or settings.JUDGE_MODEL_ID
-    judge_field = "judgeModelId" if request.judge_model_id else "judgeModelId (deployment default)"
+    if request.judges:
+        judges = list(request.judges)
+        judge_fields = [f"judges[{i}]" for i in range(len(judges))]
+    else:
+        judges = [request.judge_model_id or settings.JUDGE_MODEL_ID]
+        judge_fields = ["judgeModelId" if request.judge_model_id else "judgeModelId (deployment default)"]
 
     def check_model(model_id: str, field: str) -> None:
         if not allowed(model_id, settings):
@@ -72,13 +76,13 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
 
     for i, model_id in enumerate(request.models):
         check_model(model_id, f"models[{i}]")
-    check_model(judge, judge_field)
-
     bases = {catalog.base_model_id(m) for m in request.models}
-    if catalog.base_model_id(judge) in bases:
-        errors.append({"field": judge_field, "message": f"the judge {judge!r} is also a candidate; a model "
-                       "must not grade itself: choose a judge that is not in models"})
-    else:
+    for judge, judge_field in zip(judges, judge_fields, strict=True):
+        check_model(judge, judge_field)
+        if catalog.base_model_id(judge) in bases:
+            errors.append({"field": judge_field, "message": f"the judge {judge!r} is also a candidate; a model "
+                           "must not grade itself: choose a judge that is not in models"})
+            continue
         same_family = [m for m in request.models if catalog.family(m) == catalog.family(judge)]
         if same_family:
             text = (f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
@@ -87,6 +91,10 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
                 errors.append({"field": judge_field, "message": text + " (refused: strictJudge is set)"})
             else:
                 warnings.append(text)
+    panel_families = [catalog.family(j) for j in judges]
+    if len(set(panel_families)) < len(panel_families):
+        errors.append({"field": "judges", "message": "a judge panel needs judges from different model families "
+                       f"(got {', '.join(panel_families)}), or their shared biases add up instead of cancelling"})
 
     criteria: list[ResolvedCriterion] = []
     for name, spec in request.criteria.items():
@@ -114,7 +122,7 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
 
-    cost = estimate(request, judge)
+    cost = estimate(request, judges)
     limits = [("budgetUsd", request.budget_usd), ("MaxCostPerEvaluationUsd (deployment)",
                                                   settings.MAX_COST_PER_EVALUATION_USD)]
     for name, limit in limits:
@@ -128,7 +136,7 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
             )
 
     return Evaluation(evaluation_id=evaluation_id, created_at=created_at, request=request,
-                      judge_model_id=judge, criteria=criteria, estimate=cost, warnings=warnings)
+                      judge_model_id=judges[0], judge_model_ids=judges, criteria=criteria, estimate=cost, warnings=warnings)
 
 
 def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, store: Any) -> Evaluation:

@@ -1,0 +1,71 @@
+"""``bakeoff`` entry point. Each subcommand lives in its own module, imported only when used, so
+``bakeoff submit`` in a CI job does not pay for moto or llama.cpp."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bakeoff", description="LLM bake-offs: many models answer, a judge "
+                                     "scores, a report ranks them. `bakeoff local ...` runs it all offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="run the stack on this machine (no AWS, no Docker, no network)")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+
+    run = local_sub.add_parser("run", help="run one evaluation through the real state machine, offline")
+    run.add_argument("event", type=Path, help="an evaluation request (JSON), e.g. events/statemachine/podcast-local.json")
+    run.add_argument("--out", type=Path, default=Path("out"), help="where reports go (default: ./out)")
+    run.add_argument("--dataset", type=Path, help="JSONL of {id, article, reference?}: one evaluation per line")
+    run.add_argument("--no-open", action="store_true", help="do not try to open the report in a browser")
+    run.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped")
+
+    invoke = local_sub.add_parser("invoke", help="run one function in-process (the Docker-free `sam local invoke`)")
+    invoke.add_argument("function", help="the function's logical ID in template.yaml, e.g. ValidateFunction")
+    invoke.add_argument("-e", "--event", type=Path, required=True, help="event JSON, e.g. events/validate/valid.json")
+
+    serve = local_sub.add_parser("serve", help="serve the HTTP API offline, with API keys and throttling")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--api-key", action="append", default=[], help="an accepted API key (repeatable)")
+    serve.add_argument("--config", type=Path, help="JSON file with keys and per-key throttle/quota")
+
+    submit = sub.add_parser("submit", help="post a request to a Bakeoff API, wait, and gate on the scores (for CI)")
+    submit.add_argument("event", type=Path)
+    submit.add_argument("--api", required=True, help="the API's base URL")
+    submit.add_argument("--api-key", required=True)
+    submit.add_argument("--wait", action="store_true", help="poll until the evaluation ends")
+    submit.add_argument("--min-score", action="append", default=[], metavar="CRITERION=VALUE",
+                        help="fail unless the best model scores at least VALUE (criterion or 'weighted')")
+    submit.add_argument("--fail-on-error", action="store_true", help="fail when any model failed")
+    submit.add_argument("--out", type=Path, default=Path("out"), help="where the report is downloaded")
+    submit.add_argument("--timeout", type=float, default=1800)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "local" and args.local_command == "run":
+        from bakeoff_cli.local_run import run
+
+        return run(args)
+    if args.command == "local" and args.local_command == "invoke":
+        from bakeoff_cli.local_invoke import invoke
+
+        return invoke(args)
+    if args.command == "local" and args.local_command == "serve":
+        from bakeoff_cli.serve import serve
+
+        return serve(args)
+    if args.command == "submit":
+        from bakeoff_cli.submit import submit
+
+        return submit(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

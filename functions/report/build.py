@@ -115,11 +115,17 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "totalCostUsd": round(candidate_cost + judge_cost, 8),
     }
     request = evaluation.request
+    reported_at = datetime.now(UTC)
+    try:
+        wall = round((reported_at - datetime.fromisoformat(evaluation.created_at)).total_seconds(), 1)
+    except ValueError:
+        wall = None
     return {
         "schemaVersion": SCHEMA_VERSION,
         "evaluationId": evaluation.evaluation_id,
         "createdAt": evaluation.created_at,
-        "reportedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reportedAt": reported_at.isoformat(timespec="seconds"),
+        "wallTimeSeconds": wall,
         "title": request.title,
         "judgeModelId": judge_id,
         "criteria": [c.dump() for c in evaluation.criteria],
@@ -161,13 +167,18 @@ def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutpu
                         html_key=base + "report.html", ranking=ranking, total_cost_usd=report["totalCostUsd"])
 
 
+def index_row(report: dict[str, Any]) -> dict[str, Any]:
+    """One evaluation's line in the reports index."""
+    return {"evaluationId": report["evaluationId"], "createdAt": report["createdAt"], "title": report["title"],
+            "winner": report["winner"], "totalCostUsd": report["totalCostUsd"],
+            "models": report["totals"]["models"], "failed": report["totals"]["failed"],
+            "status": "ok" if report["totals"]["failed"] == 0 else "partial"}
+
+
 def update_index(store: Store, prefix: str, report: dict[str, Any]) -> None:
     """``reports/index.json`` + ``index.html``: one row per evaluation, newest first."""
     index = store.get_json(prefix + "index.json") or {"evaluations": []}
-    row = {"evaluationId": report["evaluationId"], "createdAt": report["createdAt"], "title": report["title"],
-           "winner": report["winner"], "totalCostUsd": report["totalCostUsd"],
-           "models": report["totals"]["models"], "failed": report["totals"]["failed"],
-           "status": "ok" if report["totals"]["failed"] == 0 else "partial"}
+    row = index_row(report)
     rows = [r for r in index["evaluations"] if r["evaluationId"] != row["evaluationId"]] + [row]
     rows.sort(key=lambda r: r["createdAt"], reverse=True)
     store.put_json(prefix + "index.json", {"evaluations": rows})

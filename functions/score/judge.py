@@ -1,17 +1,24 @@
-"""The judge: one structured verdict per answer, obtained by forced tool use.
+"""The judge: one structured verdict per answer (or preference per pair), by forced tool use.
 
 The rubric is the tool's input schema, and ``toolChoice`` forces the judge to call it, so the
 verdict arrives as JSON in a ``toolUse`` block instead of free text to be parsed. A verdict that
 still fails validation is asked for once more with the error fed back, then recorded as
 *unscored* with its reason and raw reply: unscored never counts as 0 and never disappears.
+Judges without tool use answer one JSON object, read from the last JSON object in the text.
+
+Every judgment is checkpointed under the hash of what determines it (judge, rubric, prompt
+version, article, task prompt, answer text(s)), so a Step Functions retry of the score step,
+after a throttled call, re-calls nothing that already succeeded.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -24,10 +31,13 @@ from bakeoff.models import CriterionScore, ResolvedCriterion, Usage, Verdict
 from bakeoff.observability import logger, record_model_call
 from bakeoff.scoring import weighted_score
 from bakeoff.storage import Store, checkpoint_key, content_hash
+from functions.score.pairwise import Comparison
 
-# Part of every verdict's checkpoint key: change it when the prompts or the schema change.
+# Part of every checkpoint key: change them when the prompts or the schemas change.
 PROMPT_VERSION = "judge/v1"
+PAIRWISE_PROMPT_VERSION = "pairwise/v1"
 TOOL_NAME = "record_verdict"
+PAIRWISE_TOOL_NAME = "record_preference"
 RAW_REPLY_LIMIT = 4000
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "prompts"),
@@ -76,13 +86,42 @@ def reply_model(criteria: list[ResolvedCriterion]) -> type[BaseModel]:
                         scores=(scores, ...), evidence=(list[str], Field(default_factory=list)))
 
 
+PREFERENCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "reason": {"type": "string", "maxLength": 400},
+        "winner": {"type": "string", "enum": ["A", "B", "tie"]},
+    },
+    "required": ["reason", "winner"],
+}
+
+
+class PreferenceReply(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reason: str = ""
+    winner: Literal["A", "B", "tie"]
+
+
 def _example(criteria: list[ResolvedCriterion]) -> str:
     return json.dumps({"scores": {c.name: {"reason": "...", "score": 7} for c in criteria},
                        "evidence": ["a short quote from the article"]})
 
 
+@dataclass
+class _Asked:
+    """What two attempts at one judgment produced: a validated reply, or why there is none."""
+
+    reply: BaseModel | None
+    usage: Usage
+    attempts: int
+    problem: str | None = None
+    raw: str = ""
+    call_failed: bool = False
+
+
 class Judge:
-    """Scores answers with one judge model, through an injected Converse client."""
+    """Scores answers (and compares pairs) with one judge model, through an injected Converse client."""
 
     def __init__(self, converse: ConverseClient, store: Store, *, judge_model_id: str,
                  criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True):
@@ -98,16 +137,29 @@ class Judge:
         self.reply_model = reply_model(criteria)
         self.system = _templates.get_template("judge_system.j2").render(
             criteria=criteria, tool_use=self.tool_use, tool_name=TOOL_NAME, example_json=_example(criteria))
+        self.pairwise_system = _templates.get_template("pairwise_system.j2").render(
+            criteria=criteria, tool_use=self.tool_use, tool_name=PAIRWISE_TOOL_NAME,
+            example_json=json.dumps({"reason": "...", "winner": "A"}))
 
-    def verdict_key(self, answer_text: str) -> str:
-        return checkpoint_key("verdicts", {
-            "promptVersion": PROMPT_VERSION,
+    # --- keys and prompts ------------------------------------------------------------------
+
+    def _determinants(self, version: str) -> dict[str, Any]:
+        return {
+            "promptVersion": version,
             "judgeModelId": self.judge_model_id,
             "criteria": [c.dump() for c in self.criteria],
             "article": content_hash(self.article),
             "taskPrompt": content_hash(self.task_prompt),
-            "answer": content_hash(answer_text),
-        })
+        }
+
+    def verdict_key(self, answer_text: str) -> str:
+        return checkpoint_key("verdicts", {**self._determinants(PROMPT_VERSION),
+                                           "answer": content_hash(answer_text)})
+
+    def comparison_key(self, first_text: str, second_text: str) -> str:
+        return checkpoint_key("comparisons", {**self._determinants(PAIRWISE_PROMPT_VERSION),
+                                              "first": content_hash(first_text),
+                                              "second": content_hash(second_text)})
 
     def user_prompt(self, answer_text: str, label: str, feedback: str | None = None) -> str:
         return _templates.get_template("judge_user.j2").render(
@@ -115,39 +167,104 @@ class Judge:
             answer=neutralise(answer_text), label=label, feedback=feedback,
             names=", ".join(c.name for c in self.criteria))
 
+    def pairwise_prompt(self, first_text: str, second_text: str, feedback: str | None = None) -> str:
+        return _templates.get_template("pairwise_user.j2").render(
+            article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
+            first=neutralise(first_text), second=neutralise(second_text), feedback=feedback)
+
+    def _request(self, system: str, prompt: str, tool: Tool) -> dict[str, Any]:
+        return build_request(self.judge_model_id, system=system, messages=[user_message(prompt)],
+                             max_tokens=judge_max_tokens(len(self.criteria)), temperature=0.0,
+                             tool=tool if self.tool_use else None)
+
     def request(self, answer_text: str, label: str, feedback: str | None = None) -> dict[str, Any]:
-        tool = Tool(TOOL_NAME, "Record the verdict on the candidate answer.", self.schema) if self.tool_use else None
-        return build_request(self.judge_model_id, system=self.system,
-                             messages=[user_message(self.user_prompt(answer_text, label, feedback))],
-                             max_tokens=judge_max_tokens(len(self.criteria)), temperature=0.0, tool=tool)
+        tool = Tool(TOOL_NAME, "Record the verdict on the candidate answer.", self.schema)
+        return self._request(self.system, self.user_prompt(answer_text, label, feedback), tool)
+
+    def pairwise_request(self, first_text: str, second_text: str,
+                         feedback: str | None = None) -> dict[str, Any]:
+        tool = Tool(PAIRWISE_TOOL_NAME, "Record which candidate answer is better.", PREFERENCE_SCHEMA)
+        prompt = self.pairwise_prompt(first_text, second_text, feedback)
+        return self._request(self.pairwise_system, prompt, tool)
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        if not self.use_cache:
+            return None
+        try:
+            return self.store.get_checkpoint(key)
+        except CheckpointCorruptError:
+            logger.warning("corrupt judge checkpoint, judging again", extra={"key": key})
+            return None
+
+    # --- judgments -------------------------------------------------------------------------
 
     def score(self, model_id: str, answer_text: str, label: str) -> Verdict:
         """The verdict on one answer, from its checkpoint if this exact judgment was made before."""
         key = self.verdict_key(answer_text)
-        if self.use_cache:
-            try:
-                cached = self.store.get_checkpoint(key)
-            except CheckpointCorruptError:
-                logger.warning("corrupt verdict checkpoint, judging again", extra={"key": key})
-                cached = None
-            if cached is not None:
-                return Verdict.model_validate({**cached, "modelId": model_id, "cached": True})
-        verdict = self._judge(model_id, answer_text, label)
-        self.store.put_checkpoint(key, verdict.dump())
+        cached = self._cached(key)
+        if cached is not None:
+            return Verdict.model_validate({**cached, "modelId": model_id, "cached": True})
+        asked = self._ask(lambda feedback: self.request(answer_text, label, feedback), self.reply_model,
+                          what="verdict", subject=model_id)
+        verdict = self._verdict(model_id, asked)
+        if not asked.call_failed:  # a refused call may work once access or quota is fixed: do not keep it
+            self.store.put_checkpoint(key, verdict.dump())
         return verdict
 
-    def _judge(self, model_id: str, answer_text: str, label: str) -> Verdict:
+    def compare(self, first: tuple[str, str], second: tuple[str, str]) -> Comparison:
+        """The judge's preference between two answers (``(model_id, text)``), shown in this order."""
+        (first_id, first_text), (second_id, second_text) = first, second
+        key = self.comparison_key(first_text, second_text)
+        cached = self._cached(key)
+        if cached is not None:
+            return Comparison.model_validate({**cached, "first": first_id, "second": second_id,
+                                              "cached": True})
+        asked = self._ask(lambda feedback: self.pairwise_request(first_text, second_text, feedback),
+                          PreferenceReply, what="preference", subject=f"{first_id} vs {second_id}")
+        base = {"judge_model_id": self.judge_model_id, "first": first_id, "second": second_id,
+                "usage": asked.usage, "attempts": asked.attempts}
+        if isinstance(asked.reply, PreferenceReply):
+            winner = {"A": "first", "B": "second", "tie": "tie"}[asked.reply.winner]
+            comparison = Comparison(**base, status="decided", winner=winner, reason=asked.reply.reason[:400])
+        else:
+            comparison = Comparison(**base, status="unscored", reason=asked.problem,
+                                    raw_reply=asked.raw[:RAW_REPLY_LIMIT] or None)
+        if not asked.call_failed:
+            self.store.put_checkpoint(key, comparison.dump())
+        return comparison
+
+    def _verdict(self, model_id: str, asked: _Asked) -> Verdict:
+        base = {"model_id": model_id, "judge_model_id": self.judge_model_id, "usage": asked.usage,
+                "attempts": asked.attempts}
+        if asked.reply is None:
+            return Verdict(**base, status="unscored", reason=asked.problem,
+                           raw_reply=asked.raw[:RAW_REPLY_LIMIT] or None)
+        parsed = {name: CriterionScore.model_validate(value)
+                  for name, value in asked.reply.scores.model_dump().items()}  # type: ignore[attr-defined]
+        return Verdict(**base, status="scored", scores=parsed,
+                       evidence=[e[:300] for e in asked.reply.evidence][:5],  # type: ignore[attr-defined]
+                       weighted_score=weighted_score(parsed, self.criteria))
+
+    def _ask(self, build: Callable[[str | None], dict[str, Any]], model: type[BaseModel], *,
+             what: str, subject: str) -> _Asked:
+        """Up to two calls: the second carries the first reply's problem as feedback.
+
+        Retryable errors (throttling, timeouts, service errors) propagate, so the state machine
+        retries the whole step; everything judged so far is checkpointed by then.
+        """
         usage = Usage()
         feedback: str | None = None
         raw = ""
         for attempt in (1, 2):
             try:
-                result = self.converse.converse(self.request(answer_text, label, feedback))
+                result = self.converse.converse(build(feedback))
             except RETRYABLE_MODEL_ERRORS:
-                raise  # the state machine retries the score step; verdicts so far are checkpointed
+                raise
             except BakeoffError as exc:
-                return Verdict(model_id=model_id, judge_model_id=self.judge_model_id, status="unscored",
-                               reason=f"judge call failed: {exc.message}", usage=usage, attempts=attempt)
+                return _Asked(None, usage, attempt, problem=f"judge call failed: {exc.message}",
+                              call_failed=True)
             usage = usage + result.usage
             record_model_call(self.judge_model_id, "judge", result.usage.input_tokens,
                               result.usage.output_tokens, cost_usd(self.judge_model_id, result.usage),
@@ -155,21 +272,13 @@ class Judge:
             payload = result.tool_input if result.tool_input is not None else last_json_object(result.text)
             raw = json.dumps(result.tool_input) if result.tool_input is not None else result.text
             if payload is None:
-                feedback = ("no verdict found: " + ("call the tool" if self.tool_use else "reply with one JSON object")
-                            + f" (stopReason {result.stop_reason})")
+                wanted = "call the tool" if self.tool_use else "reply with one JSON object"
+                feedback = f"no {what} found: {wanted} (stopReason {result.stop_reason})"
                 continue
             try:
-                reply = self.reply_model.model_validate(payload)
+                return _Asked(model.model_validate(payload), usage, attempt)
             except ValidationError as exc:
-                feedback = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                feedback = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(reply)'}: {e['msg']}"
                                      for e in exc.errors(include_url=False))[:600]
-                continue
-            scores = {name: value for name, value in reply.scores.model_dump().items()}
-            parsed = {name: CriterionScore.model_validate(value) for name, value in scores.items()}
-            return Verdict(model_id=model_id, judge_model_id=self.judge_model_id, status="scored",
-                           scores=parsed, evidence=[e[:300] for e in reply.evidence][:5],
-                           weighted_score=weighted_score(parsed, self.criteria), usage=usage, attempts=attempt)
-        logger.warning("judge reply unusable twice", extra={"modelId": model_id, "reason": feedback})
-        return Verdict(model_id=model_id, judge_model_id=self.judge_model_id, status="unscored",
-                       reason=f"judge reply unusable after 2 attempts: {feedback}", raw_reply=raw[:RAW_REPLY_LIMIT],
-                       usage=usage, attempts=2)
+        logger.warning(f"judge {what} unusable twice", extra={"subject": subject, "reason": feedback})
+        return _Asked(None, usage, 2, problem=f"judge reply unusable after 2 attempts: {feedback}", raw=raw)

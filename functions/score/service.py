@@ -1,50 +1,181 @@
-"""The score step: every answer that succeeded is judged; failed ones are passed through."""
+"""The score step: every answer that succeeded is judged, and the judge itself is measured.
+
+1. Every judge (one, or a panel of 2-3) scores every answer; in pairwise mode every judge also
+   compares every pair of answers in both orders. All of these calls run in one thread pool.
+2. The control: a corrupted copy of the best answer, scored by every judge that scored the best.
+3. Pure arithmetic: panel aggregate and agreement, pairwise flip rate, length bias, the judge's
+   noise and the ties it implies, deterministic text metrics, and the cost of every judge call.
+
+Everything lands in ``evaluations/<id>/scores.json`` for the report step. A retryable judge error
+(throttling, timeout, service error) propagates so the state machine retries the step; every
+judgment made before it is checkpointed, so the retry calls only what is still missing.
+"""
 
 from __future__ import annotations
 
 import string
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from functools import partial
+from typing import Any, TypeVar
 
 from bakeoff.converse import ConverseClient
-from bakeoff.models import Answer, ScoreInput, ScoreOutput, Verdict
+from bakeoff.errors import CheckpointCorruptError, ScoringError
+from bakeoff.estimate import cost_usd
+from bakeoff.metrics import text_metrics
+from bakeoff.models import Answer, ModelResult, ScoreInput, ScoreOutput, Usage, Verdict
+from bakeoff.observability import MetricUnit, logger, metrics
 from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import load_evaluation
+from functions.score.control import best_answer, control_result, corrupt
+from functions.score.health import judge_noise, length_bias, tie_marks
 from functions.score.judge import Judge
+from functions.score.pairwise import Comparison, ordered_pairs, summarise
+from functions.score.panel import agreement, combine
+
+# The control answer's stand-in model ID (it is nobody's answer).
+CONTROL_ID = "control"
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 
-def aggregate(verdicts: list[Verdict]) -> dict:
-    """One model's verdicts (one per judge) as the report shows them."""
-    primary = verdicts[0]
-    out = primary.dump()
-    out["usage"] = sum((v.usage for v in verdicts[1:]), primary.usage).dump()
-    return out
+def run_all(jobs: dict[K, Callable[[], T]], concurrency: int) -> dict[K, T]:
+    """Run every job in a thread pool; the results by key, or the first error (in job order).
+
+    On an error, jobs not yet started are cancelled (under throttling, more calls only make it
+    worse) and running ones finish, so their judgments are checkpointed before the error leaves.
+    """
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs)))) as pool:
+        futures = {key: pool.submit(job) for key, job in jobs.items()}
+        _, pending = wait(futures.values(), return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        wait(futures.values())
+    errors = [f.exception() for f in futures.values() if not f.cancelled() and f.exception() is not None]
+    if errors:
+        logger.warning("judging stopped on an error; the step is retried from the checkpoints",
+                       extra={"error": type(errors[0]).__name__, "done": sum(f.done() and not f.cancelled()
+                                                                             and f.exception() is None
+                                                                             for f in futures.values()),
+                              "cancelled": sum(f.cancelled() for f in futures.values())})
+        raise errors[0]
+    return {key: future.result() for key, future in futures.items()}
 
 
-def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient, concurrency: int) -> ScoreOutput:
+def _answer_text(store: Store, result: ModelResult) -> str:
+    try:
+        body = store.get_checkpoint(result.answer_key or "")
+    except CheckpointCorruptError as exc:
+        raise ScoringError(f"the answer of {result.model_id} is corrupt: {exc.message}",
+                           modelId=result.model_id, key=result.answer_key) from exc
+    if body is None:
+        raise ScoringError(f"the answer of {result.model_id} is missing at {result.answer_key}",
+                           modelId=result.model_id, key=result.answer_key)
+    return Answer.model_validate(body).text
+
+
+def _calls(judgments: list[Verdict | Comparison]) -> dict[str, Any]:
+    """``judgeCalls``: every judge call behind these judgments, control and pairwise included.
+
+    Like a cached candidate answer, a judgment reused from a checkpoint counts with what it cost
+    when it was made; ``cached`` says how many were reused.
+    """
+    usage = sum((j.usage for j in judgments), Usage())
+    return {
+        "count": sum(j.attempts for j in judgments),
+        "usage": usage.dump(),
+        "costUsd": round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8),
+        "cached": sum(j.cached for j in judgments),
+    }
+
+
+def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
+                  concurrency: int) -> ScoreOutput:
     evaluation = load_evaluation(store, task.evaluation_id)
-    judge = Judge(converse, store, judge_model_id=evaluation.judge_model_id, criteria=evaluation.criteria,
-                  article=evaluation.request.article, task_prompt=evaluation.request.prompt,
-                  use_cache=evaluation.request.use_cache)
-    ok = [r for r in task.results if r.status == "ok" and r.answer_key]
+    request = evaluation.request
+    criteria = evaluation.criteria
+    article = request.article
+    answers = {r.model_id: _answer_text(store, r) for r in task.results if r.status == "ok" and r.answer_key}
+    order = list(answers)
     # The judge never sees model names: answers are labelled A, B, C in request order.
-    labels = dict(zip([r.model_id for r in ok], string.ascii_uppercase, strict=False))
+    labels = dict(zip(order, string.ascii_uppercase, strict=False))
+    judges = [Judge(converse, store, judge_model_id=judge_id, criteria=criteria, article=article,
+                    task_prompt=request.prompt, use_cache=request.use_cache)
+              for judge_id in evaluation.judge_model_ids]
+    judge_ids = [j.judge_model_id for j in judges]
+    pairwise = request.mode == "pairwise"
 
-    def one(model_id: str, key: str) -> Verdict:
-        text = Answer.model_validate(store.get_checkpoint(key)).text
-        return judge.score(model_id, text, labels[model_id])
+    # 1. Every answer by every judge; every ordered pair by every judge in pairwise mode.
+    jobs: dict[tuple[str, ...], Callable[[], Verdict | Comparison]] = {
+        (j.judge_model_id, m): partial(j.score, m, answers[m], labels[m]) for j in judges for m in order}
+    if pairwise:
+        jobs |= {(j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
+                 for j in judges for a, b in ordered_pairs(order)}
+    done = run_all(jobs, concurrency)
+    by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
+    comparisons: list[Comparison] = [v for k, v in done.items() if len(k) == 3]  # type: ignore[misc]
+    combined = {m: combine(by_model[m], criteria) for m in order}
+    weighted = {m: v.weighted_score for m, v in combined.items() if v.weighted_score is not None}
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ok)))) as pool:
-        verdicts = list(pool.map(lambda r: one(r.model_id, r.answer_key), ok))
+    # 2. The control answer, after the best answer is known.
+    control: dict[str, Any] | None = None
+    control_verdicts: list[Verdict] = []
+    best = best_answer(weighted, order) if request.control_answer else None
+    if best is not None:
+        corruption = corrupt(answers[best], article)
+        originals = {v.judge_model_id: v for v in by_model[best] if v.status == "scored"}
+        label = string.ascii_uppercase[len(order)]
+        controls = run_all({j.judge_model_id: partial(j.score, CONTROL_ID, corruption.text, label)
+                            for j in judges if j.judge_model_id in originals}, concurrency)
+        control_verdicts = list(controls.values())
+        control = control_result(best, corruption, originals, controls)
 
+    # 3. Arithmetic only from here.
+    panel = agreement(by_model, judge_ids, criteria) if len(judges) > 1 else None
+    pairwise_health = summarise(comparisons, order) if pairwise else None
+    noise, noise_source = judge_noise(panel, criteria)
+    ties = tie_marks(weighted, noise, pairwise_health)
+    text = {m: text_metrics(answers[m], article) for m in order}
+
+    models: dict[str, dict[str, Any]] = {}
+    for m in order:
+        entry = combined[m].dump()
+        entry["judgeCostUsd"] = round(sum(cost_usd(v.judge_model_id, v.usage) for v in by_model[m]), 8)
+        if panel is not None:
+            entry["panel"] = {v.judge_model_id: v.weighted_score for v in by_model[m]}
+        entry["metrics"] = text[m]
+        entry["tie"] = bool(ties.get(m))
+        entry["tiedWith"] = ties.get(m, [])
+        models[m] = entry
+
+    verdicts = [v for m in order for v in by_model[m]]
+    judge_health = {
+        "control": control,
+        "controlPassed": control["passed"] if control else None,
+        "panel": panel,
+        "pairwise": pairwise_health,
+        "lengthBias": length_bias({m: text[m]["wordCount"] for m in order}, weighted),
+        "noise": noise,
+        "noiseSource": noise_source,
+    }
     key = evaluation_key(task.evaluation_id, "scores.json")
     store.put_json(key, {
         "judgeModelId": evaluation.judge_model_id,
-        "judgeModelIds": evaluation.judge_model_ids,
+        "judgeModelIds": judge_ids,
         "verdicts": [v.dump() for v in verdicts],
-        # One entry per judged model: what the report shows (a panel's mean, when there is a panel).
-        "models": {v.model_id: aggregate([v]) for v in verdicts},
-        "judgeHealth": {},
+        "models": models,
+        "judgeHealth": judge_health,
+        "judgeCalls": _calls([*verdicts, *control_verdicts, *comparisons]),
     })
-    scored = sum(v.status == "scored" for v in verdicts)
+
+    scored = sum(v.status == "scored" for v in combined.values())
+    metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(combined) - scored)
+    if control and control["passed"] is not None:
+        metrics.add_metric(name="ControlFailed", unit=MetricUnit.Count, value=0 if control["passed"] else 1)
+    logger.info("scored", extra={"scored": scored, "unscored": len(combined) - scored, "judges": judge_ids,
+                                 "controlPassed": judge_health["controlPassed"], "noise": noise})
     return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored,
-                       unscored=len(verdicts) - scored)
+                       unscored=len(combined) - scored)

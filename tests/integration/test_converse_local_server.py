@@ -23,18 +23,31 @@ MODEL = "local.smollm2-135m-instruct-v1:0"
 OTHER = "local.qwen2-5-coder-0-5b-instruct-v1:0"
 SCORE_SCHEMA = {
     "type": "object",
-    "properties": {"accuracy": {"type": "integer", "minimum": 1, "maximum": 10}, "reason": {"type": "string"}},
+    "properties": {
+        "accuracy": {"type": "integer", "minimum": 1, "maximum": 10},
+        "reason": {"type": "string"},
+    },
     "required": ["accuracy", "reason"],
     "additionalProperties": False,
 }
 SCORE_TOOL = {
-    "tools": [{"toolSpec": {"name": "score", "description": "Record a score", "inputSchema": {"json": SCORE_SCHEMA}}}],
+    "tools": [
+        {
+            "toolSpec": {
+                "name": "score",
+                "description": "Record a score",
+                "inputSchema": {"json": SCORE_SCHEMA},
+            }
+        }
+    ],
     "toolChoice": {"tool": {"name": "score"}},
 }
 
 
 def _ask(client, model_id: str = MODEL, text: str = "Hello", **kwargs) -> dict:
-    return client.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": text}]}], **kwargs)
+    return client.converse(
+        modelId=model_id, messages=[{"role": "user", "content": [{"text": text}]}], **kwargs
+    )
 
 
 def _echo(model_id: str, request: dict) -> dict:
@@ -57,7 +70,9 @@ def _post_raw(server, path: str, body: bytes) -> tuple[int, str | None, dict]:
 def test_text_reply_round_trips_with_usage_metrics_and_stop_reason():
     # Given a backend that answers with known text and counts
     def answer(model_id, request):
-        return wire.text_response("Paris", input_tokens=12, output_tokens=3, stop_reason="max_tokens", latency_ms=42)
+        return wire.text_response(
+            "Paris", input_tokens=12, output_tokens=3, stop_reason="max_tokens", latency_ms=42
+        )
 
     with converse_server(answer) as server:
         # When a real boto3 client calls Converse with system and inference settings
@@ -76,7 +91,12 @@ def test_text_reply_round_trips_with_usage_metrics_and_stop_reason():
         [(model_id, body)] = server.requests
         assert model_id == MODEL  # the ':' survives botocore's percent-encoding of the path
         assert body["system"] == [{"text": "Be brief."}]
-        assert body["inferenceConfig"] == {"maxTokens": 16, "temperature": 0.0, "topP": 0.9, "stopSequences": ["\n\n"]}
+        assert body["inferenceConfig"] == {
+            "maxTokens": 16,
+            "temperature": 0.0,
+            "topP": 0.9,
+            "stopSequences": ["\n\n"],
+        }
         assert wire.last_user_text(body) == "Capital of France?"
 
 
@@ -84,7 +104,11 @@ def test_forced_tool_call_returns_tool_use_block():
     def answer(model_id, request):
         [spec] = wire.forced_tools(request)
         return wire.tool_response(
-            spec["name"], {"accuracy": 8, "reason": "faithful"}, input_tokens=30, output_tokens=9, tool_use_id="tooluse_abc"
+            spec["name"],
+            {"accuracy": 8, "reason": "faithful"},
+            input_tokens=30,
+            output_tokens=9,
+            tool_use_id="tooluse_abc",
         )
 
     with converse_server(answer) as server:
@@ -92,7 +116,13 @@ def test_forced_tool_call_returns_tool_use_block():
 
         assert response["stopReason"] == "tool_use"
         assert response["output"]["message"]["content"] == [
-            {"toolUse": {"toolUseId": "tooluse_abc", "name": "score", "input": {"accuracy": 8, "reason": "faithful"}}}
+            {
+                "toolUse": {
+                    "toolUseId": "tooluse_abc",
+                    "name": "score",
+                    "input": {"accuracy": 8, "reason": "faithful"},
+                }
+            }
         ]
         assert response["usage"]["totalTokens"] == 39
         assert server.requests[0][1]["toolConfig"] == SCORE_TOOL
@@ -100,7 +130,9 @@ def test_forced_tool_call_returns_tool_use_block():
 
 def test_tool_use_ids_look_like_bedrocks_and_differ():
     first, second = (
-        wire.tool_response("t", {}, input_tokens=1, output_tokens=1)["output"]["message"]["content"][0]["toolUse"]
+        wire.tool_response("t", {}, input_tokens=1, output_tokens=1)["output"]["message"]["content"][0][
+            "toolUse"
+        ]
         for _ in range(2)
     )
     assert first["toolUseId"].startswith("tooluse_") and len(first["toolUseId"]) == len("tooluse_") + 22
@@ -118,7 +150,8 @@ def test_calls_are_counted_per_model_under_concurrency():
     with converse_server(_echo) as server:
         client = bedrock_client(server.url)
         threads = [
-            threading.Thread(target=_ask, args=(client, MODEL if i % 2 else OTHER, f"q{i}")) for i in range(16)
+            threading.Thread(target=_ask, args=(client, MODEL if i % 2 else OTHER, f"q{i}"))
+            for i in range(16)
         ]
         for thread in threads:
             thread.start()
@@ -185,7 +218,8 @@ def test_backend_crash_is_an_internal_server_exception():
         (b'{"messages": []}', "non-empty 'messages'"),
         (b'{"messages": [{"role": "assistant", "content": [{"text": "hi"}]}]}', "start with a user"),
         (
-            b'{"messages": [{"role": "user", "content": [{"text": "a"}]}, {"role": "user", "content": [{"text": "b"}]}]}',
+            b'{"messages": [{"role": "user", "content": [{"text": "a"}]},'
+            b' {"role": "user", "content": [{"text": "b"}]}]}',
             "alternate",
         ),
     ],

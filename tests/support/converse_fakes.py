@@ -1,10 +1,10 @@
 """A scripted Converse backend and helpers to serve it, for tests at the model-network boundary.
 
-    def answer(model_id, request):
-        return wire.text_response("7", input_tokens=10, output_tokens=1)
+def answer(model_id, request):
+    return wire.text_response("7", input_tokens=10, output_tokens=1)
 
-    with converse_server(answer) as server:
-        client = bedrock_client(server.url)
+with converse_server(answer) as server:
+    client = bedrock_client(server.url)
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from contextlib import contextmanager
 
 import boto3
 from botocore.config import Config
-
 from converse_local import wire
 from converse_local.faults import Fault
 from converse_local.server import ConverseServer

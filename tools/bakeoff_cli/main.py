@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", type=Path, help="JSONL of {id, article, reference?}: one evaluation per line")
     run.add_argument("--no-open", action="store_true", help="do not try to open the report in a browser")
     run.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped")
+    run.add_argument("--verbose", action="store_true", help="show the handlers' logs and metrics too")
 
     invoke = local_sub.add_parser("invoke", help="run one function in-process (the Docker-free `sam local invoke`)")
     invoke.add_argument("function", help="the function's logical ID in template.yaml, e.g. ValidateFunction")

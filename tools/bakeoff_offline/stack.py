@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from bakeoff_offline.bucket import provision_bucket
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
 from bakeoff_offline.template import ACCOUNT, REGION, Stack, read_stack
 
@@ -102,7 +103,7 @@ class OfflineStack:
             retrier.time = _ScaledTime(self.retry_time_scale)
             self._exit.callback(setattr, retrier, "time", original)
         self.s3 = boto3.client("s3", region_name=REGION)
-        self.s3.create_bucket(Bucket=self.stack.bucket_name)
+        provision_bucket(self.s3, self.stack)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._load(spec), spec.memory,
                                                     spec.timeout)

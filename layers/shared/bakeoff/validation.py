@@ -27,7 +27,7 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
         path = ""
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (check its spelling; fields are camelCase)"
         out.append({"field": path or "(body)", "message": message})

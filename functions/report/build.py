@@ -48,11 +48,16 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
     scores_doc = store.require_json(task.scoring.scores_key)
     aggregated: dict[str, dict[str, Any]] = scores_doc.get("models", {})
     judge_id = evaluation.judge_model_id
+    estimates = {line.model_id: line for line in evaluation.estimate.lines if line.role == "candidate"}
     entries: list[dict[str, Any]] = []
     for result in task.results:
         info = catalog.get(result.model_id)
         entry: dict[str, Any] = {"modelId": result.model_id, "name": info.name if info else result.model_id,
                                  "status": result.status}
+        line = estimates.get(result.model_id)
+        if line:
+            entry["estimate"] = {"inputTokens": line.input_tokens, "outputTokens": line.output_tokens,
+                                 "costUsd": line.cost_usd}
         if result.status == "ok":
             answer = Answer.model_validate(store.get_checkpoint(result.answer_key))
             agg = aggregated.get(result.model_id)
@@ -122,6 +127,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
                        "parameters): their answers and, above all, their judgments are weak. This run shows the "
                        "workflow, not which Bedrock model is best; check the judge health below before trusting "
                        "any ranking.")
+    equivalent = bedrock_equivalent(totals, scores_doc.get("judgeCalls"), entries) if local else None
     reported_at = datetime.now(UTC)
     try:
         wall = round((reported_at - datetime.fromisoformat(evaluation.created_at)).total_seconds(), 1)
@@ -147,6 +153,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "estimate": evaluation.estimate.dump(),
         "judgeCostUsd": judge_cost,
         "totalCostUsd": totals["totalCostUsd"],
+        **({"bedrockEquivalent": equivalent[0], "bedrockEquivalentBasis": equivalent[1]} if equivalent else {}),
         "judgeModelIds": scores_doc.get("judgeModelIds", [judge_id]),
         # The score step measures the judge (control answer, panel, pairwise, length bias); the
         # unscored rate is counted here, over every answer that reached the judge.
@@ -158,6 +165,25 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         },
         "request": request.dump(),
     }
+
+
+def bedrock_equivalent(totals: dict[str, Any], judge_calls: dict[str, Any] | None,
+                       entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """What this run's tokens would cost on each Bedrock model in the catalog: a stated stand-in for
+    local runs, whose own cost is $0. Every call's tokens (candidates and judge) priced at one model."""
+    if judge_calls:
+        judge_in, judge_out = judge_calls["usage"]["inputTokens"], judge_calls["usage"]["outputTokens"]
+    else:
+        judge_in = sum(e.get("judgeUsage", {}).get("inputTokens", 0) for e in entries)
+        judge_out = sum(e.get("judgeUsage", {}).get("outputTokens", 0) for e in entries)
+    tokens_in, tokens_out = totals["inputTokens"] + judge_in, totals["outputTokens"] + judge_out
+    rows = [{"modelId": m.model_id, "name": m.name, "costUsd": m.cost_usd(tokens_in, tokens_out)}
+            for m in load_catalog().models if not m.local]
+    rows.sort(key=lambda r: r["costUsd"])
+    basis = (f"{tokens_in:,} input and {tokens_out:,} output tokens (all candidate and judge calls of this run, "
+             "counted by the local models' tokenizers) priced at each Bedrock model's on-demand rate; real "
+             "Bedrock tokenizers count somewhat differently.")
+    return rows, basis
 
 
 def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutput:

@@ -45,7 +45,7 @@ $(TOOLS)/.installed: requirements-tools.txt
 
 # Debian's Chromium for the report's browser tests (Playwright drives it; it never downloads a browser).
 $(VENV)/.browser: $(VENV)/.dev
-	@command -v chromium >/dev/null || { \
+	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; exit 1; fi; }
 	touch $@

@@ -8,11 +8,11 @@ from bakeoff.converse import ConverseClient, client_config
 from bakeoff.models import ModelTask
 from bakeoff.observability import logger, metrics, tracer
 from bakeoff.settings import Settings
-from bakeoff.storage import Store
+from bakeoff.storage import S3_CONFIG, Store
 from functions.invoke_model.answer import answer
 
 settings = Settings.from_env(os.environ)
-store = Store(boto3.client("s3"), settings.BUCKET_NAME)
+store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
 converse = ConverseClient(boto3.client(
     "bedrock-runtime",
     config=client_config(settings.MODEL_CONNECT_TIMEOUT_SECONDS, settings.MODEL_READ_TIMEOUT_SECONDS)))

@@ -7,11 +7,11 @@ import boto3
 from bakeoff.models import ReportInput
 from bakeoff.observability import logger, metrics, tracer
 from bakeoff.settings import Settings
-from bakeoff.storage import Store
+from bakeoff.storage import S3_CONFIG, Store
 from functions.report.build import write_report
 
 settings = Settings.from_env(os.environ)
-store = Store(boto3.client("s3"), settings.BUCKET_NAME)
+store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
 
 
 @logger.inject_lambda_context

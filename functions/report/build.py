@@ -13,7 +13,7 @@ from bakeoff.estimate import cost_usd
 from bakeoff.models import Answer, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
-from functions.report.render import render_index, render_report
+from functions.report.render import render_csv, render_index, render_report
 
 SCHEMA_VERSION = 1
 
@@ -194,6 +194,7 @@ def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutpu
     base = f"{prefix}{task.evaluation_id}/"
     store.put_json(base + "report.json", report)
     store.put_bytes(base + "report.html", render_report(report).encode(), "text/html; charset=utf-8")
+    store.put_bytes(base + "results.csv", render_csv(report).encode(), "text/csv; charset=utf-8")
     update_index(store, prefix, report)
     ranking = [{"rank": e["rank"], "modelId": e["modelId"], "weightedScore": e["weightedScore"]}
                for e in report["models"] if "rank" in e]

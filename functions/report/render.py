@@ -170,8 +170,8 @@ def _model_view(index: int, m: Mapping[str, Any], criteria: list[str], names: Ma
         "stop_reason": m.get("stopReason"),
         "cached": bool(m.get("cached")),
         "cost": _number(m.get("costUsd")),
-        "judge_cost": _number(m.get("judgeCostUsd")),
-        "error": {"name": error.get("error") or "Error", "message": error.get("message") or ""} if failed else None,
+        "error": ({"name": error.get("error") or "Error", "message": error.get("message") or ""}
+                  if failed else None),
         "unscored_reason": m.get("unscoredReason") or ("the judge did not score this answer"
                                                        if status == "unscored" else None),
         "raw_judge_reply": m.get("rawJudgeReply"),
@@ -186,7 +186,8 @@ def _model_view(index: int, m: Mapping[str, Any], criteria: list[str], names: Ma
             "unsupported_numbers": [str(x) for x in (metrics.get("unsupportedNumbers") or [])],
             "unsupported_names": [str(x) for x in (metrics.get("unsupportedNames") or [])],
         } if metrics else None,
-        "estimate": {"input_tokens": estimate.get("inputTokens"), "output_tokens": estimate.get("outputTokens"),
+        "estimate": {"input_tokens": estimate.get("inputTokens"),
+                     "output_tokens": estimate.get("outputTokens"),
                      "cost": _number(estimate.get("costUsd"))} if estimate else None,
     }
 
@@ -204,55 +205,74 @@ def _health_checks(health: Mapping[str, Any]) -> list[dict[str, str]]:
         checks.append(_check("Unscored answers", f"{pct(rate)} ({health.get('unscored', 0)} of "
                              f"{health.get('judged', 0)})", verdict,
                              "Answers the judge could not score; they are listed, never counted as 0."))
-    control = health.get("control") if isinstance(health.get("control"), Mapping) else {}
-    passed = control.get("passed", health.get("controlPassed"))
-    if passed is not None:
+    control = _mapping(health.get("control"))
+    if control or health.get("controlPassed") is not None:
+        passed = control.get("passed", health.get("controlPassed"))
         original, corrupted = _number(control.get("originalScore")), _number(control.get("controlScore"))
-        figure = (f"original {num(original, 2)} vs corrupted {num(corrupted, 2)}"
-                  if original is not None and corrupted is not None else ("passed" if passed else "failed"))
         what = plain(control.get("corruption")) if control.get("corruption") else "facts changed"
-        checks.append(_check("Control answer", figure, "pass" if passed else "fail",
-                             f"A deliberately corrupted copy of the best answer ({what}) must score below "
-                             "the original." + ("" if passed else " It did not: the judge may not be reading "
-                                                                  "the answers closely.")))
-    panel = health.get("panel") if isinstance(health.get("panel"), Mapping) else {}
-    mad = _number(panel.get("meanAbsDiff"))
+        if passed is None:
+            reason = control.get("reason") or "the judge could not score the control answer"
+            checks.append(_check("Control answer", "not measured", "warn", plain(reason)))
+        else:
+            figure = (f"original {num(original, 2)} vs corrupted {num(corrupted, 2)}"
+                      if original is not None and corrupted is not None else "passed" if passed else "failed")
+            note = f"A deliberately corrupted copy of the best answer ({what}) must score below the original."
+            if not passed:
+                note += " It did not: the judge may not be reading the answers closely."
+            checks.append(_check("Control answer", figure, "pass" if passed else "fail", note))
+    panel = _mapping(health.get("panel"))
     if panel:
-        judges = panel.get("judges") or []
+        mad = _number(panel.get("meanAbsDiff"))
         rho, tau = _number(panel.get("spearman")), _number(panel.get("kendall"))
         figure = ", ".join(x for x in (f"mean |Δ| {num(mad, 2)} points" if mad is not None else "",
                                        f"Spearman {num(rho, 2)}" if rho is not None else "",
                                        f"Kendall {num(tau, 2)}" if tau is not None else "") if x) or "–"
         verdict = ("info" if mad is None else "pass" if mad <= PANEL_MAD_WARN
                    else "warn" if mad <= PANEL_MAD_FAIL else "fail")
+        unscored_by = {j: n for j, n in _mapping(panel.get("unscoredByJudge")).items() if n}
+        judges = panel.get("judges") or []
         checks.append(_check("Judge panel agreement", figure, verdict,
-                             f"{len(judges) or 'Several'} judges scored every answer; how far apart their "
-                             "scores and rankings are."))
-    pairwise = health.get("pairwise") if isinstance(health.get("pairwise"), Mapping) else {}
-    flips = _number(pairwise.get("positionFlipRate"))
-    if flips is not None:
-        verdict = "pass" if flips < FLIP_RATE_WARN else ("warn" if flips < FLIP_RATE_FAIL else "fail")
-        pairs = pairwise.get("pairs")
-        checks.append(_check("Position flips", f"{pct(flips)}" + (f" of {num(pairs)} pairs" if pairs else ""),
-                             verdict, "Pairs judged in both orders whose winner changed with the order; a "
-                             "win counts only when it holds both ways."))
-    bias = health.get("lengthBias") if isinstance(health.get("lengthBias"), Mapping) else {}
-    r = _number(bias.get("pearson"))
+                             f"{len(judges) or 'Several'} judges scored every answer: how far apart their "
+                             "weighted scores are, and how alike their rankings (1 = identical)."
+                             + (f" Unscored by judge: {plain(unscored_by)}." if unscored_by else "")))
+    pairwise = _mapping(health.get("pairwise"))
+    if pairwise:
+        flips = _number(pairwise.get("positionFlipRate"))
+        first = _number(pairwise.get("firstPreferredRate"))
+        pairs, unusable = pairwise.get("pairs"), pairwise.get("unscored")
+        figure = (f"{pct(flips)} of {num(pairs)} pairs" if flips is not None else "no usable pair")
+        verdict = ("warn" if flips is None else "pass" if flips < FLIP_RATE_WARN
+                   else "warn" if flips < FLIP_RATE_FAIL else "fail")
+        checks.append(_check("Position flips", figure, verdict,
+                             "Pairs judged in both orders whose winner changed with the order; a win counts "
+                             "only when it holds both ways."
+                             + (f" The first-shown answer was preferred {pct(first)} of the time (50% is no "
+                                "lean)." if first is not None else "")
+                             + (f" {num(unusable)} pair(s) had an unusable reply." if unusable else "")))
+    bias = _mapping(health.get("lengthBias"))
     if bias:
-        n = bias.get("n")
+        r, n = _number(bias.get("pearson")), bias.get("n")
         verdict = "info" if r is None or (n or 0) < 3 else ("warn" if abs(r) >= LENGTH_BIAS_WARN else "pass")
-        checks.append(_check("Length bias", (f"Pearson r {num(r, 2)}" if r is not None else "–")
-                             + (f" over {n} answers" if n else ""), verdict,
-                             "Correlation between answer length and score; near 0 is good. Few answers "
-                             "make this a weak signal."))
+        checks.append(_check("Length bias", (f"Pearson r {num(r, 2)} over {n} answers" if r is not None
+                                             else "needs 3 scored answers"), verdict,
+                             "Correlation between answer length and score; near 0 is good. With few answers "
+                             "it is a weak signal, and a high value can be real quality."))
     noise = health.get("noise")
     if noise is not None:
         points = _number(noise) if not isinstance(noise, Mapping) else next(
             (_number(noise[k]) for k in ("threshold", "points", "value", "noise") if _number(noise.get(k))
              is not None), None)
-        checks.append(_check("Judge noise", f"±{num(points, 2)} points" if points is not None else plain(noise),
-                             "info", "Ranking gaps smaller than this are marked as ties."))
+        source = {"panel": "measured as the panel's disagreement",
+                  "default": "not measured, so one point on the heaviest criterion"}.get(
+            str(health.get("noiseSource")), "")
+        figure = f"±{num(points, 2)} points" if points is not None else plain(noise)
+        note = "Ranking gaps smaller than this are marked as ties" + (f" ({source})." if source else ".")
+        checks.append(_check("Judge noise", figure, "info", note))
     return checks
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _ticks(top: float, target: int = 5) -> list[float]:
@@ -293,7 +313,8 @@ def _bars_chart(models: list[dict[str, Any]], criteria: list[str]) -> dict[str, 
                          "title": f"{m['name']}: {criterion} {num(score)}/10", "model": m["id"]})
     return {"width": width, "height": height, "left": left, "right": width - right, "top": top,
             "bottom": top + plot_h, "bars": bars, "groups": groups, "label_y": height - 10,
-            "yticks": [{"y": round(top + plot_h * (1 - t / 10), 1), "label": num(t)} for t in range(0, 11, 2)]}
+            "yticks": [{"y": round(top + plot_h * (1 - t / 10), 1), "label": num(t)}
+                       for t in range(0, 11, 2)]}
 
 
 def _scatter_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -350,7 +371,8 @@ def _latency_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
         bars.append({"x": left, "y": y + 5, "w": round(max(w, 1.0), 1), "h": row - 10, "color": m["color"],
                      "model": m["id"], "name": _short(m["name"]), "name_y": y + row / 2 + 4,
                      "value": millis(m["latency_ms"]), "value_x": round(left + max(w, 1.0) + 5, 1),
-                     "title": f"{m['name']}: {millis(m['latency_ms'])}" + (" (cached)" if m["cached"] else "")})
+                     "title": f"{m['name']}: {millis(m['latency_ms'])}"
+                              + (" (cached)" if m["cached"] else "")})
     return {"width": width, "height": height, "left": left, "top": top, "bottom": top + row * len(timed),
             "bars": bars, "label_y": height - 6,
             "xticks": [{"x": round(left + plot_w * t / x_max, 1), "label": seconds(t)} for t in xticks]}
@@ -392,10 +414,11 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
     panel_judges = list(dict.fromkeys(p["judge"] for m in models for p in m["panel"]))
     bedrock = [{"id": b.get("modelId", ""), "name": b.get("name") or b.get("modelId", ""),
                 "cost": _number(b.get("costUsd"))} for b in report.get("bedrockEquivalent") or []]
+    bedrock_costs = [b["cost"] for b in bedrock if b["cost"] is not None]
     request = report.get("request") or {}
-    per_criterion = (health.get("panel") or {}).get("perCriterionMean") if isinstance(health.get("panel"),
-                                                                                       Mapping) else None
-    pairwise = health.get("pairwise") if isinstance(health.get("pairwise"), Mapping) else {}
+    panel_health = _mapping(health.get("panel"))
+    per_criterion = _mapping(panel_health.get("perCriterionMean"))
+    pairwise = _mapping(health.get("pairwise"))
     return {
         "id": report.get("evaluationId", ""),
         "title": report.get("title") or "Bakeoff report",
@@ -429,21 +452,24 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
             "calls": sum(line.get("calls", 0) for line in judge_lines),
             "cost": sum(line.get("costUsd", 0.0) for line in judge_lines),
         } if judge_lines else None,
-        "has_estimates": any(m["estimate"] for m in models),
         "wall_time": wall,
         "wall_time_derived": derived,
         "warnings": [str(w) for w in report.get("warnings") or []],
         "notices": [str(n) for n in report.get("notices") or []],
         "checks": checks,
         "failed_checks": failed_checks,
-        "noise_checked": any(c["label"] in ("Judge noise", "Judge panel agreement", "Position flips")
-                             for c in checks),
         "panel_judges": panel_judges,
-        "per_criterion_mean": per_criterion if isinstance(per_criterion, Mapping) and per_criterion else None,
+        # perCriterionMean is {modelId: {criterion: mean over the judges}}; one row per model.
+        "per_criterion_mean": [{"name": names.get(mid, mid), "means": _mapping(means)}
+                               for mid, means in per_criterion.items()] if per_criterion else None,
+        "per_criterion_mad": {k: _number(v)
+                              for k, v in _mapping(panel_health.get("perCriterionMeanAbsDiff")).items()},
         "pairwise": {"wins": pairwise.get("wins") or {}, "ties": pairwise.get("ties")} if pairwise else None,
         "has_metrics": any(m["metrics"] for m in models),
         "has_ties": any(m["tie"] for m in models),
         "bedrock": bedrock,
+        "bedrock_basis": report.get("bedrockEquivalentBasis"),
+        "bedrock_range": (min(bedrock_costs), max(bedrock_costs)) if bedrock_costs else None,
         "names": names,
         "charts": {"bars": _bars_chart(models, names_list), "scatter": _scatter_chart(models),
                    "latency": _latency_chart(models)},
@@ -459,14 +485,14 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
+_static_cache: dict[str, str] = {}
+
+
 def _static(name: str) -> str:
     """A template with no variables (the CSS, the script), rendered once and kept."""
     if name not in _static_cache:
         _static_cache[name] = _env.get_template(name).render()
     return _static_cache[name]
-
-
-_static_cache: dict[str, str] = {}
 
 
 def _page(template: str, *, script: bool, **context: Any) -> str:

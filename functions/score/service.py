@@ -54,13 +54,12 @@ def run_all(jobs: dict[K, Callable[[], T]], concurrency: int) -> dict[K, T]:
         for future in pending:
             future.cancel()
         wait(futures.values())
-    errors = [f.exception() for f in futures.values() if not f.cancelled() and f.exception() is not None]
+    finished = [f for f in futures.values() if not f.cancelled()]
+    errors = [f.exception() for f in finished if f.exception() is not None]
     if errors:
         logger.warning("judging stopped on an error; the step is retried from the checkpoints",
-                       extra={"error": type(errors[0]).__name__, "done": sum(f.done() and not f.cancelled()
-                                                                             and f.exception() is None
-                                                                             for f in futures.values()),
-                              "cancelled": sum(f.cancelled() for f in futures.values())})
+                       extra={"error": type(errors[0]).__name__, "done": len(finished) - len(errors),
+                              "cancelled": len(futures) - len(finished)})
         raise errors[0]
     return {key: future.result() for key, future in futures.items()}
 

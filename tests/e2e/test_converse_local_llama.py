@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from converse_local import catalog
 from converse_local.server import ConverseServer
-
 from tests.support.converse_fakes import bedrock_client
 
 SMOL = "local.smollm2-135m-instruct-v1:0"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
 from converse_local import catalog, wire
 from converse_local.faults import Fault, load_faults
-
 from tests.support.converse_fakes import bedrock_client, converse_server
 
 MODEL = "local.smollm2-135m-instruct-v1:0"

@@ -24,6 +24,16 @@ def by_hand(model_id, tokens_in, tokens_out):
     return tokens_in / 1000 * price_in + tokens_out / 1000 * price_out
 
 
+def emf_records(out: str) -> list[dict]:
+    """Every EMF object printed, even when threads printed two on one line."""
+    decoder, records, index = json.JSONDecoder(), [], out.find('{"_aws"')
+    while index != -1:
+        record, end = decoder.raw_decode(out, index)
+        records.append(record)
+        index = out.find('{"_aws"', end)
+    return records
+
+
 def test_a_request_over_budget_is_refused_with_no_model_call(bedrock_request):
     with offline() as (stack, server):
         execution = stack.run(bedrock_request | {"budgetUsd": 0.001})
@@ -87,7 +97,7 @@ def test_every_model_call_emits_tokens_and_cost_per_model_id(bedrock_request, ca
     with offline(good_responder(input_tokens=1000, output_tokens=500)) as (stack, _server):
         execution = stack.run(bedrock_request | {"controlAnswer": False})
     assert execution.succeeded
-    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    records = emf_records(capfd.readouterr().out)
 
     def values(metric, model_id):
         return [r[metric] for r in records if r.get("modelId") == model_id and metric in r]

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import boto3
 from botocore.config import Config
+
 from converse_local import wire
 from converse_local.faults import Fault
 from converse_local.server import ConverseServer

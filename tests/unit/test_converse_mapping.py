@@ -6,7 +6,14 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from bakeoff import errors
-from bakeoff.converse import ConverseClient, Tool, build_request, last_json_object, map_client_error, parse_response
+from bakeoff.converse import (
+    ConverseClient,
+    Tool,
+    build_request,
+    last_json_object,
+    map_client_error,
+    parse_response,
+)
 
 
 def client_error(code: str, status: int) -> ClientError:

@@ -14,10 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bakeoff_offline.stack import OfflineStack
 from converse_local import wire
 from converse_local.server import ConverseServer
-
-from bakeoff_offline.stack import OfflineStack
 
 FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
 

@@ -91,6 +91,7 @@ class OfflineStack:
         self.env_overrides = env or {}
         self.retry_time_scale = retry_time_scale
         self.lambda_server: LambdaInvokeServer | None = None
+        self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
         self._exit = contextlib.ExitStack()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -134,6 +135,7 @@ class OfflineStack:
             with _env_lock, patched_env(spec.environment | self.env_overrides):
                 sys.modules.pop(spec.module, None)
                 module = importlib.import_module(spec.module)
+            self.modules[spec.logical_id] = module
             return getattr(module, spec.attribute)
         except Exception as exc:  # noqa: BLE001 - Lambda reports init failures on invoke; so do we
             problem = f"{spec.logical_id}: cannot import {spec.handler}: {type(exc).__name__}: {exc}"

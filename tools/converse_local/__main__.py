@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,7 +25,12 @@ def _serve(args: argparse.Namespace) -> int:
         print("no local model is installed; see `python -m converse_local list`", file=sys.stderr)
         return 2
     try:
-        backend = LlamaBackend(model_ids, n_threads=args.n_threads, timeout_seconds=args.timeout)
+        max_parallel, n_threads = args.max_parallel, args.n_threads
+        if max_parallel is None and (os.cpu_count() or 1) <= 2:
+            # A small machine: one model generates at a time, with every core.
+            max_parallel, n_threads = 1, n_threads or os.cpu_count()
+        backend = LlamaBackend(model_ids, n_threads=n_threads, timeout_seconds=args.timeout,
+                               max_parallel=max_parallel)
         faults = load_faults(args.faults) if args.faults else {}
         if args.preload:
             backend.load_all()
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--models", help="comma-separated model IDs (default: every installed local model)")
     serve.add_argument("--faults", help='JSON file {modelId: {"throttleFirst": 2, ...}}')
     serve.add_argument("--preload", action="store_true", help="load every model before printing READY")
+    serve.add_argument("--max-parallel", type=int, default=None,
+                       help="models generating at once (default: 1 on a machine of 2 cores or fewer, else no bound)")
     serve.add_argument("--n-threads", type=int, default=None, help="llama.cpp generation threads per model")
     serve.add_argument(
         "--timeout", type=float, default=None, help="seconds before a call is a ModelTimeoutException"

@@ -11,6 +11,7 @@ both an end-of-turn token and a matched stop string as finish_reason "stop", whi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -61,11 +62,15 @@ class LlamaBackend:
         *,
         timeout_seconds: float | None = None,
         verbose: bool = False,
+        max_parallel: int | None = None,
     ) -> None:
         """`n_threads=None` keeps llama.cpp's default (half the cores for generation). On a small machine
         that matters: two generation threads on a 2-core box that is doing anything else slowed SmolLM2
         from ~40 to ~4 tokens/s here. `timeout_seconds` bounds one call (queueing included, checked between
-        generated tokens): past it the call ends with ModelTimeoutException, as Bedrock's does."""
+        generated tokens): past it the call ends with ModelTimeoutException, as Bedrock's does.
+        `max_parallel` bounds how many models generate at once (None: no bound beyond one call per model);
+        with 1, calls queue and each gets every thread, which on a 2-core box beats two models fighting
+        over the cores."""
         ids = list(dict.fromkeys(model_ids))
         if not ids:
             raise ValueError("LlamaBackend needs at least one model ID")
@@ -81,6 +86,7 @@ class LlamaBackend:
         self._timeout = timeout_seconds
         self._verbose = verbose
         self._locks = {model_id: threading.Lock() for model_id in ids}
+        self._slots = threading.BoundedSemaphore(max_parallel) if max_parallel else None
         self._loaded: dict[str, _Loaded] = {}
 
     def model_ids(self) -> list[str]:
@@ -97,7 +103,7 @@ class LlamaBackend:
             raise wire.invalid_model_error(model_id)
         plan = _plan(request)
         deadline = started + self._timeout if self._timeout else None
-        with self._locks[model_id]:
+        with self._locks[model_id], (self._slots or contextlib.nullcontext()):
             loaded = self._load_locked(model_id)
             generation = _generate(loaded, model_id, plan, deadline)
         latency_ms = round((time.monotonic() - started) * 1000)

@@ -20,7 +20,8 @@ from typing import Any
 
 # --- tokens ------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+# A word: letters/digits, joined by inner apostrophes or hyphens; "2,300" and "31.4" are one word.
+_WORD = re.compile(r"[^\W_]+(?:(?:['’\-]|(?<=\d)[.,](?=\d))[^\W_]+)*")
 # ROUGE's tokenizer (as in the reference rouge-score package): lowercase, runs of [a-z0-9].
 _ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
 # 2,300 · 31.4 · 1,900 · 2029 (a trailing full stop is not part of the number).

@@ -30,6 +30,10 @@ def record_model_call(model_id: str, role: str, input_tokens: int, output_tokens
     billing alarms in ``template.yaml`` watch.
     """
     from aws_lambda_powertools.metrics import single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():  # single_metric does not check POWERTOOLS_METRICS_DISABLED itself
+        return
 
     for name, unit, value in (
         ("InputTokens", MetricUnit.Count, input_tokens),

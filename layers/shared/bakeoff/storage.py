@@ -20,11 +20,17 @@ import hashlib
 import json
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bakeoff.errors import CheckpointCorruptError, StorageError
 
 CHECKPOINT_SCHEMA = "bakeoff.checkpoint/v1"
+
+
+# botocore retries a transient S3 failure (500, 503, throttling) inside the call, so that a model's
+# answer is never lost - and never paid for twice - because one write failed once.
+S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
 
 
 def canonical_json(value: Any) -> bytes:

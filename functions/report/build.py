@@ -119,6 +119,29 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "judgeCostUsd": judge_cost,
         "totalCostUsd": round(candidate_cost + judge_cost, 8),
     }
+    report = {
+        "models": entries,
+        "ranking": [e["modelId"] for e in entries if "rank" in e],
+        "winner": entries[0]["modelId"] if entries and "rank" in entries[0] else None,
+        "totals": totals,
+        "judgeCostUsd": judge_cost,
+        "totalCostUsd": totals["totalCostUsd"],
+        "judgeModelIds": scores_doc.get("judgeModelIds", [judge_id]),
+        # The score step measures the judge (control answer, panel, pairwise, length bias); the
+        # unscored rate is counted here, over every answer that reached the judge.
+        "judgeHealth": {
+            **scores_doc.get("judgeHealth", {}),
+            "unscoredRate": round(unscored / len(judged), 4) if judged else None,
+            "judged": len(judged),
+            "unscored": unscored,
+        },
+    }
+    return with_header(report, evaluation, scores_doc.get("judgeCalls"))
+
+
+def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, Any] | None) -> dict[str, Any]:
+    """What every report carries around its results: the request, the estimate, notices, timing."""
+    catalog = load_catalog()
     request = evaluation.request
     notices = []
     local = [m for m in [*request.models, *evaluation.judge_model_ids] if (info := catalog.get(m)) and info.local]
@@ -127,7 +150,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
                        "parameters): their answers and, above all, their judgments are weak. This run shows the "
                        "workflow, not which Bedrock model is best; check the judge health below before trusting "
                        "any ranking.")
-    equivalent = bedrock_equivalent(totals, scores_doc.get("judgeCalls"), entries) if local else None
+    equivalent = bedrock_equivalent(report["totals"], judge_calls, report["models"]) if local else None
     reported_at = datetime.now(UTC)
     try:
         wall = round((reported_at - datetime.fromisoformat(evaluation.created_at)).total_seconds(), 1)
@@ -140,29 +163,16 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "reportedAt": reported_at.isoformat(timespec="seconds"),
         "wallTimeSeconds": wall,
         "title": request.title,
-        "judgeModelId": judge_id,
+        "judgeModelId": evaluation.judge_model_id,
+        "judgeModelIds": evaluation.judge_model_ids,
         "criteria": [c.dump() for c in evaluation.criteria],
         "prompt": request.prompt,
         "warnings": evaluation.warnings,
         "notices": notices,
-        "models": entries,
-        "ranking": [e["modelId"] for e in entries if "rank" in e],
-        "winner": entries[0]["modelId"] if entries and "rank" in entries[0] else None,
-        "totals": totals,
         "estimatedCostUsd": evaluation.estimate.total_usd,
         "estimate": evaluation.estimate.dump(),
-        "judgeCostUsd": judge_cost,
-        "totalCostUsd": totals["totalCostUsd"],
         **({"bedrockEquivalent": equivalent[0], "bedrockEquivalentBasis": equivalent[1]} if equivalent else {}),
-        "judgeModelIds": scores_doc.get("judgeModelIds", [judge_id]),
-        # The score step measures the judge (control answer, panel, pairwise, length bias); the
-        # unscored rate is counted here, over every answer that reached the judge.
-        "judgeHealth": {
-            **scores_doc.get("judgeHealth", {}),
-            "unscoredRate": round(unscored / len(judged), 4) if judged else None,
-            "judged": len(judged),
-            "unscored": unscored,
-        },
+        **report,
         "request": request.dump(),
     }
 
@@ -188,7 +198,13 @@ def bedrock_equivalent(totals: dict[str, Any], judge_calls: dict[str, Any] | Non
 
 def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutput:
     try:
-        report = build_report(task, store)
+        if task.mode == "dataset":
+            from functions.report.dataset import build_dataset_report  # only datasets need the statistics
+
+            body, judge_calls = build_dataset_report(task.evaluation_id, store)
+            report = with_header(body, load_evaluation(store, task.evaluation_id), judge_calls)
+        else:
+            report = build_report(task, store)
     except (KeyError, ValueError) as exc:
         raise ReportError(f"could not assemble the report for {task.evaluation_id}: {exc}") from exc
     base = f"{prefix}{task.evaluation_id}/"

@@ -475,6 +475,7 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
                    "latency": _latency_chart(models)},
         "request_json": json.dumps(request, indent=2, ensure_ascii=False),
         "article": request.get("article"),
+        "dataset": report.get("dataset"),
     }
 
 

@@ -168,6 +168,9 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         "models": models,
         "judgeHealth": judge_health,
         "judgeCalls": _calls([*verdicts, *control_verdicts, *comparisons]),
+        # The branch results too: in dataset mode the report reads each item from here, since a
+        # Distributed Map's own results would outgrow the state payload limit.
+        "results": [r.dump() for r in task.results],
     })
 
     scored = sum(v.status == "scored" for v in combined.values())

@@ -21,7 +21,4 @@ def lambda_handler(event, context):
     task = ValidateInput.model_validate(event)
     evaluation = accept(task.request, evaluation_id=task.evaluation_id, created_at=task.started_at,
                         settings=settings, store=store)
-    return ValidateOutput(evaluation_id=evaluation.evaluation_id, models=evaluation.request.models,
-                          judge_model_id=evaluation.judge_model_id, warnings=evaluation.warnings,
-                          estimated_cost_usd=evaluation.estimate.total_usd,
-                          map_max_concurrency=settings.MAP_MAX_CONCURRENCY).dump()
+    return ValidateOutput.of(evaluation, settings).dump()

@@ -48,8 +48,12 @@ def test_retries_are_deliberate():
             assert rule.get("JitterStrategy") == "FULL", f"{name}: retry without jitter"
 
 
-def test_each_model_branch_catches_into_a_recorded_failure():
-    branch = asl()["States"]["InvokeModels"]["ItemProcessor"]["States"]
+@pytest.mark.parametrize("path", [("InvokeModels",), ("EvaluateItems", "InvokeItemModels")])
+def test_each_model_branch_catches_into_a_recorded_failure(path):
+    state = asl()["States"][path[0]]
+    if len(path) > 1:
+        state = state["ItemProcessor"]["States"][path[1]]
+    branch = state["ItemProcessor"]["States"]
     catch = branch["InvokeModel"]["Catch"]
     assert catch[0]["ErrorEquals"] == ["States.ALL"] and catch[0]["Next"] == "RecordFailure"
     record = branch["RecordFailure"]["Parameters"]
@@ -66,12 +70,23 @@ def camel_fields(model) -> set[str]:
 
 
 @pytest.mark.parametrize(("state", "model"), [("Validate", ValidateInput), ("Score", ScoreInput),
-                                              ("Report", ReportInput)])
+                                              ("Report", ReportInput), ("ReportDataset", ReportInput)])
 def test_task_payloads_match_the_models_they_feed(state, model):
     keys = payload_keys(asl()["States"][state])
     required = {model.model_config["alias_generator"](n) for n, f in model.model_fields.items() if f.is_required()}
     assert keys <= camel_fields(model), keys - camel_fields(model)
     assert required <= keys, required - keys
+
+
+def test_the_dataset_branch_repeats_the_single_article_branch_exactly():
+    # The per-item Map and Score are copies of the single-article ones (ASL has no shared fragments);
+    # this keeps them from drifting apart.
+    single = asl()["States"]
+    item = single["EvaluateItems"]["ItemProcessor"]["States"]
+    assert {k: v for k, v in item["InvokeItemModels"].items() if k != "Next"} == \
+        {k: v for k, v in single["InvokeModels"].items() if k != "Next"}
+    assert {k: v for k, v in item["ScoreItem"].items() if k not in ("Next", "Comment")} == \
+        {k: v for k, v in single["Score"].items() if k not in ("Next", "Comment")}
 
 
 def test_map_item_selector_matches_the_model_task():
@@ -95,7 +110,11 @@ def test_statelint_accepts_the_definition():
     statelint = ROOT / ".venv" / "bin" / "statelint"
     exe = str(statelint) if statelint.exists() else "statelint"
     result = subprocess.run([exe, "--ignore=FLOAT", str(ASL_PATH)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # statelint 3.1 rejects every ItemReader.ReaderConfig.InputType, a field AWS accepts (and moto needs
+    # to parse the items file); that complaint alone is accepted, anything else fails.
+    problems = [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
+    others = [p for p in problems if not p.startswith('Field "InputType" not allowed in') or "ItemReader" not in p]
+    assert not others, result.stdout + result.stderr
 
 
 def test_cfn_lint_accepts_the_template():

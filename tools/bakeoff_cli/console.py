@@ -37,6 +37,18 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
     for m in report["models"]:
         if m["status"] == "failed":
             console.print(f"[red]{m['modelId']} failed:[/red] {m['error']['error']}: {m['error']['message'][:300]}")
+    dataset = report.get("dataset")
+    if dataset:
+        console.print(f"dataset: {dataset['items']} items, {report['totals']['answers']} answers "
+                      f"({report['totals']['failedAnswers']} failed)")
+        for model_id, st in dataset["statistics"]["models"].items():
+            ci = st.get("ci95")
+            ci_text = f"95% CI {ci[0]:.2f}-{ci[1]:.2f}" if ci else "no CI"
+            mean = f"{st['meanScore']:.2f}" if st.get("meanScore") is not None else "–"
+            console.print(f"  {model_id}: mean {mean} ({ci_text}; {st['items']} scored, "
+                          f"{st['failed']} failed, {st['unscored']} unscored)")
+        for sentence in dataset.get("sentences", []):
+            console.print(f"  [bold]{sentence}[/bold]")
     health = report.get("judgeHealth", {})
     rate = health.get("unscoredRate")
     line = f"judge {report['judgeModelId']}: unscored {rate:.0%}" if rate is not None else f"judge {report['judgeModelId']}"

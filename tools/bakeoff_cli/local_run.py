@@ -48,21 +48,32 @@ def deployment_parameters(local: bool) -> dict[str, Any]:
     return {"AllowedModelIds": catalog.bedrock_ids()}
 
 
-def prevalidate(root: Path, request: Any, local: bool) -> Exception | None:
+def prevalidate(root: Path, request: Any, local: bool, dataset: bytes | None = None) -> Exception | None:
     """The Validate state's own check, run before loading any model: a bad request costs nothing,
     not even the minute it takes to load the local models. The state machine checks again."""
     from bakeoff.errors import RequestValidationError
     from bakeoff.settings import Settings
-    from bakeoff.validation import validate_request
+    from bakeoff.validation import parse_dataset, validate_request
     from bakeoff_offline.template import read_stack
 
     spec = read_stack(root, parameters=deployment_parameters(local)).functions["ValidateFunction"]
+    settings = Settings.from_env(spec.environment)
     try:
+        items = parse_dataset(dataset, max_items=settings.MAX_DATASET_ITEMS) if dataset is not None else None
         validate_request(request, evaluation_id="preflight", created_at="1970-01-01T00:00:00+00:00",
-                         settings=Settings.from_env(spec.environment))
+                         settings=settings, items=items)
     except RequestValidationError as exc:
         return exc
     return None
+
+
+def upload_dataset(stack: Any, name: str, body: bytes) -> str:
+    """Put the dataset in the local bucket, where the Validate state reads it as it would on AWS."""
+    import hashlib
+
+    key = f"datasets/{Path(name).stem}-{hashlib.sha256(body).hexdigest()[:8]}.jsonl"
+    stack.s3.put_object(Bucket=stack.stack.bucket_name, Key=key, Body=body)
+    return f"s3://{stack.stack.bucket_name}/{key}"
 
 
 class Progress:
@@ -72,11 +83,15 @@ class Progress:
         self.started = time.perf_counter()
         self.lock = threading.Lock()
         self.running: dict[str, float] = {}
+        self.dataset = False  # many items: print counts, not a line per call
+        self.done = {"answers": 0, "failed": 0, "items": 0}
 
     def stamp(self) -> str:
         return f"[dim]{time.perf_counter() - self.started:6.1f}s[/dim]"
 
     def on_start(self, function: str, payload: Any) -> None:
+        if self.dataset and function in ("InvokeModelFunction", "ScoreFunction"):
+            return
         with self.lock:
             if function == "InvokeModelFunction":
                 self.running[payload.get("modelId", "?")] = time.perf_counter()
@@ -90,6 +105,14 @@ class Progress:
                 console.print(f"{self.stamp()}  writing the report …")
 
     def on_finish(self, done: Any) -> None:
+        if self.dataset and done.function in ("InvokeModelFunction", "ScoreFunction"):
+            with self.lock:
+                key = "items" if done.function == "ScoreFunction" else ("failed" if done.error_type else "answers")
+                self.done[key] += 1
+                if done.function == "ScoreFunction" and (self.done["items"] % 10 == 0 or self.done["items"] < 3):
+                    console.print(f"{self.stamp()}  items scored: {self.done['items']} · answers: "
+                                  f"{self.done['answers']} ok, {self.done['failed']} failed")
+            return
         with self.lock:
             if done.function == "InvokeModelFunction":
                 model = done.payload.get("modelId", "?")
@@ -125,10 +148,16 @@ def run(args: Namespace) -> int:
         # moto's interpreter logs every failed state with its whole parse tree; the summary says it better.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
     request = load_event(args.event)
+    dataset: bytes | None = None
     if args.dataset:
-        from bakeoff_cli.dataset import run_dataset
-
-        return run_dataset(args, request)
+        try:
+            dataset = args.dataset.read_bytes()
+        except OSError as exc:
+            raise SystemExit(f"bakeoff: cannot read the dataset {args.dataset}: {exc}") from None
+        if isinstance(request, dict):
+            # The dataset replaces the event's article; its S3 URI is filled in once the local bucket exists.
+            request = {k: v for k, v in request.items() if k != "article"} | {
+                "dataset": {"s3Uri": "s3://bakeoff-local/datasets/pending.jsonl"}}
     root = project_root()
     endpoint_url = os.environ.get(ENDPOINT_VAR)
     local = not endpoint_url
@@ -137,7 +166,7 @@ def run(args: Namespace) -> int:
         models.append(DEFAULT_LOCAL_JUDGE)
     local_models = [m for m in models if m.startswith("local.")]
 
-    refusal = prevalidate(root, request, local)
+    refusal = prevalidate(root, request, local, dataset)
     if refusal is not None:
         print_refusal(type(refusal).__name__, refusal.details, local=local)
         return 1
@@ -165,6 +194,9 @@ def run(args: Namespace) -> int:
                 stack.lambda_server.on_start.append(progress.on_start)
                 stack.lambda_server.on_finish.append(progress.on_finish)
                 threading.Thread(target=progress.heartbeat, args=(stop,), daemon=True).start()
+                if dataset is not None:
+                    request["dataset"]["s3Uri"] = upload_dataset(stack, args.dataset.name, dataset)
+                    progress.dataset = True
                 execution = stack.run(request, timeout=args.timeout)
                 if execution.succeeded:
                     folder = stack.download_reports(execution.evaluation_id, args.out)

@@ -54,3 +54,21 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
                                    input_tokens=per_call_in * calls, output_tokens=per_call_out * calls,
                                    cost_usd=judge_cost))
     return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd for line in lines), 6))
+
+
+def combine_estimates(parts: list[CostEstimate]) -> CostEstimate:
+    """One estimate for many items: the lines of each model summed."""
+    merged: dict[tuple[str, str], ModelEstimate] = {}
+    for part in parts:
+        for line in part.lines:
+            key = (line.model_id, line.role)
+            if key in merged:
+                old = merged[key]
+                merged[key] = old.model_copy(update={
+                    "calls": old.calls + line.calls, "input_tokens": old.input_tokens + line.input_tokens,
+                    "output_tokens": old.output_tokens + line.output_tokens,
+                    "cost_usd": round(old.cost_usd + line.cost_usd, 8)})
+            else:
+                merged[key] = line
+    lines = list(merged.values())
+    return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd for line in lines), 6))

@@ -50,6 +50,19 @@ class Criterion(StrictContract):
     ] = None
 
 
+class DatasetRef(StrictContract):
+    s3_uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+", alias="s3Uri",
+                                 description="s3://bucket/key of a JSONL file")]
+
+
+class DatasetItem(StrictContract):
+    """One line of a dataset."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+    article: Annotated[str, Field(min_length=100, max_length=50_000)]
+    reference: Annotated[str | None, Field(max_length=50_000)] = None
+
+
 def _weight_only(value: object) -> object:
     """``"accuracy": 5`` is shorthand for ``"accuracy": {"weight": 5}``: one shape, one set of errors."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -60,8 +73,10 @@ def _weight_only(value: object) -> object:
 class EvaluationRequest(StrictContract):
     """What a user sends: one article, the candidate models, their prompt and the rubric."""
 
-    article: Annotated[str, Field(min_length=100, max_length=50_000,
-                                  description="The source text every model works from.")]
+    article: Annotated[str | None, Field(min_length=100, max_length=50_000,
+                                         description="The source text every model works from.")] = None
+    dataset: Annotated[DatasetRef | None, Field(description="Instead of one article: a JSONL object in S3, "
+                                                "one {id, article, reference?} per line.")] = None
     models: Annotated[
         list[Annotated[str, Field(min_length=3, max_length=200)]],
         Field(min_length=1, max_length=5, description="1-5 candidate Bedrock model IDs."),
@@ -96,6 +111,12 @@ class EvaluationRequest(StrictContract):
     title: Annotated[str | None, Field(max_length=200)] = None
 
     @model_validator(mode="after")
+    def _article_or_dataset(self) -> EvaluationRequest:
+        if (self.article is None) == (self.dataset is None):
+            raise ValueError("give exactly one of article (one input) or dataset (many inputs)")
+        return self
+
+    @model_validator(mode="after")
     def _one_way_to_name_judges(self) -> EvaluationRequest:
         if self.judges and self.judge_model_id:
             raise ValueError("give either judgeModelId or judges (a panel), not both")
@@ -123,6 +144,9 @@ class Evaluation(Contract):
     criteria: list[ResolvedCriterion]
     estimate: CostEstimate
     warnings: list[str] = []
+    items: Annotated[int | None, Field(description="Dataset mode: how many items.")] = None
+    item_id: Annotated[str | None, Field(description="Dataset mode: this item's ID (per-item documents).")] = None
+    reference: str | None = None
 
 
 # --- cost ------------------------------------------------------------------------------------
@@ -175,6 +199,24 @@ class ValidateOutput(Contract):
     map_max_concurrency: int
     warnings: list[str] = []
     estimated_cost_usd: float
+    mode: Literal["single", "dataset"] = "single"
+    items_key: str | None = None
+    items: int | None = None
+    dataset_max_concurrency: int | None = None
+    tolerated_failure_percentage: int | None = None
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, settings: Any) -> ValidateOutput:
+        dataset = evaluation.request.dataset is not None
+        return cls(evaluation_id=evaluation.evaluation_id, models=evaluation.request.models,
+                   judge_model_id=evaluation.judge_model_id, warnings=evaluation.warnings,
+                   estimated_cost_usd=evaluation.estimate.total_usd,
+                   map_max_concurrency=settings.MAP_MAX_CONCURRENCY,
+                   mode="dataset" if dataset else "single",
+                   items_key=f"evaluations/{evaluation.evaluation_id}/items.json" if dataset else None,
+                   items=evaluation.items,
+                   dataset_max_concurrency=settings.DATASET_MAX_CONCURRENCY if dataset else None,
+                   tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None)
 
 
 # --- the Map: one item per model, one result per branch --------------------------------------
@@ -253,8 +295,15 @@ class ScoreOutput(Contract):
 
 class ReportInput(Contract):
     evaluation_id: str
-    results: list[ModelResult]
-    scoring: ScoreOutput
+    results: list[ModelResult] = []
+    scoring: ScoreOutput | None = None
+    mode: Literal["single", "dataset"] = "single"
+
+    @model_validator(mode="after")
+    def _single_needs_results(self) -> ReportInput:
+        if self.mode == "single" and self.scoring is None:
+            raise ValueError("a single-article report needs scoring")
+        return self
 
 
 class ReportOutput(Contract):

@@ -77,6 +77,18 @@ class Store:
         except BotoCoreError as exc:
             raise StorageError(f"could not read s3://{self.bucket}/{key}: {exc}") from exc
 
+    def get_uri(self, uri: str) -> bytes | None:
+        """An object named by ``s3://bucket/key`` (a dataset may live in another bucket)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+                return None
+            raise StorageError(f"could not read {uri}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read {uri}: {exc}") from exc
+
     def get_json(self, key: str) -> Any | None:
         body = self.get_bytes(key)
         return None if body is None else json.loads(body)

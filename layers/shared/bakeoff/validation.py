@@ -8,6 +8,7 @@ against the request's and the deployment's budgets.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,8 +16,8 @@ from pydantic import ValidationError
 from bakeoff.catalog import estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
-from bakeoff.estimate import estimate
-from bakeoff.models import Evaluation, EvaluationRequest, ResolvedCriterion
+from bakeoff.estimate import combine_estimates, estimate
+from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion
 from bakeoff.settings import Settings
 
 
@@ -53,9 +54,16 @@ def allowed(model_id: str, settings: Settings) -> bool:
     return model_id in settings.ALLOWED_MODEL_IDS or base in settings.ALLOWED_MODEL_IDS
 
 
-def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings) -> Evaluation:
-    """A fully checked ``Evaluation``, or ``RequestValidationError`` / ``BudgetExceededError``."""
+def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
+                     items: list[DatasetItem] | None = None) -> Evaluation:
+    """A fully checked ``Evaluation``, or ``RequestValidationError`` / ``BudgetExceededError``.
+
+    In dataset mode ``items`` are the dataset's parsed lines (``accept`` reads them from S3); limits
+    are checked against the longest article and the estimate sums over every item. Without them
+    (a preflight before the dataset is read) only the request itself is checked.
+    """
     request = parse_request(raw)
+    articles = [request.article] if request.article is not None else [i.article for i in items or []]
     catalog = load_catalog()
     errors: list[dict[str, str]] = []
     warnings: list[str] = []
@@ -112,9 +120,9 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
         if request.max_tokens > info.max_output_tokens:
             errors.append({"field": "maxTokens", "message": f"{request.max_tokens} exceeds {model_id}'s output "
                            f"limit of {info.max_output_tokens} tokens"})
-        needed = (estimate_tokens(request.prompt, model_id) + estimate_tokens(request.article, model_id)
-                  + request.max_tokens)
-        if needed > info.context_window:
+        longest = max(articles, key=len, default="")
+        needed = estimate_tokens(request.prompt, model_id) + estimate_tokens(longest, model_id) + request.max_tokens
+        if articles and needed > info.context_window:
             errors.append({"field": f"models[{i}]", "message": f"the article and prompt (~{needed - request.max_tokens} "
                            f"tokens) plus maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
                            f"of {info.context_window} tokens"})
@@ -122,7 +130,11 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
 
-    cost = estimate(request, judges)
+    if request.article is not None:
+        cost = estimate(request, judges)
+    else:
+        per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
+        cost = combine_estimates(per_item)
     limits = [("budgetUsd", request.budget_usd), ("MaxCostPerEvaluationUsd (deployment)",
                                                   settings.MAX_COST_PER_EVALUATION_USD)]
     for name, limit in limits:
@@ -136,14 +148,83 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
             )
 
     return Evaluation(evaluation_id=evaluation_id, created_at=created_at, request=request,
-                      judge_model_id=judges[0], judge_model_ids=judges, criteria=criteria, estimate=cost, warnings=warnings)
+                      judge_model_id=judges[0], judge_model_ids=judges, criteria=criteria, estimate=cost,
+                      warnings=warnings, items=len(articles) if request.dataset else None)
+
+
+def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
+    """The dataset's lines as items; every bad line reported with its number, at once."""
+    errors: list[dict[str, str]] = []
+    items: list[DatasetItem] = []
+    seen: dict[str, int] = {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestValidationError("the dataset is not UTF-8 text", errors=[
+            {"field": "dataset", "message": f"not UTF-8 at byte {exc.start}"}]) from exc
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        errors.append({"field": "dataset", "message": "the dataset has no items (one JSON object per line)"})
+    if len(lines) > max_items:
+        errors.append({"field": "dataset", "message": f"{len(lines)} items; at most {max_items} per evaluation"})
+    for number, line in lines[: max_items + 1]:
+        where = f"dataset line {number}"
+        try:
+            item = DatasetItem.model_validate(json.loads(line))
+        except ValueError as exc:
+            if isinstance(exc, ValidationError):
+                errors.extend({"field": f"{where}: {e['field']}", "message": e["message"]} for e in field_errors(exc))
+            else:
+                errors.append({"field": where, "message": f"not a JSON object: {exc}"})
+            continue
+        if item.id in seen:
+            errors.append({"field": f"{where}: id", "message": f"id {item.id!r} repeats line {seen[item.id]}"})
+        seen[item.id] = number
+        items.append(item)
+    if errors:
+        shown = errors[:50] + ([{"field": "dataset", "message": f"... and {len(errors) - 50} more"}]
+                               if len(errors) > 50 else [])
+        raise RequestValidationError(f"the dataset is invalid ({len(errors)} problem(s))", errors=shown)
+    return items
+
+
+def item_evaluation_id(evaluation_id: str, item_id: str) -> str:
+    """Each dataset item is an evaluation of its own under its parent: every per-item state works unchanged."""
+    return f"{evaluation_id}~{item_id}"
 
 
 def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, store: Any) -> Evaluation:
-    """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states."""
+    """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states.
+
+    Dataset mode also stores one request per item (``evaluations/<id>~<itemId>/request.json``) and the
+    list of items (``evaluations/<id>/items.json``) that the Distributed Map reads.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from bakeoff.storage import evaluation_key  # local: storage pulls botocore, validation alone does not
 
-    evaluation = validate_request(raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings)
+    items = None
+    request = parse_request(raw)
+    if request.dataset is not None:
+        body = store.get_uri(request.dataset.s3_uri)
+        if body is None:
+            raise RequestValidationError("the dataset does not exist", errors=[
+                {"field": "dataset.s3Uri", "message": f"no object at {request.dataset.s3_uri}"}])
+        items = parse_dataset(body, max_items=settings.MAX_DATASET_ITEMS)
+    evaluation = validate_request(raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings,
+                                  items=items)
+    if items is not None:
+        def put_item(item: DatasetItem) -> dict[str, str]:
+            child_id = item_evaluation_id(evaluation_id, item.id)
+            child = evaluation.model_copy(update={
+                "evaluation_id": child_id, "item_id": item.id, "reference": item.reference, "items": None,
+                "request": evaluation.request.model_copy(update={"article": item.article, "dataset": None})})
+            store.put_json(evaluation_key(child_id, "request.json"), child.dump())
+            return {"evaluationId": child_id, "itemId": item.id}
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            manifest = list(pool.map(put_item, items))
+        store.put_json(evaluation_key(evaluation_id, "items.json"), manifest)
     store.put_json(evaluation_key(evaluation_id, "request.json"), evaluation.dump())
     return evaluation
 

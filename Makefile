@@ -43,6 +43,13 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install -q -r requirements-tools.txt
 	touch $@
 
+CHECKOV := .venv-checkov
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install -q --upgrade pip
+	$(CHECKOV)/bin/pip install -q -r requirements-checkov.txt
+	touch $@
+
 # Debian's Chromium for the report's browser tests (Playwright drives it; it never downloads a browser).
 $(VENV)/.browser: $(VENV)/.dev
 	@test -x /usr/bin/chromium || { \
@@ -53,15 +60,16 @@ $(VENV)/.browser: $(VENV)/.dev
 demo: $(VENV)/.local-models
 	$(BIN)/bakeoff local run $(DEMO_EVENT)
 
-test: $(VENV)/.local-models $(TOOLS)/.installed $(VENV)/.browser
+test: $(VENV)/.local-models $(TOOLS)/.installed $(CHECKOV)/.installed $(VENV)/.browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev $(TOOLS)/.installed
 	$(BIN)/python -m pytest -m "not llama and not browser" $(PYTEST_ARGS)
 
-lint: $(VENV)/.dev $(TOOLS)/.installed
+lint: $(VENV)/.dev $(TOOLS)/.installed $(CHECKOV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV)/bin/checkov -f template.yaml --quiet
 	$(TOOLS)/bin/sam validate --lint --region us-east-1
 	$(BIN)/statelint --ignore=FLOAT statemachine/*.asl.json
 
@@ -69,4 +77,4 @@ build: $(TOOLS)/.installed
 	PATH="$$(dirname $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam out test-output
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam out test-output

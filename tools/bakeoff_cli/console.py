@@ -28,7 +28,7 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
         usage = m.get("usage") or {}
         score = m.get("weightedScore")
         tie = " (tie)" if m.get("tie") else ""
-        table.add_row(str(m.get("rank", "–")), m["modelId"], f"[{style}]{status}[/{style}]",
+        table.add_row(str(m.get("rank", "–")), m.get("name") or m["modelId"], f"[{style}]{status}[/{style}]",
                       (f"{score:.2f}" if score is not None else "–") + tie,
                       f"{usage.get('inputTokens', 0):,} / {usage.get('outputTokens', 0):,}",
                       f"{m['latencyMs'] / 1000:.1f}s" if m.get("latencyMs") is not None else "–",

@@ -189,7 +189,10 @@ def run(args: Namespace) -> int:
             env = {ENDPOINT_VAR: endpoint_url} if endpoint_url else {}
             if not args.verbose:
                 # The handlers' JSON logs and EMF metrics are for CloudWatch; the terminal gets progress.
-                env |= {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+                # Process-wide: Powertools reads these when it flushes, not only at import.
+                quiet = {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+                os.environ.update(quiet)
+                env |= quiet
             with OfflineStack(root, parameters=deployment_parameters(local), env=env) as stack:
                 stack.lambda_server.on_start.append(progress.on_start)
                 stack.lambda_server.on_finish.append(progress.on_finish)

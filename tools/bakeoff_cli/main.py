@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--api-key", action="append", default=[], help="an accepted API key (repeatable)")
     serve.add_argument("--config", type=Path, help="JSON file with keys and per-key throttle/quota")
+    serve.add_argument("--converse-url", help="the Converse endpoint models are called at (default: "
+                       "$AWS_ENDPOINT_URL_BEDROCK_RUNTIME), e.g. from `python -m converse_local serve`")
+    serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a template parameter, e.g. AllowedModelIds=local.a,local.b")
+    serve.add_argument("--retry-time-scale", type=float, default=1.0,
+                       help="scale the state machine's Retry waits (tests: 0.01; default 1, as on AWS)")
 
     submit = sub.add_parser("submit", help="post a request to a Bakeoff API, wait, and gate on the scores (for CI)")
     submit.add_argument("event", type=Path)
@@ -44,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--fail-on-error", action="store_true", help="fail when any model failed")
     submit.add_argument("--out", type=Path, default=Path("out"), help="where the report is downloaded")
     submit.add_argument("--timeout", type=float, default=1800)
+    submit.add_argument("--poll-interval", type=float, default=2.0,
+                        help="seconds before the first status poll; then x1.5 per poll, at most 20")
     return parser
 
 

@@ -18,7 +18,7 @@ import boto3
 
 from bakeoff_offline.bucket import provision_bucket
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
-from bakeoff_offline.template import ACCOUNT, REGION, Stack, read_stack
+from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
 
 # moto's interpreter sleeps for real between retries; tests shrink that (AWS timing stays the default).
 _RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
@@ -118,7 +118,7 @@ class OfflineStack:
         # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
         self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url}))
         self.state_machine_arn = self.sfn.create_state_machine(
-            name="bakeoff-evaluation", definition=self.stack.definition(),
+            name=STATE_MACHINE_NAME, definition=self.stack.definition(),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline")["stateMachineArn"]
         return self
 

@@ -11,6 +11,9 @@ import yaml
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+# The one state machine the offline stack creates (OfflineStack names it so).
+STATE_MACHINE_NAME = "bakeoff-evaluation"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -96,6 +99,8 @@ class Stack:
             resource = self.template["Resources"].get(ref, {})
             if resource.get("Type") == "AWS::S3::Bucket":
                 return self.bucket_name
+            if resource.get("Type") == "AWS::Serverless::StateMachine":
+                return STATE_MACHINE_ARN
             if ref in self.functions:
                 return self.functions[ref].logical_id
             return ref

@@ -89,7 +89,7 @@ def bootstrap_means(values: Sequence[float], *, resamples: int, rng: random.Rand
         for _ in range(resamples):
             left, remaining, total = n, 1.0, 0.0
             for value, share in zip(distinct[:-1], shares, strict=False):
-                drawn = rng.binomialvariate(left, share) if remaining > 0 else 0
+                drawn = rng.binomialvariate(left, min(1.0, share / remaining)) if remaining > 0 else 0
                 total += value * drawn
                 left -= drawn
                 remaining -= share

@@ -41,7 +41,9 @@ def parse_request(raw: Any) -> EvaluationRequest:
         raise RequestValidationError("the request must be a JSON object",
                                      errors=[{"field": "(body)", "message": "expected a JSON object"}])
     try:
-        return EvaluationRequest.model_validate(raw)
+        # Strict and by alias: "5" is not a weight and max_tokens is not maxTokens; the API's JSON
+        # schema model refuses both, so this must too (it is the only check for the Step Functions input).
+        return EvaluationRequest.model_validate(raw, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
         errors = field_errors(exc)
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors) from exc

@@ -1,0 +1,233 @@
+"""What the API does: read a body, start an evaluation, describe one. Clients are passed in.
+
+Refusing early is the point: a body is bounded and parsed strictly here, then checked by the same
+``validate_request`` the Validate state runs, so a request that would fail costs one Lambda call and
+no execution, and the caller gets every problem at once, field by field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bakeoff.errors import BakeoffError, RequestValidationError, StorageError
+from bakeoff.ids import new_evaluation_id
+from bakeoff.observability import logger
+from bakeoff.settings import Settings
+from bakeoff.storage import Store
+from bakeoff.validation import validate_request
+from functions.api.models import (
+    Accepted,
+    ApiSettings,
+    Costs,
+    EvaluationStatus,
+    FailedModel,
+    FailureSummary,
+    RankedModel,
+    Summary,
+)
+
+# Step Functions refuses an execution input over 256 KiB (UTF-8), so no larger body can ever run;
+# the request's own limits (article 50,000 + prompt 20,000 characters) fit well inside it.
+MAX_BODY_BYTES = 256 * 1024
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
+
+
+class EvaluationNotFoundError(BakeoffError):
+    """No execution of this state machine has that name."""
+
+
+class ServiceUnavailableError(BakeoffError):
+    """Step Functions could not be reached or refused for now (throttling, an outage): retry later."""
+
+    retryable = True
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(f"the request is invalid: {message}",
+                                  errors=[{"field": field, "message": message}])
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two parsers reading one body differently (first vs last duplicate wins) is how checks get
+    # bypassed; a duplicated key is refused rather than resolved.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_body(body: str | None, is_base64_encoded: bool) -> Any:
+    """The body as parsed JSON, or ``RequestValidationError`` with a ``(body)`` problem.
+
+    Bounded before parsing; strict UTF-8; standard JSON only (no ``NaN``, no duplicate keys);
+    nesting too deep for the parser is an error, not a crash.
+    """
+    if not body:
+        raise _refuse("(body)", "the body is empty; expected a JSON object")
+    if is_base64_encoded:
+        if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
+            raise _refuse("(body)", f"the body is over {MAX_BODY_BYTES} bytes")
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise _refuse("(body)", "the body is marked base64 but is not") from None
+    else:
+        data = body.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_BODY_BYTES:
+        raise _refuse("(body)", f"the body is {len(data)} bytes; the limit is {MAX_BODY_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse("(body)", f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constants)
+    except _DuplicateKeyError as exc:
+        raise _refuse(exc.key, "this key appears twice in one object; send it once") from None
+    except RecursionError:
+        raise _refuse("(body)", "the JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise _refuse("(body)", f"the body is not valid JSON: {exc}"[:300]) from None
+
+
+def start_evaluation(raw: Any, *, sfn: Any, settings: Settings, api: ApiSettings, evaluations_url: str,
+                     now: datetime | None = None) -> Accepted:
+    """Validate as the Validate state will, then start the execution named after the evaluation."""
+    now = now or datetime.now(UTC)
+    evaluation_id = new_evaluation_id(now)
+    evaluation = validate_request(raw, evaluation_id=evaluation_id,
+                                  created_at=now.isoformat(timespec="seconds"), settings=settings)
+    # What was validated is what runs: the normalised request, not the caller's bytes.
+    try:
+        payload = json.dumps(evaluation.request.dump(), ensure_ascii=False, separators=(",", ":"))
+        size = len(payload.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise _refuse("(body)", "a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)") from None
+    if size > MAX_EXECUTION_INPUT_BYTES:
+        raise _refuse("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
+                      f"{MAX_EXECUTION_INPUT_BYTES}")
+    try:
+        sfn.start_execution(stateMachineArn=api.STATE_MACHINE_ARN, name=evaluation_id, input=payload)
+    except (ClientError, BotoCoreError) as exc:
+        logger.exception("could not start the execution")
+        raise ServiceUnavailableError("the evaluation could not be started; retry shortly") from exc
+    logger.info("evaluation started", extra={"evaluation_id": evaluation_id,
+                                             "models": len(evaluation.request.models),
+                                             "estimated_cost_usd": evaluation.estimate.total_usd})
+    return Accepted(evaluation_id=evaluation_id, status_url=f"{evaluations_url.rstrip('/')}/{evaluation_id}",
+                    estimated_cost_usd=evaluation.estimate.total_usd, warnings=evaluation.warnings)
+
+
+def describe_evaluation(evaluation_id: str, *, sfn: Any, s3: Any, api: ApiSettings,
+                        now: datetime | None = None) -> EvaluationStatus:
+    """Status from Step Functions; when it succeeded, the summary from report.json and presigned URLs."""
+    try:
+        described = sfn.describe_execution(executionArn=api.execution_arn(evaluation_id))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "ResourceNotFound"):
+            raise EvaluationNotFoundError(f"no evaluation {evaluation_id}") from exc
+        logger.exception("could not describe the execution")
+        raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
+    except BotoCoreError as exc:
+        logger.exception("could not describe the execution")
+        raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
+
+    status = EvaluationStatus(evaluation_id=evaluation_id, status=described["status"],
+                              started_at=_iso(described["startDate"]),
+                              stopped_at=_iso(described["stopDate"]) if described.get("stopDate") else None)
+    if status.status == "SUCCEEDED":
+        output = _json_or_none(described.get("output")) or {}
+        json_key = output.get("reportKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.json"
+        html_key = output.get("htmlKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.html"
+        status.summary = _summary(Store(s3, api.BUCKET_NAME), json_key, output)
+        now = now or datetime.now(UTC)
+        expiry = api.REPORT_URL_EXPIRY_SECONDS
+        status.report_url = _presign(s3, api.BUCKET_NAME, html_key, expiry)
+        status.report_json_url = _presign(s3, api.BUCKET_NAME, json_key, expiry)
+        status.report_url_expires_at = _iso(now + timedelta(seconds=expiry))
+    elif status.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        status.error = failure_summary(described.get("error"), described.get("cause"), status.status)
+    return status
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    return str(value)
+
+
+def _json_or_none(text: Any) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _presign(s3: Any, bucket: str, key: str, expiry: int) -> str:
+    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry)
+
+
+def _summary(store: Store, report_key: str, output: dict[str, Any]) -> Summary:
+    """From report.json; from the execution output alone (ranking, total) when the report is unreadable."""
+    try:
+        report = store.get_json(report_key)
+    except (StorageError, ValueError):
+        logger.exception("report.json unreadable; summarising the execution output")
+        report = None
+    if not isinstance(report, dict):
+        ranking = [RankedModel(rank=r.get("rank", i + 1), model_id=r.get("modelId", "?"),
+                               weighted_score=r.get("weightedScore"))
+                   for i, r in enumerate(output.get("ranking", []))]
+        return Summary(winner=ranking[0].model_id if ranking else None, ranking=ranking,
+                       costs=Costs(total_usd=output.get("totalCostUsd")), complete=False)
+    models = report.get("models", [])
+    ranked = sorted((m for m in models if "rank" in m), key=lambda m: m["rank"])
+    totals = report.get("totals", {})
+    return Summary(
+        winner=report.get("winner"),
+        ranking=[RankedModel(rank=m["rank"], model_id=m["modelId"], weighted_score=m.get("weightedScore"),
+                             scores={name: s["score"] for name, s in (m.get("scores") or {}).items()
+                                     if isinstance(s, dict) and isinstance(s.get("score"), int)},
+                             cost_usd=m.get("costUsd"))
+                 for m in ranked],
+        unscored=[m["modelId"] for m in models if m.get("scoreStatus") == "unscored"],
+        failed=[FailedModel(model_id=m["modelId"], error=(m.get("error") or {}).get("error", "Unknown"),
+                            message=str((m.get("error") or {}).get("message", ""))[:300])
+                for m in models if m.get("status") == "failed"],
+        costs=Costs(candidate_usd=totals.get("candidateCostUsd"), judge_usd=totals.get("judgeCostUsd"),
+                    total_usd=report.get("totalCostUsd"), estimated_usd=report.get("estimatedCostUsd")),
+    )
+
+
+def failure_summary(error: str | None, cause: str | None, status: str) -> FailureSummary:
+    """The Lambda error JSON in ``cause`` unwrapped to its message (and field errors); no stack trace."""
+    message = cause or ""
+    errors: list[dict[str, str]] = []
+    outer = _json_or_none(cause)
+    if isinstance(outer, dict) and "errorMessage" in outer:
+        message = str(outer["errorMessage"])
+        inner = _json_or_none(message) if message.startswith("{") else None
+        if isinstance(inner, dict):
+            message = str(inner.get("message", message))
+            found = inner.get("errors")
+            if isinstance(found, list):
+                errors = [{"field": str(e.get("field", "")), "message": str(e.get("message", ""))[:300]}
+                          for e in found[:20] if isinstance(e, dict)]
+    return FailureSummary(error=error or status, cause=message[:1000], errors=errors)

@@ -1,0 +1,162 @@
+"""Helpers of the API tests: the bad-input corpus, the scripted models at the Converse boundary, API
+keys, a small HTTP client. The fixtures that start the offline stack are in conftest.py."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bakeoff_offline.local_api import KeyPolicy
+from bakeoff_offline.stack import OfflineStack
+from converse_local import wire
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).parent / "corpus"
+API_KEY = "test-key-0123456789abcdef"
+OTHER_KEY = "other-key-0123456789abcdef"
+
+
+# --- the corpus --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    description: str
+    body: bytes
+    field: str
+    gateway: str  # "reject": the draft-4 model refuses it; "pass": only the API function can
+    handler_field: str
+    pydantic_lax: bool  # pydantic's lax mode accepts it; only the gateway's schema refuses it
+
+    def value(self) -> Any:
+        """The parsed body (for cases that parse at all)."""
+        return json.loads(self.body)
+
+
+def base_request() -> dict[str, Any]:
+    return json.loads((CORPUS / "_base.json").read_text(encoding="utf-8"))
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, dict) and "$repeat" in value:
+        return value["$repeat"] * value["times"]
+    if isinstance(value, dict) and "$nest" in value:
+        out: Any = value["leaf"]
+        for _ in range(value["$nest"]):
+            out = [out]
+        return out
+    return value
+
+
+def _body(spec: dict[str, Any]) -> bytes:
+    if "raw" in spec:
+        raw = spec["raw"]
+        if "text" in raw:
+            return raw["text"].encode()
+        if "base64" in raw:
+            return base64.b64decode(raw["base64"])
+        request = base_request()
+        if "deepArray" in raw:
+            request[raw["inField"]] = "@@DEEP@@"
+            depth = raw["deepArray"]
+            return json.dumps(request).replace('"@@DEEP@@"', "[" * depth + "]" * depth).encode()
+        if "insertAfterBrace" in raw:
+            return ("{" + raw["insertAfterBrace"] + json.dumps(request)[1:]).encode()
+        raise ValueError(f"unknown raw body spec {raw}")
+    request = copy.deepcopy(base_request())
+    for name in spec["request"].get("delete", []):
+        request.pop(name, None)
+    for name, value in spec["request"].get("set", {}).items():
+        request[name] = _expand(value)
+    return json.dumps(request).encode()
+
+
+def load_corpus() -> list[Case]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.json")):
+        if path.name.startswith("_"):
+            continue
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        expect = spec["expect"]
+        cases.append(Case(name=path.stem, description=spec["description"], body=_body(spec),
+                          field=expect["field"], gateway=expect["gateway"],
+                          handler_field=expect.get("handlerField", expect["field"]),
+                          pydantic_lax=bool(expect.get("pydanticLax", False))))
+    return cases
+
+
+def names_field(errors: list[dict[str, str]], field: str) -> bool:
+    """Some error is about ``field`` (or something inside it: ``models[0]``, ``scoringCriteria.x.weight``)."""
+    return any(e["field"] == field or e["field"].startswith((field + ".", field + "[")) for e in errors)
+
+
+# --- the Converse boundary ---------------------------------------------------------------------
+
+
+class Script:
+    """What the scripted models do. ``mode``: ok | judge_throttled | candidate_fails."""
+
+    FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.score = 7
+
+    def __call__(self, model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        if "toolConfig" in request:  # the judge, forced to call its verdict tool
+            if self.mode == "judge_throttled":
+                raise wire.throttling_error()
+            schema = request["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
+            names = list(schema["properties"]["scores"]["properties"])
+            return wire.tool_response("record_verdict", {
+                "scores": {n: {"reason": "scripted", "score": self.score} for n in names},
+                "evidence": ["Sunday visits could reach 300 a week"]}, input_tokens=400, output_tokens=60)
+        if self.mode == "candidate_fails" and model_id == self.FAILING_MODEL:
+            raise wire.ConverseError("AccessDeniedException", "You don't have access to the model")
+        return wire.text_response(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
+
+
+def converse_calls(server: Any) -> int:
+    return sum(server.calls.values())
+
+
+# --- the offline stack and the local API -------------------------------------------------------
+
+
+def key(value: str = API_KEY, name: str = "ci", *, rate: float = 1000, burst: int = 1000,
+        quota: int | None = None) -> KeyPolicy:
+    return KeyPolicy(name=name, value=value, rate_limit=rate, burst_limit=burst, quota_limit=quota)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes | None = None, *, api_key: str | None = API_KEY,
+         headers: dict[str, str] | None = None) -> Reply:
+    sent = {"content-type": "application/json"} | (headers or {})
+    if api_key is not None:
+        sent["x-api-key"] = api_key
+    req = urllib.request.Request(url, data=body, method=method, headers=sent)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+
+
+def executions(offline: OfflineStack) -> int:
+    return len(offline.sfn.list_executions(stateMachineArn=offline.state_machine_arn)["executions"])

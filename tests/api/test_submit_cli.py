@@ -1,0 +1,104 @@
+"""``bakeoff submit`` against ``bakeoff local serve`` (the real server, in a thread on 127.0.0.1):
+the exit code is the CI gate."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakeoff_cli.main import _parser, main
+from bakeoff_cli.serve import serve
+from tests.api.helpers import API_KEY, base_request
+
+SERVE_KEY = API_KEY
+
+
+@pytest.fixture(scope="module")
+def served(converse: Any) -> Iterator[str]:
+    """``bakeoff local serve`` with one key, its Retry waits shrunk; yields the base URL."""
+    args = _parser().parse_args(["local", "serve", "--port", "0", "--api-key", SERVE_KEY, "--converse-url",
+                                 converse.url, "--retry-time-scale", "0.01"])
+    ready: list[str] = []
+    started, stop = threading.Event(), threading.Event()
+    outcome: list[int] = []
+
+    def run() -> None:
+        outcome.append(serve(args, ready=lambda url: (ready.append(url), started.set()), stop=stop))
+        started.set()
+
+    thread = threading.Thread(target=run, name="bakeoff-local-serve", daemon=True)
+    thread.start()
+    assert started.wait(60) and ready, f"serve did not start: {outcome}"
+    yield ready[0]
+    stop.set()
+    thread.join(30)
+    assert outcome == [0]
+
+
+def submit(url: str, event: Path, *extra: str, api_key: str = SERVE_KEY, out: Path) -> int:
+    return main(["submit", str(event), "--api", url, "--api-key", api_key, "--out", str(out),
+                 "--poll-interval", "0.05", "--timeout", "120", *extra])
+
+
+def event_file(tmp_path: Path, **changes: Any) -> Path:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(base_request() | {"useCache": False} | changes), encoding="utf-8")
+    return path
+
+
+def test_a_gate_that_holds_passes_and_the_report_is_downloaded(served, tmp_path, capsys) -> None:
+    code = submit(served, event_file(tmp_path), "--wait", "--min-score", "weighted=6", "--min-score", "accuracy=7",
+                  out=tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "gate PASS weighted >= 6" in printed and "gate PASS accuracy >= 7" in printed
+    (folder,) = (tmp_path / "out").iterdir()
+    assert json.loads((folder / "report.json").read_text())["evaluationId"] == folder.name
+    assert b"<html" in (folder / "report.html").read_bytes()
+
+
+def test_a_gate_that_does_not_hold_fails(served, tmp_path, capsys) -> None:
+    code = submit(served, event_file(tmp_path), "--min-score", "accuracy=8", out=tmp_path / "out")
+    assert code == 1
+    assert "gate FAIL accuracy >= 8" in capsys.readouterr().out
+
+
+def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path) -> None:
+    assert submit(served, event_file(tmp_path), "--min-score", "humour=1", out=tmp_path / "out") == 1
+
+
+def test_a_failed_evaluation_fails(served, tmp_path, script, capsys) -> None:
+    script.mode = "judge_throttled"
+    code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
+    assert code == 3
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_a_failed_model_fails_only_with_fail_on_error(served, tmp_path, script) -> None:
+    script.mode = "candidate_fails"
+    assert submit(served, event_file(tmp_path), "--wait", out=tmp_path / "a") == 0
+    assert submit(served, event_file(tmp_path), "--wait", "--fail-on-error", out=tmp_path / "b") == 4
+
+
+def test_a_refused_request_fails_with_the_field_named(served, tmp_path, capsys) -> None:
+    code = submit(served, event_file(tmp_path, models=[]), "--wait", out=tmp_path / "out")
+    assert code == 2
+    assert "models:" in capsys.readouterr().out
+
+
+def test_a_wrong_key_fails(served, tmp_path) -> None:
+    assert submit(served, event_file(tmp_path), "--wait", api_key="not-the-key-0123456789", out=tmp_path / "o") == 2
+
+
+def test_a_bad_gate_is_a_usage_error(served, tmp_path) -> None:
+    assert submit(served, event_file(tmp_path), "--min-score", "accuracy", out=tmp_path / "o") == 2
+
+
+def test_serve_refuses_to_start_without_a_key(converse) -> None:
+    args = _parser().parse_args(["local", "serve", "--port", "0", "--converse-url", converse.url])
+    assert serve(args, stop=threading.Event()) == 2

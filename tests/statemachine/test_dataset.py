@@ -1,0 +1,70 @@
+"""Dataset mode: a Distributed Map over the items of a JSONL file in S3, each item a small
+evaluation of its own, aggregated into one report with confidence intervals."""
+
+from __future__ import annotations
+
+import json
+
+from converse_local import wire
+from tests.conftest import EVENTS, offline
+from tests.support.responders import good_responder, is_judge_call, verdict
+
+DATASET = EVENTS / "datasets" / "council-votes-12.jsonl"
+CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
+NOVA = "amazon.nova-lite-v1:0"
+
+
+def dataset_request(stack, body: bytes) -> dict:
+    stack.s3.put_object(Bucket=stack.stack.bucket_name, Key="datasets/items.jsonl", Body=body)
+    request = json.loads((EVENTS / "statemachine" / "dataset-bedrock.json").read_text())
+    request["dataset"]["s3Uri"] = f"s3://{stack.stack.bucket_name}/datasets/items.jsonl"
+    return request | {"controlAnswer": False}
+
+
+def test_twelve_items_two_models_make_24_answers_and_one_aggregated_report():
+    # Given claude is judged better than nova on every item, and nova fails on item-07
+    def respond(model_id, request):
+        text = request["messages"][0]["content"][0]["text"]
+        if is_judge_call(request):
+            return verdict(request, 8 if "(anthropic" in text else 5)
+        if model_id == NOVA and "Northgate" in text:  # item-07's town
+            raise wire.ConverseError("ValidationException", "Input is too long for this model.")
+        return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
+
+    with offline(respond) as (stack, server):
+        execution = stack.run(dataset_request(stack, DATASET.read_bytes()))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+    candidate_calls = sum(1 for _m, body in server.requests if not is_judge_call(body))
+    assert candidate_calls == 24
+    dataset = report["dataset"]
+    assert dataset["items"] == 12 and report["totals"]["answers"] == 23 and report["totals"]["failedAnswers"] == 1
+    stats = dataset["statistics"]["models"]
+    assert stats[CLAUDE]["items"] == 12 and stats[CLAUDE]["meanScore"] == 8.0
+    assert stats[NOVA]["items"] == 11 and stats[NOVA]["failed"] == 1 and stats[NOVA]["meanScore"] == 5.0
+    assert stats[CLAUDE]["ci95"] == [8.0, 8.0]
+    assert report["ranking"] == [CLAUDE, NOVA]
+    assert dataset["statistics"]["topTwo"]["significant"] is True
+    assert any("beats" in s for s in dataset["sentences"])
+    nova_row = next(r for r in dataset["perItem"] if r["itemId"] == "item-07")
+    assert nova_row["scores"][NOVA] == "failed"
+
+
+def test_a_bad_dataset_is_refused_line_by_line_with_no_model_call():
+    lines = DATASET.read_text().splitlines()
+    bad = "\n".join([lines[0], '{"id": "x", "article": "too short"}', "not json", lines[0]]).encode()
+    with offline(good_responder()) as (stack, server):
+        execution = stack.run(dataset_request(stack, bad))
+    assert execution.status == "FAILED" and execution.error == "RequestValidationError"
+    fields = {e["field"] for e in execution.cause_json()["errors"]}
+    assert {"dataset line 2: article", "dataset line 3", "dataset line 4: id"} <= fields
+    assert sum(server.calls.values()) == 0
+
+
+def test_a_missing_dataset_is_refused():
+    with offline(good_responder()) as (stack, _server):
+        request = dataset_request(stack, b"")
+        request["dataset"]["s3Uri"] = f"s3://{stack.stack.bucket_name}/datasets/nope.jsonl"
+        execution = stack.run(request)
+    assert execution.error == "RequestValidationError"
+    assert execution.cause_json()["errors"][0]["field"] == "dataset.s3Uri"

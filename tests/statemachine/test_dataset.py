@@ -26,7 +26,8 @@ def test_twelve_items_two_models_make_24_answers_and_one_aggregated_report():
     def respond(model_id, request):
         text = request["messages"][0]["content"][0]["text"]
         if is_judge_call(request):
-            return verdict(request, 8 if "(anthropic" in text else 5)
+            spread = len(text) % 3  # varies by item, the same for both models' answers to one item
+            return verdict(request, (7 if "(anthropic" in text else 4) + spread)
         if model_id == NOVA and "Northgate" in text:  # item-07's town
             raise wire.ConverseError("ValidationException", "Input is too long for this model.")
         return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
@@ -40,9 +41,11 @@ def test_twelve_items_two_models_make_24_answers_and_one_aggregated_report():
     dataset = report["dataset"]
     assert dataset["items"] == 12 and report["totals"]["answers"] == 23 and report["totals"]["failedAnswers"] == 1
     stats = dataset["statistics"]["models"]
-    assert stats[CLAUDE]["items"] == 12 and stats[CLAUDE]["meanScore"] == 8.0
-    assert stats[NOVA]["items"] == 11 and stats[NOVA]["failed"] == 1 and stats[NOVA]["meanScore"] == 5.0
-    assert stats[CLAUDE]["ci95"] == [8.0, 8.0]
+    assert stats[CLAUDE]["items"] == 12 and stats[NOVA]["items"] == 11 and stats[NOVA]["failed"] == 1
+    assert 7 <= stats[CLAUDE]["meanScore"] <= 9 and 4 <= stats[NOVA]["meanScore"] <= 6
+    for model_id in (CLAUDE, NOVA):
+        low, high = stats[model_id]["ci95"]
+        assert low <= stats[model_id]["meanScore"] <= high
     assert report["ranking"] == [CLAUDE, NOVA]
     assert dataset["statistics"]["topTwo"]["significant"] is True
     assert any("beats" in s for s in dataset["sentences"])

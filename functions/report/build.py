@@ -104,9 +104,26 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
     # comparisons): the score step totals them in judgeCalls when it makes any.
     judge_calls = scores_doc.get("judgeCalls")
     judge_cost = round(judge_calls["costUsd"] if judge_calls else sum(e.get("judgeCostUsd", 0.0) for e in entries), 8)
-    candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
     judged = [e for e in entries if e["status"] == "ok"]
     unscored = sum(e["scoreStatus"] == "unscored" for e in judged)
+    report = ranked_body(entries, unscored=unscored, judge_cost=judge_cost)
+    report.update({
+        "judgeModelIds": scores_doc.get("judgeModelIds", [judge_id]),
+        # The score step measures the judge (control answer, panel, pairwise, length bias); the
+        # unscored rate is counted here, over every answer that reached the judge.
+        "judgeHealth": {
+            **scores_doc.get("judgeHealth", {}),
+            "unscoredRate": round(unscored / len(judged), 4) if judged else None,
+            "judged": len(judged),
+            "unscored": unscored,
+        },
+    })
+    return with_header(report, evaluation, scores_doc.get("judgeCalls"))
+
+
+def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: float) -> dict[str, Any]:
+    """The model entries (already ranked) with their ranking, winner and totals."""
+    candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
     totals = {
         "models": len(entries),
         "ok": sum(e["status"] == "ok" for e in entries),
@@ -119,24 +136,14 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         "judgeCostUsd": judge_cost,
         "totalCostUsd": round(candidate_cost + judge_cost, 8),
     }
-    report = {
+    return {
         "models": entries,
         "ranking": [e["modelId"] for e in entries if "rank" in e],
         "winner": entries[0]["modelId"] if entries and "rank" in entries[0] else None,
         "totals": totals,
         "judgeCostUsd": judge_cost,
         "totalCostUsd": totals["totalCostUsd"],
-        "judgeModelIds": scores_doc.get("judgeModelIds", [judge_id]),
-        # The score step measures the judge (control answer, panel, pairwise, length bias); the
-        # unscored rate is counted here, over every answer that reached the judge.
-        "judgeHealth": {
-            **scores_doc.get("judgeHealth", {}),
-            "unscoredRate": round(unscored / len(judged), 4) if judged else None,
-            "judged": len(judged),
-            "unscored": unscored,
-        },
     }
-    return with_header(report, evaluation, scores_doc.get("judgeCalls"))
 
 
 def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, Any] | None) -> dict[str, Any]:

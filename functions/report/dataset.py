@@ -12,6 +12,7 @@ from bakeoff.models import ModelResult, Usage
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import load_evaluation
+from functions.report.build import ranked_body
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -96,29 +97,14 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
     unscored = sum(r["scoreStatus"] == "unscored" for r in judged)
     controls = [d["judgeHealth"].get("controlPassed") for d in docs if d.get("judgeHealth")]
     controls = [c for c in controls if c is not None]
-    candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
-    totals = {
-        "models": len(entries), "ok": sum(e["status"] == "ok" for e in entries),
-        "failed": sum(e["status"] == "failed" for e in entries),
-        "scored": sum(e["scoreStatus"] == "scored" for e in entries), "unscored": unscored,
-        "inputTokens": sum(e["usage"].get("inputTokens", 0) for e in entries),
-        "outputTokens": sum(e["usage"].get("outputTokens", 0) for e in entries),
-        "candidateCostUsd": candidate_cost, "judgeCostUsd": judge_cost,
-        "totalCostUsd": round(candidate_cost + judge_cost, 8),
-        "items": len(manifest), "answers": len(judged), "failedAnswers": len(rows) - len(judged),
-    }
+    body = ranked_body(entries, unscored=unscored, judge_cost=judge_cost)
+    body["totals"].update({"items": len(manifest), "answers": len(judged), "failedAnswers": len(rows) - len(judged)})
     per_item_scores = {}
     for row in rows:
         value = row["weightedScore"] if row["weightedScore"] is not None else (
             "failed" if row["status"] == "failed" else "unscored")
         per_item_scores.setdefault(row["itemId"], {})[row["modelId"]] = value
-    return {
-        "models": entries,
-        "ranking": [e["modelId"] for e in entries if "rank" in e],
-        "winner": entries[0]["modelId"] if entries and "rank" in entries[0] else None,
-        "totals": totals,
-        "judgeCostUsd": judge_cost,
-        "totalCostUsd": totals["totalCostUsd"],
+    return body | {
         "judgeHealth": {
             "unscoredRate": round(unscored / len(judged), 4) if judged else None,
             "judged": len(judged), "unscored": unscored,

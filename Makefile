@@ -6,9 +6,9 @@ SHELL := /bin/bash
 VENV := .venv
 TOOLS := .venv-tools
 BIN := $(VENV)/bin
-# Python 3.12, the Lambda runtime's version, when pyenv or the system has it; else python3 (>= 3.11).
+# Python 3.12 (the Lambda runtime's version) or newer, from pyenv or the system.
 PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 python3.12 python3.13 python3; do \
-	  if [ -x "$$(command -v $$p 2>/dev/null)" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then echo $$p; break; fi; done)
+	  if [ -x "$$(command -v $$p 2>/dev/null)" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then echo $$p; break; fi; done)
 DEMO_EVENT ?= events/statemachine/podcast-local.json
 PYTEST_ARGS ?=
 
@@ -22,7 +22,7 @@ help:
 	@echo "make lint   - ruff, cfn-lint, sam validate --lint, statelint"
 
 $(BIN)/python:
-	@test -n "$(PYTHON)" || { echo "need Python >= 3.11"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "need Python >= 3.12 (pyenv install 3.12, or your distribution's python3.12)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 

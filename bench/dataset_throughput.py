@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from scripted_endpoint import (
@@ -84,6 +85,7 @@ def run_once(items: int, tmp: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--show-output", action="store_true", help="print the command's own progress lines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         f = run_once(args.items, Path(tmp))
@@ -92,6 +94,8 @@ def main() -> int:
         print(f"the command failed (exit {f['returncode']}) after {f['wall']:.2f}s; {f['calls']} calls were made")
         print(f["stdout"][-3000:], f["stderr"][-3000:], sep="\n")
         return 1
+    if args.show_output:
+        print(f["stdout"])
     expected = args.items * len(DELAYS) * 2
     bound = max(DELAYS.values()) + JUDGE_DELAY
     totals = (f["report"] or {}).get("totals", {})
@@ -104,10 +108,16 @@ def main() -> int:
     print(f"  model calls at the endpoint      {f['calls']:6d}     ({f['judge_calls']} judge; expected {expected})")
     print(f"  answers in the report            {totals.get('answers', '?'):>6}     "
           f"(failed {totals.get('failedAnswers', '?')})")
+    errors = Counter(r.get("error") or "?" for r in (f["report"] or {}).get("dataset", {}).get("rows", [])
+                     if r.get("status") != "ok")
+    if errors:
+        print(f"  failed answers by error          {dict(errors)}")
     print(f"  peak memory (child max RSS)      {peak:6.0f} MB")
     print("  peers on the same workload (figures quoted in issue 9, not measured here):")
     for name, seconds in PEERS:
-        print(f"    {name:36} {seconds:5.1f} s   ({seconds / f['wall']:.1f}x this run)")
+        versus = (f"{seconds / f['wall']:.1f}x as long as this run" if seconds >= f["wall"]
+                  else f"this run takes {f['wall'] / seconds:.1f}x as long")
+        print(f"    {name:36} {seconds:5.1f} s   ({versus})")
     return 0 if f["wall"] < TARGET_SECONDS and f["calls"] == expected else 1
 
 

@@ -282,7 +282,7 @@ def test_the_loser_is_named_second_when_the_paired_test_favours_the_lower_mean()
 
 
 @pytest.mark.parametrize("p, text", [(0.0004, "p < 0.001"), (0.01, "p = 0.01"), (0.4213, "p = 0.42"),
-                                     (0.0496, "p = 0.0496"), (1.0, "p = 1")])
+                                     (0.0496, "p = 0.0496"), (0.6, "p = 0.60"), (1.0, "p = 1.00")])
 def test_format_p(p, text):
     assert format_p(p) == text
 
@@ -320,7 +320,7 @@ def test_one_item_gives_means_but_no_intervals():
     top = result["topTwo"]
     assert (top["items"], top["ci95"], top["pBootstrap"], top["pWilcoxon"], top["significant"]) == (
         1, None, None, 1.0, False)
-    assert result["sentences"][0] == "no significant difference between A and B overall (p = 1, 1 item)"
+    assert result["sentences"][0] == "no significant difference between A and B overall (p = 1.00, 1 item)"
 
 
 def test_all_ties_and_zero_variance_give_none_not_a_division_by_zero():

@@ -71,6 +71,12 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    # A dataset's Distributed Map opens dozens of invocations at once; the default backlog of 5 drops them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LambdaInvokeServer:
     """Serves the given functions on 127.0.0.1; ``listeners`` hear every start and finish."""
 
@@ -119,7 +125,7 @@ class LambdaInvokeServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

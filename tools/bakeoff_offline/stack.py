@@ -102,6 +102,12 @@ class OfflineStack:
         self._exit.enter_context(patched_env({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "offline",
                                               "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}))
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # moto builds its S3 error model on the first S3 error (a checkpoint miss) by listing every
+        # botocore service, in a cache without a lock: 60 parallel first misses would each do it.
+        from moto.core.utils import get_service_model, service_name_from_moto_package_name
+
+        service_name_from_moto_package_name("s3")
+        get_service_model("s3")
         if self.retry_time_scale != 1.0:
             retrier = importlib.import_module(_RETRY_MODULE)
             original = retrier.time

@@ -49,6 +49,7 @@ class _HTTPServer(ThreadingHTTPServer):
     # their sockets instead, which ends them promptly.
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128  # many concurrent callers (a dataset run); the default 5 drops connections
 
     def __init__(self, address: tuple[str, int], converse: ConverseServer) -> None:
         self.converse = converse

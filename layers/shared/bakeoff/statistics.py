@@ -2,7 +2,9 @@
 between the top two models, with a plain sentence for each finding. Pure functions, no I/O.
 
 Plain Python on purpose: numpy and scipy would add ~100 MB to the layer for arithmetic that runs in
-a few seconds here (10,000 items x 5 models, 2,000 resamples). Two choices keep that fast:
+seconds (10,000 items x 5 models, 2,000 resamples: 2.8 s on a 2-core dev machine with judge-like
+scores; 23.5 s in the worst case, when nearly every weighted score is distinct). Two choices keep
+the usual case fast:
 
 - The bootstrap resamples *counts*, not items, when the values repeat (judge scores do: a
   weighted score of three 1-10 criteria takes at most ~100 distinct values): one resample is a
@@ -278,10 +280,10 @@ def _paired_diffs(a: Mapping[str, float], b: Mapping[str, float]) -> list[float]
 
 
 def format_p(p: float, alpha: float = ALPHA) -> str:
-    """``p = 0.042``, ``p < 0.001``; never rounds a significant p up to ``alpha``."""
+    """``p = 0.42``, ``p = 0.042``, ``p < 0.001``; never rounds a significant p up to ``alpha``."""
     if p < 0.001:
         return "p < 0.001"
-    text = f"{p:.2g}"
+    text = f"{p:.2f}" if p >= 0.1 else f"{p:.2g}"
     if p < alpha <= float(text):
         text = f"{p:.3g}"
     return f"p = {text}"

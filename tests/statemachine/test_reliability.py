@@ -144,3 +144,36 @@ def test_a_corrupt_checkpoint_is_recomputed_not_trusted(bedrock_request):
     assert server.calls[CLAUDE] == 2  # the tampered answer failed its hash and was asked for again
     assert server.calls[LLAMA] == 1
     assert entry(report, CLAUDE)["cached"] is False and "Harborview" in entry(report, CLAUDE)["output"]
+
+
+def test_checkpoints_kept_on_disk_make_a_rerun_in_a_new_command_free(bedrock_request, tmp_path):
+    # Given one offline run that keeps its checkpoints in a folder (as `bakeoff local run` does in OUT/)
+    folder = tmp_path / ".checkpoints"
+    with offline(checkpoint_dir=folder) as (stack, server):
+        assert stack.run(bedrock_request).succeeded
+        first = sum(server.calls.values())
+    saved = [p.relative_to(folder).as_posix() for p in folder.rglob("*.json")]
+    # When a new stack, with a fresh in-memory bucket like a new command's, runs the same request
+    with offline(checkpoint_dir=folder) as (stack, server):
+        again = stack.run(bedrock_request)
+        report = stack.report(again.evaluation_id)
+        second = sum(server.calls.values())
+    # Then nothing is called again and the report is whole
+    assert first > 0 and saved and all(k.startswith("checkpoints/") for k in saved)
+    assert again.succeeded and second == 0
+    assert all(e["cached"] and e["scoreStatus"] == "scored" for e in report["models"])
+
+
+def test_a_tampered_checkpoint_on_disk_is_not_trusted(bedrock_request, tmp_path):
+    folder = tmp_path / ".checkpoints"
+    with offline(checkpoint_dir=folder) as (stack, _server):
+        assert stack.run(bedrock_request).succeeded
+    for path in (folder / "checkpoints" / "answers").glob("*.json"):
+        path.write_text(path.read_text().replace("Harborview", "Harborvjew"))
+    with offline(checkpoint_dir=folder) as (stack, server):
+        assert stack.run(bedrock_request).succeeded
+    assert sum(1 for _m, body in server.requests if "toolConfig" not in body) == 3
+    # and the recomputed answers replaced the tampered files, so the next run is free again
+    with offline(checkpoint_dir=folder) as (stack, server):
+        assert stack.run(bedrock_request).succeeded
+    assert sum(server.calls.values()) == 0

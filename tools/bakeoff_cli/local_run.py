@@ -193,7 +193,9 @@ def run(args: Namespace) -> int:
                 quiet = {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
                 os.environ.update(quiet)
                 env |= quiet
-            with OfflineStack(root, parameters=deployment_parameters(local), env=env) as stack:
+            checkpoints = None if args.no_checkpoints else args.out / ".checkpoints"
+            with OfflineStack(root, parameters=deployment_parameters(local), env=env,
+                              checkpoint_dir=checkpoints) as stack:
                 stack.lambda_server.on_start.append(progress.on_start)
                 stack.lambda_server.on_finish.append(progress.on_finish)
                 threading.Thread(target=progress.heartbeat, args=(stop,), daemon=True).start()

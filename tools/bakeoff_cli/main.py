@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-open", action="store_true", help="do not try to open the report in a browser")
     run.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped")
     run.add_argument("--verbose", action="store_true", help="show the handlers' logs and metrics too")
+    run.add_argument("--no-checkpoints", action="store_true",
+                     help="neither reuse nor keep the answers and verdicts in OUT/.checkpoints (a rerun of the "
+                     "same request otherwise calls no model that already answered)")
 
     invoke = local_sub.add_parser("invoke", help="run one function in-process (the Docker-free `sam local invoke`)")
     invoke.add_argument("function", help="the function's logical ID in template.yaml, e.g. ValidateFunction")

@@ -48,7 +48,7 @@ def seed_bucket(s3: Any, bucket: str, folder: Any) -> int:
     """Upload every file under ``folder`` (``events/bucket/``) at its relative path: the objects the
     sample events of later states refer to. Returns how many were uploaded."""
     count = 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "README.md"):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix == ".json"):
         s3.put_object(Bucket=bucket, Key=path.relative_to(folder).as_posix(), Body=path.read_bytes())
         count += 1
     return count

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from bakeoff_offline.bucket import provision_bucket
+from bakeoff_offline.bucket import provision_bucket, seed_bucket
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
 from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
 
@@ -85,11 +85,15 @@ class OfflineStack:
     """Use as a context manager; ``run(request)`` executes one evaluation end to end."""
 
     def __init__(self, root: Path, *, parameters: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None, retry_time_scale: float = 1.0) -> None:
+                 env: dict[str, str] | None = None, retry_time_scale: float = 1.0,
+                 checkpoint_dir: Path | None = None) -> None:
         self.root = Path(root)
         self.stack: Stack = read_stack(self.root, parameters=parameters)
         self.env_overrides = env or {}
         self.retry_time_scale = retry_time_scale
+        # moto's bucket lives in memory: with a folder given, checkpoints are loaded from it at the start
+        # and saved back at the end, so a rerun in a new command calls no model that already answered.
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.lambda_server: LambdaInvokeServer | None = None
         self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
         self._exit = contextlib.ExitStack()
@@ -115,6 +119,8 @@ class OfflineStack:
             self._exit.callback(setattr, retrier, "time", original)
         self.s3 = boto3.client("s3", region_name=REGION)
         provision_bucket(self.s3, self.stack)
+        if self.checkpoint_dir and self.checkpoint_dir.is_dir():
+            seed_bucket(self.s3, self.stack.bucket_name, self.checkpoint_dir)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._load(spec), spec.memory,
                                                     spec.timeout)
@@ -129,7 +135,29 @@ class OfflineStack:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._exit.close()
+        try:
+            if self.checkpoint_dir:
+                self.save_checkpoints(self.checkpoint_dir)
+        finally:
+            self._exit.close()
+
+    def save_checkpoints(self, folder: Path) -> int:
+        """Write every ``checkpoints/`` object to ``folder`` under its key (a temp file, then a rename)."""
+        count = 0
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.stack.bucket_name,
+                                                                       Prefix="checkpoints/"):
+            for obj in page.get("Contents", []):
+                target = folder / obj["Key"]
+                body = self.get_object(obj["Key"])
+                if target.exists() and target.read_bytes() == body:
+                    continue
+                # A differing file on disk was corrupt (the run recomputed it): replace it.
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(".partial")
+                partial.write_bytes(body)
+                partial.replace(target)
+                count += 1
+        return count
 
     def _load(self, spec: Any) -> Any:
         """Import the handler module fresh, under the environment the template gives that function.

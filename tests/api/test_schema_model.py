@@ -18,7 +18,7 @@ from bakeoff.models import CRITERION_NAME, EvaluationRequest
 from bakeoff.settings import Settings
 from bakeoff.validation import parse_request, validate_request
 from bakeoff_offline.local_api import parse_and_validate
-from bakeoff_offline.template import load_template, read_stack
+from bakeoff_offline.template import read_stack
 from functions.api.service import read_body
 from tests.api.helpers import ROOT, base_request, load_corpus
 

@@ -19,8 +19,15 @@ def _usd(value: float | None) -> str:
 
 def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
     table = Table(title=f"Bakeoff {report['evaluationId']}", title_justify="left")
-    for column, justify in (("#", "right"), ("model", "left"), ("status", "left"), ("weighted score", "right"),
-                            ("tokens in/out", "right"), ("latency", "right"), ("cost", "right")):
+    for column, justify in (
+        ("#", "right"),
+        ("model", "left"),
+        ("status", "left"),
+        ("weighted score", "right"),
+        ("tokens in/out", "right"),
+        ("latency", "right"),
+        ("cost", "right"),
+    ):
         table.add_column(column, justify=justify)
     for m in report["models"]:
         status = m["status"] if m["status"] == "failed" else m.get("scoreStatus", m["status"])
@@ -28,37 +35,51 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
         usage = m.get("usage") or {}
         score = m.get("weightedScore")
         tie = " (tie)" if m.get("tie") else ""
-        table.add_row(str(m.get("rank", "–")), m.get("name") or m["modelId"], f"[{style}]{status}[/{style}]",
-                      (f"{score:.2f}" if score is not None else "–") + tie,
-                      f"{usage.get('inputTokens', 0):,} / {usage.get('outputTokens', 0):,}",
-                      f"{m['latencyMs'] / 1000:.1f}s" if m.get("latencyMs") is not None else "–",
-                      _usd(m.get("costUsd")))
+        table.add_row(
+            str(m.get("rank", "–")),
+            m.get("name") or m["modelId"],
+            f"[{style}]{status}[/{style}]",
+            (f"{score:.2f}" if score is not None else "–") + tie,
+            f"{usage.get('inputTokens', 0):,} / {usage.get('outputTokens', 0):,}",
+            f"{m['latencyMs'] / 1000:.1f}s" if m.get("latencyMs") is not None else "–",
+            _usd(m.get("costUsd")),
+        )
     console.print(table)
     for m in report["models"]:
         if m["status"] == "failed":
             console.print(f"[red]{m['modelId']} failed:[/red] {m['error']['error']}: {m['error']['message'][:300]}")
     dataset = report.get("dataset")
     if dataset:
-        console.print(f"dataset: {dataset['items']} items, {report['totals']['answers']} answers "
-                      f"({report['totals']['failedAnswers']} failed)")
+        console.print(
+            f"dataset: {dataset['items']} items, {report['totals']['answers']} answers "
+            f"({report['totals']['failedAnswers']} failed)"
+        )
         for model_id, st in dataset["statistics"]["models"].items():
             ci = st.get("ci95")
             ci_text = f"95% CI {ci[0]:.2f}-{ci[1]:.2f}" if ci else "no CI"
             mean = f"{st['meanScore']:.2f}" if st.get("meanScore") is not None else "–"
-            console.print(f"  {model_id}: mean {mean} ({ci_text}; {st['items']} scored, "
-                          f"{st['failed']} failed, {st['unscored']} unscored)")
+            console.print(
+                f"  {model_id}: mean {mean} ({ci_text}; {st['items']} scored, "
+                f"{st['failed']} failed, {st['unscored']} unscored)"
+            )
         for sentence in dataset.get("sentences", []):
             console.print(f"  [bold]{sentence}[/bold]")
     health = report.get("judgeHealth", {})
     rate = health.get("unscoredRate")
-    line = f"judge {report['judgeModelId']}: unscored {rate:.0%}" if rate is not None else f"judge {report['judgeModelId']}"
+    line = (
+        f"judge {report['judgeModelId']}: unscored {rate:.0%}"
+        if rate is not None
+        else f"judge {report['judgeModelId']}"
+    )
     if health.get("controlPassed") is not None:
         line += ", control check " + ("passed" if health["controlPassed"] else "[red]FAILED[/red]")
     console.print(line)
     for notice in report.get("notices", []):
         console.print(f"[yellow]note:[/yellow] {notice}")
-    console.print(f"cost {_usd(report.get('totalCostUsd'))} (estimated {_usd(report.get('estimatedCostUsd'))}) · "
-                  f"wall time {seconds:.1f}s")
+    console.print(
+        f"cost {_usd(report.get('totalCostUsd'))} (estimated {_usd(report.get('estimatedCostUsd'))}) · "
+        f"wall time {seconds:.1f}s"
+    )
     console.print(f"report: [bold]{(folder / 'report.html').resolve()}[/bold]")
 
 
@@ -69,5 +90,7 @@ def print_refusal(error: str, details: dict[str, Any], *, local: bool) -> None:
     if not details.get("errors"):
         console.print(f"  {details.get('message', '')}")
     if local and any("not allowed here" in e.get("message", "") for e in details.get("errors", [])):
-        console.print("Offline runs use the local.* models (see `python -m converse_local list`), or set "
-                      "AWS_ENDPOINT_URL_BEDROCK_RUNTIME to a Converse endpoint to use Bedrock model IDs.")
+        console.print(
+            "Offline runs use the local.* models (see `python -m converse_local list`), or set "
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME to a Converse endpoint to use Bedrock model IDs."
+        )

@@ -60,8 +60,9 @@ def prevalidate(root: Path, request: Any, local: bool, dataset: bytes | None = N
     settings = Settings.from_env(spec.environment)
     try:
         items = parse_dataset(dataset, max_items=settings.MAX_DATASET_ITEMS) if dataset is not None else None
-        validate_request(request, evaluation_id="preflight", created_at="1970-01-01T00:00:00+00:00",
-                         settings=settings, items=items)
+        validate_request(
+            request, evaluation_id="preflight", created_at="1970-01-01T00:00:00+00:00", settings=settings, items=items
+        )
     except RequestValidationError as exc:
         return exc
     return None
@@ -110,8 +111,10 @@ class Progress:
                 key = "items" if done.function == "ScoreFunction" else ("failed" if done.error_type else "answers")
                 self.done[key] += 1
                 if done.function == "ScoreFunction" and (self.done["items"] % 10 == 0 or self.done["items"] < 3):
-                    console.print(f"{self.stamp()}  items scored: {self.done['items']} · answers: "
-                                  f"{self.done['answers']} ok, {self.done['failed']} failed")
+                    console.print(
+                        f"{self.stamp()}  items scored: {self.done['items']} · answers: "
+                        f"{self.done['answers']} ok, {self.done['failed']} failed"
+                    )
             return
         with self.lock:
             if done.function == "InvokeModelFunction":
@@ -123,12 +126,16 @@ class Progress:
                     r = done.result
                     usage = r.get("usage", {})
                     cached = " (from checkpoint)" if r.get("cached") else ""
-                    console.print(f"{self.stamp()}  [green]✓[/green] {model}: {usage.get('outputTokens', 0)} tokens "
-                                  f"in {done.seconds:.1f}s{cached}")
+                    console.print(
+                        f"{self.stamp()}  [green]✓[/green] {model}: {usage.get('outputTokens', 0)} tokens "
+                        f"in {done.seconds:.1f}s{cached}"
+                    )
             elif done.function == "ScoreFunction" and not done.error_type:
                 r = done.result
-                console.print(f"{self.stamp()}  [green]✓[/green] judged: {r.get('scored')} scored, "
-                              f"{r.get('unscored')} unscored ({done.seconds:.1f}s)")
+                console.print(
+                    f"{self.stamp()}  [green]✓[/green] judged: {r.get('scored')} scored, "
+                    f"{r.get('unscored')} unscored ({done.seconds:.1f}s)"
+                )
             elif done.error_type and done.function != "InvokeModelFunction":
                 console.print(f"{self.stamp()}  [red]✗[/red] {done.function}: {done.error_type}")
 
@@ -157,7 +164,8 @@ def run(args: Namespace) -> int:
         if isinstance(request, dict):
             # The dataset replaces the event's article; its S3 URI is filled in once the local bucket exists.
             request = {k: v for k, v in request.items() if k != "article"} | {
-                "dataset": {"s3Uri": "s3://bakeoff-local/datasets/pending.jsonl"}}
+                "dataset": {"s3Uri": "s3://bakeoff-local/datasets/pending.jsonl"}
+            }
     root = project_root()
     endpoint_url = os.environ.get(ENDPOINT_VAR)
     local = not endpoint_url
@@ -173,8 +181,10 @@ def run(args: Namespace) -> int:
 
     console.print(f"[bold]Bakeoff[/bold] offline run of {args.event}")
     if local:
-        console.print("models: local, through llama.cpp (tiny models: their answers and judgments are weak; "
-                      "this shows the workflow, not which Bedrock model is best)")
+        console.print(
+            "models: local, through llama.cpp (tiny models: their answers and judgments are weak; "
+            "this shows the workflow, not which Bedrock model is best)"
+        )
     else:
         console.print(f"models: through the Converse endpoint at {endpoint_url}")
     progress = Progress()
@@ -182,7 +192,9 @@ def run(args: Namespace) -> int:
     try:
         endpoint = LocalEndpoint(local_models) if local and local_models else None
         if endpoint:
-            console.print(f"{progress.stamp()}  loading {len(local_models)} local model(s): {', '.join(local_models)} …")
+            console.print(
+                f"{progress.stamp()}  loading {len(local_models)} local model(s): {', '.join(local_models)} …"
+            )
             endpoint_url = endpoint.__enter__()
             console.print(f"{progress.stamp()}  local Converse endpoint ready at {endpoint_url}")
         try:
@@ -190,12 +202,17 @@ def run(args: Namespace) -> int:
             if not args.verbose:
                 # The handlers' JSON logs and EMF metrics are for CloudWatch; the terminal gets progress.
                 # Process-wide: Powertools reads these when it flushes, not only at import.
-                quiet = {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+                quiet = {
+                    "LOG_LEVEL": "WARNING",
+                    "POWERTOOLS_LOG_LEVEL": "WARNING",
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                }
                 os.environ.update(quiet)
                 env |= quiet
             checkpoints = None if args.no_checkpoints else args.out / ".checkpoints"
-            with OfflineStack(root, parameters=deployment_parameters(local), env=env,
-                              checkpoint_dir=checkpoints) as stack:
+            with OfflineStack(
+                root, parameters=deployment_parameters(local), env=env, checkpoint_dir=checkpoints
+            ) as stack:
                 stack.lambda_server.on_start.append(progress.on_start)
                 stack.lambda_server.on_finish.append(progress.on_finish)
                 threading.Thread(target=progress.heartbeat, args=(stop,), daemon=True).start()

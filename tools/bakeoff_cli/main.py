@@ -9,23 +9,31 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bakeoff", description="LLM bake-offs: many models answer, a judge "
-                                     "scores, a report ranks them. `bakeoff local ...` runs it all offline.")
+    parser = argparse.ArgumentParser(
+        prog="bakeoff",
+        description="LLM bake-offs: many models answer, a judge "
+        "scores, a report ranks them. `bakeoff local ...` runs it all offline.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     local = sub.add_parser("local", help="run the stack on this machine (no AWS, no Docker, no network)")
     local_sub = local.add_subparsers(dest="local_command", required=True)
 
     run = local_sub.add_parser("run", help="run one evaluation through the real state machine, offline")
-    run.add_argument("event", type=Path, help="an evaluation request (JSON), e.g. events/statemachine/podcast-local.json")
+    run.add_argument(
+        "event", type=Path, help="an evaluation request (JSON), e.g. events/statemachine/podcast-local.json"
+    )
     run.add_argument("--out", type=Path, default=Path("out"), help="where reports go (default: ./out)")
     run.add_argument("--dataset", type=Path, help="JSONL of {id, article, reference?}: one evaluation per line")
     run.add_argument("--no-open", action="store_true", help="do not try to open the report in a browser")
     run.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped")
     run.add_argument("--verbose", action="store_true", help="show the handlers' logs and metrics too")
-    run.add_argument("--no-checkpoints", action="store_true",
-                     help="neither reuse nor keep the answers and verdicts in OUT/.checkpoints (a rerun of the "
-                     "same request otherwise calls no model that already answered)")
+    run.add_argument(
+        "--no-checkpoints",
+        action="store_true",
+        help="neither reuse nor keep the answers and verdicts in OUT/.checkpoints (a rerun of the "
+        "same request otherwise calls no model that already answered)",
+    )
 
     invoke = local_sub.add_parser("invoke", help="run one function in-process (the Docker-free `sam local invoke`)")
     invoke.add_argument("function", help="the function's logical ID in template.yaml, e.g. ValidateFunction")
@@ -36,25 +44,46 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--api-key", action="append", default=[], help="an accepted API key (repeatable)")
     serve.add_argument("--config", type=Path, help="JSON file with keys and per-key throttle/quota")
-    serve.add_argument("--converse-url", help="the Converse endpoint models are called at (default: "
-                       "$AWS_ENDPOINT_URL_BEDROCK_RUNTIME), e.g. from `python -m converse_local serve`")
-    serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a template parameter, e.g. AllowedModelIds=local.a,local.b")
-    serve.add_argument("--retry-time-scale", type=float, default=1.0,
-                       help="scale the state machine's Retry waits (tests: 0.01; default 1, as on AWS)")
+    serve.add_argument(
+        "--converse-url",
+        help="the Converse endpoint models are called at (default: "
+        "$AWS_ENDPOINT_URL_BEDROCK_RUNTIME), e.g. from `python -m converse_local serve`",
+    )
+    serve.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter, e.g. AllowedModelIds=local.a,local.b",
+    )
+    serve.add_argument(
+        "--retry-time-scale",
+        type=float,
+        default=1.0,
+        help="scale the state machine's Retry waits (tests: 0.01; default 1, as on AWS)",
+    )
 
     submit = sub.add_parser("submit", help="post a request to a Bakeoff API, wait, and gate on the scores (for CI)")
     submit.add_argument("event", type=Path)
     submit.add_argument("--api", required=True, help="the API's base URL")
     submit.add_argument("--api-key", required=True)
     submit.add_argument("--wait", action="store_true", help="poll until the evaluation ends")
-    submit.add_argument("--min-score", action="append", default=[], metavar="CRITERION=VALUE",
-                        help="fail unless the best model scores at least VALUE (criterion or 'weighted')")
+    submit.add_argument(
+        "--min-score",
+        action="append",
+        default=[],
+        metavar="CRITERION=VALUE",
+        help="fail unless the best model scores at least VALUE (criterion or 'weighted')",
+    )
     submit.add_argument("--fail-on-error", action="store_true", help="fail when any model failed")
     submit.add_argument("--out", type=Path, default=Path("out"), help="where the report is downloaded")
     submit.add_argument("--timeout", type=float, default=1800)
-    submit.add_argument("--poll-interval", type=float, default=2.0,
-                        help="seconds before the first status poll; then x1.5 per poll, at most 20")
+    submit.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        help="seconds before the first status poll; then x1.5 per poll, at most 20",
+    )
     return parser
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from bakeoff.metrics import ranks
+
 ALPHA = 0.05
 CONFIDENCE = 0.95
 # Up to this many non-zero differences the Wilcoxon p-value is exact (as scipy's "auto" does).
@@ -169,18 +171,8 @@ class Wilcoxon:
 
 def _doubled_ranks(magnitudes: Sequence[float]) -> tuple[list[int], list[int]]:
     """Twice the 1-based mid-ranks (integers even with ties), and the size of each tie group."""
-    order = sorted(range(len(magnitudes)), key=lambda i: magnitudes[i])
-    doubled = [0] * len(magnitudes)
-    groups = []
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and magnitudes[order[j + 1]] == magnitudes[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            doubled[order[k]] = i + j + 2  # 2 x ((i + j) / 2 + 1)
-        groups.append(j - i + 1)
-        i = j + 1
+    doubled = [round(2 * r) for r in ranks(magnitudes)]
+    groups = list(Counter(magnitudes).values())
     return doubled, groups
 
 

@@ -38,8 +38,9 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 def parse_request(raw: Any) -> EvaluationRequest:
     """The schema check alone; raises ``RequestValidationError`` listing every bad field."""
     if not isinstance(raw, dict):
-        raise RequestValidationError("the request must be a JSON object",
-                                     errors=[{"field": "(body)", "message": "expected a JSON object"}])
+        raise RequestValidationError(
+            "the request must be a JSON object", errors=[{"field": "(body)", "message": "expected a JSON object"}]
+        )
     try:
         # Strict and by alias: "5" is not a weight and max_tokens is not maxTokens; the API's JSON
         # schema model refuses both, so this must too (it is the only check for the Step Functions input).
@@ -56,8 +57,9 @@ def allowed(model_id: str, settings: Settings) -> bool:
     return model_id in settings.ALLOWED_MODEL_IDS or base in settings.ALLOWED_MODEL_IDS
 
 
-def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
-                     items: list[DatasetItem] | None = None) -> Evaluation:
+def validate_request(
+    raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, items: list[DatasetItem] | None = None
+) -> Evaluation:
     """A fully checked ``Evaluation``, or ``RequestValidationError`` / ``BudgetExceededError``.
 
     In dataset mode ``items`` are the dataset's parsed lines (``accept`` reads them from S3); limits
@@ -81,8 +83,13 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
             shown = ", ".join(settings.ALLOWED_MODEL_IDS[:8]) + (" ..." if len(settings.ALLOWED_MODEL_IDS) > 8 else "")
             errors.append({"field": field, "message": f"model {model_id!r} is not allowed here; allowed: {shown}"})
         elif catalog.get(model_id) is None and not request.allow_unpriced:
-            errors.append({"field": field, "message": f"model {model_id!r} has no price in the catalog; "
-                           "use a known model ID or set allowUnpriced: true"})
+            errors.append(
+                {
+                    "field": field,
+                    "message": f"model {model_id!r} has no price in the catalog; "
+                    "use a known model ID or set allowUnpriced: true",
+                }
+            )
 
     for i, model_id in enumerate(request.models):
         check_model(model_id, f"models[{i}]")
@@ -90,28 +97,45 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
     for judge, judge_field in zip(judges, judge_fields, strict=True):
         check_model(judge, judge_field)
         if catalog.base_model_id(judge) in bases:
-            errors.append({"field": judge_field, "message": f"the judge {judge!r} is also a candidate; a model "
-                           "must not grade itself: choose a judge that is not in models"})
+            errors.append(
+                {
+                    "field": judge_field,
+                    "message": f"the judge {judge!r} is also a candidate; a model "
+                    "must not grade itself: choose a judge that is not in models",
+                }
+            )
             continue
         same_family = [m for m in request.models if catalog.family(m) == catalog.family(judge)]
         if same_family:
-            text = (f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
-                    f"{', '.join(same_family)}; judges tend to favour their own family's text")
+            text = (
+                f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
+                f"{', '.join(same_family)}; judges tend to favour their own family's text"
+            )
             if request.strict_judge:
                 errors.append({"field": judge_field, "message": text + " (refused: strictJudge is set)"})
             else:
                 warnings.append(text)
     panel_families = [catalog.family(j) for j in judges]
     if len(set(panel_families)) < len(panel_families):
-        errors.append({"field": "judges", "message": "a judge panel needs judges from different model families "
-                       f"(got {', '.join(panel_families)}), or their shared biases add up instead of cancelling"})
+        errors.append(
+            {
+                "field": "judges",
+                "message": "a judge panel needs judges from different model families "
+                f"(got {', '.join(panel_families)}), or their shared biases add up instead of cancelling",
+            }
+        )
 
     criteria: list[ResolvedCriterion] = []
     for name, spec in request.criteria.items():
         description = spec.description or BUILTIN_CRITERIA.get(name)
         if description is None:
-            errors.append({"field": f"scoringCriteria.{name}", "message": "a custom criterion needs a "
-                           f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}"})
+            errors.append(
+                {
+                    "field": f"scoringCriteria.{name}",
+                    "message": "a custom criterion needs a "
+                    f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}",
+                }
+            )
             continue
         criteria.append(ResolvedCriterion(name=name, weight=spec.weight, description=description))
 
@@ -120,14 +144,24 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
         if info is None:
             continue
         if request.max_tokens > info.max_output_tokens:
-            errors.append({"field": "maxTokens", "message": f"{request.max_tokens} exceeds {model_id}'s output "
-                           f"limit of {info.max_output_tokens} tokens"})
+            errors.append(
+                {
+                    "field": "maxTokens",
+                    "message": f"{request.max_tokens} exceeds {model_id}'s output "
+                    f"limit of {info.max_output_tokens} tokens",
+                }
+            )
         longest = max(articles, key=len, default="")
         needed = estimate_tokens(request.prompt, model_id) + estimate_tokens(longest, model_id) + request.max_tokens
         if articles and needed > info.context_window:
-            errors.append({"field": f"models[{i}]", "message": f"the article and prompt (~{needed - request.max_tokens} "
-                           f"tokens) plus maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
-                           f"of {info.context_window} tokens"})
+            errors.append(
+                {
+                    "field": f"models[{i}]",
+                    "message": f"the article and prompt (~{needed - request.max_tokens} "
+                    f"tokens) plus maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
+                    f"of {info.context_window} tokens",
+                }
+            )
 
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
@@ -137,21 +171,35 @@ def validate_request(raw: Any, *, evaluation_id: str, created_at: str, settings:
     else:
         per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
         cost = combine_estimates(per_item)
-    limits = [("budgetUsd", request.budget_usd), ("MaxCostPerEvaluationUsd (deployment)",
-                                                  settings.MAX_COST_PER_EVALUATION_USD)]
+    limits = [
+        ("budgetUsd", request.budget_usd),
+        ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD),
+    ]
     for name, limit in limits:
         if limit is not None and cost.total_usd > limit:
             raise BudgetExceededError(
                 f"estimated cost ${cost.total_usd:.4f} exceeds {name} ${limit:.4f}",
-                errors=[{"field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
-                         "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
-                         "lower maxTokens, shorten the article or use fewer or cheaper models"}],
+                errors=[
+                    {
+                        "field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
+                        "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
+                        "lower maxTokens, shorten the article or use fewer or cheaper models",
+                    }
+                ],
                 estimate=cost.dump(),
             )
 
-    return Evaluation(evaluation_id=evaluation_id, created_at=created_at, request=request,
-                      judge_model_id=judges[0], judge_model_ids=judges, criteria=criteria, estimate=cost,
-                      warnings=warnings, items=len(articles) if request.dataset else None)
+    return Evaluation(
+        evaluation_id=evaluation_id,
+        created_at=created_at,
+        request=request,
+        judge_model_id=judges[0],
+        judge_model_ids=judges,
+        criteria=criteria,
+        estimate=cost,
+        warnings=warnings,
+        items=len(articles) if request.dataset else None,
+    )
 
 
 def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
@@ -162,8 +210,9 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RequestValidationError("the dataset is not UTF-8 text", errors=[
-            {"field": "dataset", "message": f"not UTF-8 at byte {exc.start}"}]) from exc
+        raise RequestValidationError(
+            "the dataset is not UTF-8 text", errors=[{"field": "dataset", "message": f"not UTF-8 at byte {exc.start}"}]
+        ) from exc
     lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         errors.append({"field": "dataset", "message": "the dataset has no items (one JSON object per line)"})
@@ -184,8 +233,9 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
         seen[item.id] = number
         items.append(item)
     if errors:
-        shown = errors[:50] + ([{"field": "dataset", "message": f"... and {len(errors) - 50} more"}]
-                               if len(errors) > 50 else [])
+        shown = errors[:50] + (
+            [{"field": "dataset", "message": f"... and {len(errors) - 50} more"}] if len(errors) > 50 else []
+        )
         raise RequestValidationError(f"the dataset is invalid ({len(errors)} problem(s))", errors=shown)
     return items
 
@@ -210,17 +260,27 @@ def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
     if request.dataset is not None:
         body = store.get_uri(request.dataset.s3_uri)
         if body is None:
-            raise RequestValidationError("the dataset does not exist", errors=[
-                {"field": "dataset.s3Uri", "message": f"no object at {request.dataset.s3_uri}"}])
+            raise RequestValidationError(
+                "the dataset does not exist",
+                errors=[{"field": "dataset.s3Uri", "message": f"no object at {request.dataset.s3_uri}"}],
+            )
         items = parse_dataset(body, max_items=settings.MAX_DATASET_ITEMS)
-    evaluation = validate_request(raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings,
-                                  items=items)
+    evaluation = validate_request(
+        raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings, items=items
+    )
     if items is not None:
+
         def put_item(item: DatasetItem) -> dict[str, str]:
             child_id = item_evaluation_id(evaluation_id, item.id)
-            child = evaluation.model_copy(update={
-                "evaluation_id": child_id, "item_id": item.id, "reference": item.reference, "items": None,
-                "request": evaluation.request.model_copy(update={"article": item.article, "dataset": None})})
+            child = evaluation.model_copy(
+                update={
+                    "evaluation_id": child_id,
+                    "item_id": item.id,
+                    "reference": item.reference,
+                    "items": None,
+                    "request": evaluation.request.model_copy(update={"article": item.article, "dataset": None}),
+                }
+            )
             store.put_json(evaluation_key(child_id, "request.json"), child.dump())
             return {"evaluationId": child_id, "itemId": item.id}
 

@@ -15,9 +15,11 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from bakeoff_offline.loopback import LoopbackServer
 
 Handler = Callable[[Any, Any], Any]
 
@@ -71,13 +73,7 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    # A dataset's Distributed Map opens dozens of invocations at once; the default backlog of 5 drops them.
-    request_queue_size = 128
-    daemon_threads = True
-
-
-class LambdaInvokeServer:
+class LambdaInvokeServer(LoopbackServer):
     """Serves the given functions on 127.0.0.1; ``listeners`` hear every start and finish."""
 
     def __init__(self, functions: dict[str, LocalFunction], host: str = "127.0.0.1", port: int = 0) -> None:
@@ -125,14 +121,7 @@ class LambdaInvokeServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = _Server((host, port), _Handler)
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        self._listen(_Handler, host, port, "lambda-invoke-api")
 
     def find(self, name_or_arn: str) -> LocalFunction | None:
         for function in self.functions.values():
@@ -162,11 +151,3 @@ class LambdaInvokeServer:
             listener(done)
         return body, function_error
 
-    def start(self) -> LambdaInvokeServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="lambda-invoke-api", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()

@@ -37,12 +37,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from bakeoff_offline.lambda_api import LambdaContext
+from bakeoff_offline.loopback import LoopbackServer
 from bakeoff_offline.template import ACCOUNT, Stack
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST APIs: 10 MB
@@ -202,24 +203,23 @@ def _join(base: str, name: str) -> str:
     return f"{base}.{name}" if base else name
 
 
+# JSON-schema size rule -> how its message reads: "at most 5 items (got 6)".
+_SIZE_RULES = {
+    "maxLength": ("at most", "characters"), "minLength": ("at least", "characters"),
+    "maxItems": ("at most", "items"), "minItems": ("at least", "items"),
+    "maxProperties": ("at most", "entries"), "minProperties": ("at least", "entries"),
+}
+
+
 def _message(error: Any) -> str:
     """A message that never quotes the offending value (it may be 10 MB, or someone's injection)."""
     kind, expected, value = error.validator, error.validator_value, error.instance
     if kind == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
         return f"expected {wanted}, got {type(value).__name__ if value is not None else 'null'}"
-    if kind == "maxLength":
-        return f"at most {expected} characters (got {len(value)})"
-    if kind == "minLength":
-        return f"at least {expected} characters (got {len(value)})"
-    if kind == "maxItems":
-        return f"at most {expected} items (got {len(value)})"
-    if kind == "minItems":
-        return f"at least {expected} items (got {len(value)})"
-    if kind == "maxProperties":
-        return f"at most {expected} entries (got {len(value)})"
-    if kind == "minProperties":
-        return f"at least {expected} entries (got {len(value)})"
+    if kind in _SIZE_RULES:
+        bound, unit = _SIZE_RULES[kind]
+        return f"{bound} {expected} {unit} (got {len(value)})"
     if kind == "uniqueItems":
         return "items must be unique"
     if kind == "minimum":
@@ -338,7 +338,7 @@ class AccessLogLine:
     seconds: float
 
 
-class LocalApi:
+class LocalApi(LoopbackServer):
     """API Gateway in front of the API function, offline. ``functions`` maps logical ID → handler."""
 
     def __init__(self, stack: Stack, functions: dict[str, Handler], config: GatewayConfig, *, s3: Any,
@@ -381,9 +381,7 @@ class LocalApi:
             def do_OPTIONS(self) -> None:  # noqa: N802
                 api._serve(self, "OPTIONS")
 
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._listen(_Handler, host, port, "local-api")
 
     @classmethod
     def for_offline_stack(cls, offline: Any, config: GatewayConfig, *, host: str = "127.0.0.1",
@@ -392,28 +390,6 @@ class LocalApi:
         environment) behind the gateway, its moto S3 behind the presigned-URL relay."""
         functions = {name: fn.handler for name, fn in offline.lambda_server.functions.items()}
         return cls(offline.stack, functions, config, s3=offline.s3, host=host, port=port)
-
-    # --- lifecycle --------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> LocalApi:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-api", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> LocalApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- one request ------------------------------------------------------------------------
 

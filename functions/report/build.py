@@ -3,12 +3,11 @@ render ``report.html`` from it, and refresh the index of all reports."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from bakeoff.catalog import load_catalog
-from bakeoff.errors import ReportError
+from bakeoff.errors import ReportError, parse_cause
 from bakeoff.estimate import cost_usd
 from bakeoff.models import Answer, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
@@ -20,25 +19,19 @@ SCHEMA_VERSION = 1
 
 def _billed_usage_of_failure(result: ModelResult) -> Usage:
     """A failure after the model answered (an empty reply) was still billed: its usage rides in the Cause."""
+    details = parse_cause(result.error.cause) if result.error else None
     try:
-        cause = json.loads(result.error.cause) if result.error else {}
-        cause = json.loads(cause["errorMessage"]) if "errorMessage" in cause else cause
-        return Usage.model_validate(cause.get("usage") or {})
-    except (ValueError, TypeError, KeyError, AttributeError):
+        return Usage.model_validate((details or {}).get("usage") or {})
+    except ValueError:
         return Usage()
 
 
 def _error_message(result: ModelResult) -> dict[str, str]:
     """The Catch gives ``{Error, Cause}`` where Cause is the Lambda's error JSON: unwrap it for people."""
     error = result.error.error if result.error else "Unknown"
-    message = result.error.cause if result.error else ""
-    try:
-        cause = json.loads(message)
-        message = cause.get("errorMessage", message)
-        inner = json.loads(message)
-        message = inner.get("message", message) if isinstance(inner, dict) else message
-    except (ValueError, TypeError, AttributeError):
-        pass
+    raw = result.error.cause if result.error else ""
+    details = parse_cause(raw)
+    message = details.get("message", raw) if details else raw
     return {"error": error, "message": str(message)[:2000]}
 
 

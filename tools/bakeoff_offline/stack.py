@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from bakeoff.errors import parse_cause
 from bakeoff_offline.bucket import provision_bucket, seed_bucket
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
 from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
@@ -76,12 +77,7 @@ class Execution:
 
     def cause_json(self) -> dict[str, Any] | None:
         """The failing Lambda's error payload, and inside it our error's JSON details, when there are any."""
-        try:
-            outer = json.loads(self.cause or "")
-            message = outer.get("errorMessage", "")
-            return json.loads(message) if message.startswith("{") else {"message": message}
-        except (ValueError, AttributeError):
-            return None
+        return parse_cause(self.cause)
 
 
 class OfflineStack:

@@ -106,6 +106,27 @@ class ReportError(BakeoffError):
     """The report step could not write the report."""
 
 
+def parse_cause(cause: str | None) -> dict[str, Any] | None:
+    """The details of a failed Lambda task, from the ``Cause`` Step Functions records.
+
+    The Cause is the runtime's error JSON (``{errorMessage, errorType, stackTrace}``), and for our own
+    errors ``errorMessage`` is the JSON of ``BakeoffError.__str__``: return that inner object, or
+    ``{"message": errorMessage}`` for any other error; None when the Cause is not such JSON.
+    """
+    try:
+        outer = json.loads(cause or "")
+    except ValueError:
+        return None
+    if not isinstance(outer, dict) or "errorMessage" not in outer:
+        return None
+    message = str(outer["errorMessage"])
+    try:
+        inner = json.loads(message) if message.startswith("{") else None
+    except ValueError:
+        inner = None
+    return inner if isinstance(inner, dict) else {"message": message}
+
+
 RETRYABLE_MODEL_ERRORS = (ModelThrottledError, ModelTimeoutError, ModelServiceError, ModelNotReadyError)
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bakeoff.models import ModelTask, ReportInput, ScoreInput, ValidateInput
-from bakeoff_offline.bucket import seed_bucket
+from bakeoff_offline.bucket import load_objects
 from tests.conftest import EVENTS, ROOT, load_event, offline
 
 INPUT_MODELS = {"validate": ValidateInput, "invoke_model": ModelTask, "score": ScoreInput, "report": ReportInput}
@@ -67,7 +67,7 @@ def test_validate_refuses_bad_requests_with_field_errors(scenario, error_type, f
 def test_invoke_model_answers_once_and_then_from_its_checkpoint():
     event = load_event("invoke_model/valid.json")
     with offline() as (stack, server):
-        seed_bucket(stack.s3, stack.stack.bucket_name, ROOT / "events" / "bucket")
+        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
         # the seeded checkpoint answers first; with it gone, the model is called
         first, _ = invoke(stack, "InvokeModelFunction", event)
         stack.s3.delete_object(Bucket=stack.stack.bucket_name, Key=first["answerKey"])
@@ -81,7 +81,7 @@ def test_invoke_model_answers_once_and_then_from_its_checkpoint():
 
 def test_score_and_report_from_the_sample_events():
     with offline() as (stack, _server):
-        seed_bucket(stack.s3, stack.stack.bucket_name, ROOT / "events" / "bucket")
+        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
         scored, error = invoke(stack, "ScoreFunction", load_event("score/one-model-failed.json"))
         assert error is None, scored
         report_event = load_event("report/one-model-failed.json")

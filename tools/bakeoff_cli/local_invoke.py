@@ -18,7 +18,7 @@ from bakeoff_cli.paths import project_root
 
 
 def invoke(args: Namespace) -> int:
-    from bakeoff_offline.bucket import seed_bucket
+    from bakeoff_offline.bucket import load_objects
     from bakeoff_offline.stack import OfflineStack
 
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -32,7 +32,7 @@ def invoke(args: Namespace) -> int:
             names = ", ".join(stack.lambda_server.functions)
             print(f"bakeoff: no function {args.function!r} in template.yaml; functions: {names}", file=sys.stderr)
             return 2
-        seeded = seed_bucket(stack.s3, stack.stack.bucket_name, root / "events" / "bucket")
+        seeded = load_objects(stack.stack.bucket_name, root / "events" / "bucket")
         print(f"local bucket {stack.stack.bucket_name}: {seeded} object(s) from events/bucket/", file=sys.stderr)
         body, function_error = stack.lambda_server.invoke(function, event)
     print(json.dumps(body, indent=2))

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -108,5 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def cli() -> None:
+    """The ``bakeoff`` console script: ``main()``, then exit without the interpreter's teardown.
+
+    After ``local run`` the process holds moto's in-memory backends and every handler module; Python's
+    teardown frees them object by object (0.6 s measured on a 20-item dataset) only for the OS to
+    reclaim the memory anyway. By the time ``main()`` returns every file is written and closed.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

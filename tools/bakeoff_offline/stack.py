@@ -17,16 +17,12 @@ from typing import Any
 import boto3
 
 from bakeoff.errors import parse_cause
-from bakeoff_offline.bucket import provision_bucket, seed_bucket
+from bakeoff_offline.bucket import load_objects, provision_bucket, save_objects
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
+from bakeoff_offline.moto_tuning import tuned_moto
 from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
 
-# moto's interpreter sleeps for real between retries; tests shrink that (AWS timing stays the default).
-_RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
 _env_lock = threading.Lock()
-# moto's interpreter builds a new boto3 Lambda client for every lambda:invoke task (~20 ms of CPU
-# each, most of a dataset run's overhead); the offline stack hands it one client per endpoint instead.
-_LAMBDA_TASKS_MODULE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 
 
 @contextlib.contextmanager
@@ -46,19 +42,6 @@ def patched_env(values: dict[str, str]) -> Iterator[None]:
 
 class ImportModuleError(Exception):
     """A handler module failed to import (Lambda's ``Runtime.ImportModuleError``)."""
-
-
-class _ScaledTime:
-    """Stands in for the ``time`` module inside moto's retrier so Retry waits can be shortened."""
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds * self.scale)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
 
 
 @dataclass
@@ -106,36 +89,11 @@ class OfflineStack:
         self._exit.enter_context(patched_env({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "offline",
                                               "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}))
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        # moto builds its S3 error model on the first S3 error (a checkpoint miss) by listing every
-        # botocore service, in a cache without a lock: 60 parallel first misses would each do it.
-        from moto.core.utils import get_service_model, service_name_from_moto_package_name
-
-        service_name_from_moto_package_name("s3")
-        get_service_model("s3")
-        tasks = importlib.import_module(_LAMBDA_TASKS_MODULE)
-        original_client_for = tasks.boto_client_for
-        clients: dict[tuple[str, str, str | None], Any] = {}
-        clients_lock = threading.Lock()
-
-        def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-            key = (region, service, os.environ.get("AWS_ENDPOINT_URL_LAMBDA"))
-            with clients_lock:
-                if key not in clients:  # boto3 clients are thread-safe; one serves every task
-                    clients[key] = original_client_for(region=region, service=service,
-                                                       state_credentials=state_credentials)
-                return clients[key]
-
-        tasks.boto_client_for = cached_client_for
-        self._exit.callback(setattr, tasks, "boto_client_for", original_client_for)
-        if self.retry_time_scale != 1.0:
-            retrier = importlib.import_module(_RETRY_MODULE)
-            original = retrier.time
-            retrier.time = _ScaledTime(self.retry_time_scale)
-            self._exit.callback(setattr, retrier, "time", original)
+        self._exit.enter_context(tuned_moto(self.retry_time_scale))
         self.s3 = boto3.client("s3", region_name=REGION)
         provision_bucket(self.s3, self.stack)
-        if self.checkpoint_dir and self.checkpoint_dir.is_dir():
-            seed_bucket(self.s3, self.stack.bucket_name, self.checkpoint_dir)
+        if self.checkpoint_dir:
+            load_objects(self.stack.bucket_name, self.checkpoint_dir, "checkpoints/")
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._load(spec), spec.memory,
                                                     spec.timeout)
@@ -158,22 +116,8 @@ class OfflineStack:
             self._exit.close()
 
     def save_checkpoints(self, folder: Path) -> int:
-        """Write every ``checkpoints/`` object to ``folder`` under its key (a temp file, then a rename)."""
-        count = 0
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.stack.bucket_name,
-                                                                       Prefix="checkpoints/"):
-            for obj in page.get("Contents", []):
-                target = folder / obj["Key"]
-                body = self.get_object(obj["Key"])
-                if target.exists() and target.read_bytes() == body:
-                    continue
-                # A differing file on disk was corrupt (the run recomputed it): replace it.
-                target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_suffix(".partial")
-                partial.write_bytes(body)
-                partial.replace(target)
-                count += 1
-        return count
+        """Write every ``checkpoints/`` object to ``folder`` under its key; returns how many changed."""
+        return save_objects(self.stack.bucket_name, Path(folder), "checkpoints/")
 
     def _load(self, spec: Any) -> Any:
         """Import the handler module fresh, under the environment the template gives that function.

@@ -109,11 +109,29 @@ class Stack:
             if logical_id in self.functions and attribute == "Arn":
                 return self.functions[logical_id].arn
             raise ValueError(f"offline: cannot resolve !GetAtt {logical_id}.{attribute}")
+        if "Fn::If" in value:
+            name, if_true, if_false = value["Fn::If"]
+            return self.resolve(if_true if self.condition(name) else if_false)
         if "Fn::Join" in value:
             sep, items = value["Fn::Join"]
             items = self.resolve(items)
             return sep.join(str(self.resolve(i)) for i in (items if isinstance(items, list) else [items]))
         raise ValueError(f"offline: unsupported intrinsic {value}")
+
+
+    def condition(self, name: str) -> bool:
+        """A named condition of ``Conditions:``, for the functions this template uses in them."""
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, value: Any) -> bool:
+        if "Fn::Equals" in value:
+            left, right = (self.resolve(v) for v in value["Fn::Equals"])
+            return str(left) == str(right)
+        if "Fn::Not" in value:
+            return not self._truth(value["Fn::Not"][0])
+        if "Condition" in value:
+            return self.condition(value["Condition"])
+        raise ValueError(f"offline: unsupported condition {value}")
 
 
 def _parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:

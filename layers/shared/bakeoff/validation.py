@@ -294,4 +294,4 @@ def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
 def load_evaluation(store: Any, evaluation_id: str) -> Evaluation:
     from bakeoff.storage import evaluation_key
 
-    return Evaluation.model_validate(store.require_json(evaluation_key(evaluation_id, "request.json")))
+    return Evaluation.model_validate(store.require_immutable_json(evaluation_key(evaluation_id, "request.json")))

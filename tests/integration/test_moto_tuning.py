@@ -1,0 +1,96 @@
+"""The offline stack's changes to moto (tools/bakeoff_offline/moto_tuning.py): each is in place inside
+``tuned_moto``, undone after it, and changes speed only. The workflow tests in tests/statemachine run
+the whole ASL under it; these check the mechanisms, and fail loudly if a moto upgrade moves a name."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from bakeoff_offline import moto_tuning
+from bakeoff_offline.moto_tuning import tuned_moto
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITION = (ROOT / "statemachine" / "evaluation.asl.json").read_text(encoding="utf-8")
+
+
+def test_every_patched_name_exists_in_this_moto():
+    for module_name, attribute in [(moto_tuning.PARSER_MODULE, "AmazonStateLanguageParser"),
+                                   (moto_tuning.LAMBDA_TASKS_MODULE, "boto_client_for"),
+                                   (moto_tuning.RETRY_MODULE, "time"),
+                                   *((m, "parse") for m in moto_tuning.JSON_PATH_MODULES)]:
+        assert hasattr(importlib.import_module(module_name), attribute), f"{module_name}.{attribute} moved"
+
+
+def test_the_interpreter_imports_without_ec2_and_batch_stays_importable():
+    code = ("import sys; from bakeoff_offline.moto_tuning import import_interpreter; import_interpreter(); "
+            "print(json.dumps(['moto.ec2.models' in sys.modules, 'moto.batch' in sys.modules])); "
+            "import moto.batch; print(json.dumps(hasattr(moto.batch, 'batch_backends')))")
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    first, second = out.stdout.splitlines()
+    assert json.loads(first) == [False, False]  # no EC2 tables built; the bare package was removed
+    assert json.loads(second) is True  # a real import afterwards gets the whole package
+
+
+def test_a_definition_and_a_json_path_are_parsed_once_and_the_originals_come_back():
+    parser_module = importlib.import_module(moto_tuning.PARSER_MODULE)
+    json_path = importlib.import_module(moto_tuning.JSON_PATH_MODULES[0])
+    original_parse, original_path_parse = parser_module.AmazonStateLanguageParser.parse, json_path.parse
+    with mock_aws(), tuned_moto():
+        parse = parser_module.AmazonStateLanguageParser.parse
+        assert parse(DEFINITION) is parse(DEFINITION)
+        assert json_path.parse("$.models[0]") is json_path.parse("$.models[0]")
+        assert json_path.extract_json("$.models[1]", {"models": ["a", "b"]}) == "b"
+    assert parser_module.AmazonStateLanguageParser.parse is original_parse
+    assert json_path.parse is original_path_parse
+
+
+def test_a_definition_that_does_not_parse_still_fails_every_time():
+    parser_module = importlib.import_module(moto_tuning.PARSER_MODULE)
+    with mock_aws(), tuned_moto():
+        for _ in range(2):  # an error is not cached as a result
+            with pytest.raises(Exception, match="ASLParserException|line"):
+                parser_module.AmazonStateLanguageParser.parse('{"StartAt": "A", "States": {"A": {"Type": 1}}}')
+
+
+def test_lambda_tasks_share_one_client_per_endpoint(monkeypatch):
+    tasks = importlib.import_module(moto_tuning.LAMBDA_TASKS_MODULE)
+    with mock_aws(), tuned_moto():
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:1")
+        one = tasks.boto_client_for(region="us-east-1", service="lambda")
+        assert tasks.boto_client_for(region="us-east-1", service="lambda") is one
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:2")
+        other = tasks.boto_client_for(region="us-east-1", service="lambda")
+        assert other is not one and other.meta.endpoint_url == "http://127.0.0.1:2"
+
+
+def test_only_step_functions_and_lambda_requests_go_unsigned(monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    seen: dict[str, str | None] = {}
+
+    def capture(service: str):
+        def handler(request, **kwargs):
+            value = request.headers.get("Authorization")
+            seen[service] = value.decode() if isinstance(value, bytes) else value
+        return handler
+
+    with mock_aws(), tuned_moto():
+        clients = {name: boto3.client(name, aws_access_key_id="k", aws_secret_access_key="s")
+                   for name in ("stepfunctions", "s3", "bedrock-runtime")}
+        for name, client in clients.items():
+            client.meta.events.register_first("before-send", capture(name))
+        clients["stepfunctions"].list_state_machines()
+        clients["s3"].list_buckets()
+        with pytest.raises(Exception):  # noqa: B017 - moto has no Converse; only the signature matters
+            clients["bedrock-runtime"].converse(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])
+    assert seen["stepfunctions"] is None
+    assert seen["s3"] and seen["s3"].startswith("AWS4-HMAC-SHA256")
+    assert seen["bedrock-runtime"] and seen["bedrock-runtime"].startswith("AWS4-HMAC-SHA256")

@@ -1,0 +1,146 @@
+"""moto, tuned for the offline stack.
+
+Each change here alters how fast the offline stack runs, never what the definition or the handlers
+do; each was found by profiling a dataset run (20 items x 3 models + judge) with py-spy, and
+``bench/README.md`` has the figures. They reach into moto's and botocore's private names, so moto's
+version is pinned in ``requirements-dev.txt`` and ``tests/integration/test_moto_tuning.py`` fails
+loudly if a patched name moves.
+
+- **Import without EC2.** The interpreter's Batch task imports ``moto.batch.utils``; that runs
+  ``moto/batch/__init__``, which imports moto's EC2 models and builds their region and instance-type
+  tables (1.2 s of start-up) for a task Bakeoff's ASL never uses.
+- **Parse a definition once.** moto parses the definition with its ANTLR grammar at
+  ``create_state_machine`` and again at every execution start (0.4 s each for Bakeoff's ASL). The
+  parsed program is declarative - evaluation state lives in each execution's ``Environment`` - so
+  one parse serves every execution of the same text.
+- **Parse a JSONPath once.** ``jsonpath_ng.ext.parse`` builds a new PLY lexer and parser on every
+  call, and moto calls it for every ``$.path`` of every state it runs: a fifth of a dataset run's CPU.
+  Parsed paths are immutable, so they are cached by their text.
+- **One Lambda client.** moto builds a new boto3 Lambda client for every ``lambda:invoke`` task
+  (~20 ms of CPU each); one client per endpoint serves them all (boto3 clients are thread-safe).
+- **S3's error model built before the run.** moto builds it on the first S3 error (a checkpoint
+  miss) by listing every botocore service, in a cache without a lock: 60 parallel first misses would
+  each do it.
+- **No request signing for Step Functions and Lambda.** In the offline stack they go to moto and to
+  the local Lambda API, neither of which checks a signature (SigV4 signing was 7% of a dataset run's
+  CPU, all services together). S3 requests are still signed: moto's S3 treats an unsigned request as
+  anonymous and the bucket's public-access block refuses it. Bedrock requests are still signed: the
+  Converse endpoint may be anything ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` names.
+- **Retry waits scaled** (tests only): moto's retrier sleeps for real between attempts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+PARSER_MODULE = "moto.stepfunctions.parser.asl.parse.asl_parser"
+JSON_PATH_MODULES = ("moto.stepfunctions.parser.asl.utils.json_path",
+                     "moto.stepfunctions.parser.asl.component.common.path.result_path")
+MODELS_MODULE = "moto.stepfunctions.parser.models"
+LAMBDA_TASKS_MODULE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
+RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+SERVED_OFFLINE = frozenset({"states", "lambda"})  # botocore signing names
+
+
+def import_interpreter() -> None:
+    """Import moto's interpreter with ``moto.batch`` as a bare package, so only ``moto.batch.utils`` runs.
+
+    The bare package is removed after, so a later ``import moto.batch`` still gets the whole package.
+    """
+    if MODELS_MODULE in sys.modules:
+        return
+    bare = None
+    if "moto.batch" not in sys.modules:
+        spec = importlib.util.find_spec("moto.batch")
+        bare = types.ModuleType("moto.batch")
+        bare.__path__ = list(spec.submodule_search_locations or []) if spec else []
+        sys.modules["moto.batch"] = bare
+    try:
+        importlib.import_module(MODELS_MODULE)
+    finally:
+        if bare is not None and sys.modules.get("moto.batch") is bare:
+            del sys.modules["moto.batch"]
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module inside moto's retrier so Retry waits can be shortened."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _memoized(function: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``function`` cached by its one string argument; errors are not cached (they re-raise each time)."""
+    cached = functools.lru_cache(maxsize=1024)(function)
+    cached.__wrapped__ = function  # type: ignore[attr-defined]
+    return cached
+
+
+@contextlib.contextmanager
+def tuned_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
+    """Apply the changes above inside a running ``mock_aws``; undo them on exit."""
+    import_interpreter()
+    from moto.core.utils import get_service_model, service_name_from_moto_package_name
+
+    service_name_from_moto_package_name("s3")
+    get_service_model("s3")
+    with contextlib.ExitStack() as undo:
+
+        def swap(module_name: str, attribute: str, value: Any) -> None:
+            module = importlib.import_module(module_name)
+            undo.callback(setattr, module, attribute, getattr(module, attribute))
+            setattr(module, attribute, value)
+
+        parser = importlib.import_module(PARSER_MODULE).AmazonStateLanguageParser
+        undo.callback(setattr, parser, "parse", parser.__dict__["parse"])
+        parser.parse = staticmethod(_memoized(parser.parse))  # every importer of the class sees it
+        for module_name in JSON_PATH_MODULES:
+            swap(module_name, "parse", _memoized(importlib.import_module(module_name).parse))
+
+        tasks = importlib.import_module(LAMBDA_TASKS_MODULE)
+        original_client_for = tasks.boto_client_for
+        clients: dict[tuple[str, str, str | None], Any] = {}
+        lock = threading.Lock()
+
+        def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            key = (region, service, os.environ.get("AWS_ENDPOINT_URL_LAMBDA"))
+            with lock:
+                if key not in clients:
+                    clients[key] = original_client_for(region=region, service=service,
+                                                       state_credentials=state_credentials)
+                return clients[key]
+
+        swap(LAMBDA_TASKS_MODULE, "boto_client_for", cached_client_for)
+
+        from botocore.signers import RequestSigner
+
+        sign = RequestSigner.sign
+
+        def sign_unless_served_offline(signer: RequestSigner, operation_name: str, request: Any,
+                                       region_name: str | None = None, signing_type: str = "standard",
+                                       expires_in: int | None = None, signing_name: str | None = None) -> None:
+            if signing_type == "standard" and signer.signing_name in SERVED_OFFLINE:
+                return
+            sign(signer, operation_name, request, region_name, signing_type, expires_in, signing_name)
+
+        undo.callback(setattr, RequestSigner, "sign", sign)
+        RequestSigner.sign = sign_unless_served_offline
+        if retry_time_scale != 1.0:
+            swap(RETRY_MODULE, "time", _ScaledTime(retry_time_scale))
+        yield

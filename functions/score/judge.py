@@ -13,6 +13,7 @@ after a throttled call, re-calls nothing that already succeeded.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -79,9 +80,15 @@ def verdict_schema(criteria: list[ResolvedCriterion]) -> dict[str, Any]:
 
 
 def reply_model(criteria: list[ResolvedCriterion]) -> type[BaseModel]:
-    """A pydantic model that accepts exactly this rubric's verdict."""
+    """A pydantic model that accepts exactly this rubric's verdict (one per rubric, built once)."""
+    return _reply_model(tuple(c.name for c in criteria))
+
+
+@functools.lru_cache(maxsize=64)
+def _reply_model(names: tuple[str, ...]) -> type[BaseModel]:
+    # Building a pydantic model costs ~5 ms; a container scores many items with the same rubric.
     scores = create_model("Scores", __config__=ConfigDict(extra="forbid"),
-                          **{c.name: (CriterionScore, ...) for c in criteria})
+                          **{name: (CriterionScore, ...) for name in names})
     return create_model("JudgeReply", __config__=ConfigDict(extra="ignore"),
                         scores=(scores, ...), evidence=(list[str], Field(default_factory=list)))
 

@@ -26,6 +26,7 @@ def test_every_patched_name_exists_in_this_moto():
                                    (moto_tuning.RETRY_MODULE, "time"),
                                    *((m, "parse") for m in moto_tuning.JSON_PATH_MODULES)]:
         assert hasattr(importlib.import_module(module_name), attribute), f"{module_name}.{attribute} moved"
+    assert "_url_module" in importlib.import_module(moto_tuning.S3_MODELS_MODULE).S3Backend.__dict__
 
 
 def test_the_interpreter_imports_without_ec2_and_batch_stays_importable():
@@ -94,3 +95,22 @@ def test_only_step_functions_and_lambda_requests_go_unsigned(monkeypatch):
     assert seen["stepfunctions"] is None
     assert seen["s3"] and seen["s3"].startswith("AWS4-HMAC-SHA256")
     assert seen["bedrock-runtime"] and seen["bedrock-runtime"].startswith("AWS4-HMAC-SHA256")
+
+
+def test_s3_requests_stop_reloading_the_url_module_and_still_work(monkeypatch):
+    import boto3
+
+    s3_models = importlib.import_module(moto_tuning.S3_MODELS_MODULE)
+    original = s3_models.S3Backend.__dict__["_url_module"]
+    reloads: list[str] = []
+    real_reload = importlib.reload
+    monkeypatch.setattr(importlib, "reload", lambda module: reloads.append(module.__name__) or real_reload(module))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(), tuned_moto():
+        reloads.clear()
+        s3 = boto3.client("s3", aws_access_key_id="k", aws_secret_access_key="s")
+        s3.create_bucket(Bucket="tuning-check")
+        s3.put_object(Bucket="tuning-check", Key="a.json", Body=b"{}")
+        assert s3.get_object(Bucket="tuning-check", Key="a.json")["Body"].read() == b"{}"
+        assert reloads == []
+    assert s3_models.S3Backend.__dict__["_url_module"] is original

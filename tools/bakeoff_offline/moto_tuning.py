@@ -18,6 +18,10 @@ loudly if a patched name moves.
   Parsed paths are immutable, so they are cached by their text.
 - **One Lambda client.** moto builds a new boto3 Lambda client for every ``lambda:invoke`` task
   (~20 ms of CPU each); one client per endpoint serves them all (boto3 clients are thread-safe).
+- **S3's URL table loaded once.** moto's S3 backend reloads its ``moto.s3.urls`` module twice for
+  every request (so that a changed ``MOTO_S3_CUSTOM_ENDPOINTS`` takes effect); nothing changes it
+  during a run, so it is reloaded once at the start. Each S3 call got 20-40% cheaper (2.7-3.8 ms ->
+  2.1-2.5 ms in a micro-benchmark).
 - **S3's error model built before the run.** moto builds it on the first S3 error (a checkpoint
   miss) by listing every botocore service, in a cache without a lock: 60 parallel first misses would
   each do it.
@@ -49,6 +53,8 @@ JSON_PATH_MODULES = ("moto.stepfunctions.parser.asl.utils.json_path",
 MODELS_MODULE = "moto.stepfunctions.parser.models"
 LAMBDA_TASKS_MODULE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+S3_MODELS_MODULE = "moto.s3.models"
+S3_URLS_MODULE = "moto.s3.urls"
 SERVED_OFFLINE = frozenset({"states", "lambda"})  # botocore signing names
 
 
@@ -102,10 +108,15 @@ def tuned_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
     get_service_model("s3")
     with contextlib.ExitStack() as undo:
 
-        def swap(module_name: str, attribute: str, value: Any) -> None:
-            module = importlib.import_module(module_name)
-            undo.callback(setattr, module, attribute, getattr(module, attribute))
-            setattr(module, attribute, value)
+        def swap(target: str, attribute: str, value: Any) -> None:
+            """Set ``module.attribute`` (or ``module:Class.attribute``) until the block ends."""
+            module_name, _, class_name = target.partition(":")
+            owner = importlib.import_module(module_name)
+            if class_name:
+                owner = getattr(owner, class_name)
+            undo.callback(setattr, owner, attribute, owner.__dict__[attribute] if class_name else
+                          getattr(owner, attribute))
+            setattr(owner, attribute, value)
 
         parser = importlib.import_module(PARSER_MODULE).AmazonStateLanguageParser
         undo.callback(setattr, parser, "parse", parser.__dict__["parse"])
@@ -127,6 +138,9 @@ def tuned_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
                 return clients[key]
 
         swap(LAMBDA_TASKS_MODULE, "boto_client_for", cached_client_for)
+
+        s3_urls = importlib.reload(importlib.import_module(S3_URLS_MODULE))
+        swap(S3_MODELS_MODULE + ":S3Backend", "_url_module", property(lambda backend: s3_urls))
 
         from botocore.signers import RequestSigner
 

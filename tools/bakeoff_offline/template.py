@@ -16,7 +16,7 @@ STATE_MACHINE_NAME = "bakeoff-evaluation"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser: 0.2 s -> 0.02 s
     """YAML loader that turns ``!Ref X`` into ``{"Ref": "X"}`` and ``!Sub`` into ``{"Fn::Sub": ...}``."""
 
 

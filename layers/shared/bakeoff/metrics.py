@@ -12,9 +12,11 @@ undefined (no variance, fewer than two values) instead of a misleading 0.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,7 +50,7 @@ def compression_ratio(answer: str, article: str) -> float | None:
     """Article words per answer word (Grusky et al., Newsroom): 4.0 means the answer is a quarter as
     long as the article. ``None`` for an empty answer."""
     n = word_count(answer)
-    return round(word_count(article) / n, 3) if n else None
+    return round(_reference(article).word_count / n, 3) if n else None
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -74,8 +76,7 @@ def unsupported_numbers(answer: str, article: str) -> list[str]:
     The article side also counts spelled-out numbers ("seven" supports an answer's 7); the answer
     side checks digits only, so this is a cheap signal, not a fact check.
     """
-    known = set(numbers(article))
-    known.update(str(_NUMBER_WORDS[w.lower()]) for w in words(article) if w.lower() in _NUMBER_WORDS)
+    known = _reference(article).numbers
     return _unique([n for n in numbers(answer) if n not in known])
 
 
@@ -92,8 +93,11 @@ plus finally first second next last according supporters opponents residents oth
 """.split())
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def _strip_possessive(word: str) -> str:
-    return re.sub(r"['’]s$", "", word)
+    return _POSSESSIVE.sub("", word)
 
 
 def _is_capitalised(word: str) -> bool:
@@ -166,7 +170,7 @@ def unsupported_names(answer: str, article: str) -> list[str]:
     real names swapped ("Derek Ortega") pass. A podcast host the model invented shows up here too,
     which is what a reader wants to see.
     """
-    article_words = {_strip_possessive(w) for w in words(article)}
+    article_words = _reference(article).words
     return [name for name in proper_names(answer) if any(w not in article_words for w in name.split(" "))]
 
 
@@ -186,28 +190,58 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     """
     if not a or not b:
         return 0
+    return _lcs_from_masks(_position_masks(a), len(a), b)
+
+
+def _position_masks(a: Sequence[str]) -> dict[str, int]:
     masks: dict[str, int] = {}
     for i, token in enumerate(a):
         masks[token] = masks.get(token, 0) | (1 << i)
-    full = (1 << len(a)) - 1
+    return masks
+
+
+def _lcs_from_masks(masks: dict[str, int], length: int, b: Sequence[str]) -> int:
+    full = (1 << length) - 1
     v = full
     for token in b:
         u = v & masks.get(token, 0)
         v = ((v + u) | (v - u)) & full
-    return len(a) - bin(v).count("1")
+    return length - bin(v).count("1")
 
 
 def rouge_l(answer: str, article: str) -> float | None:
     """ROUGE-L F1 of the answer against the article, as the rouge-score package computes it
     (lowercased alphanumeric tokens, no stemming). ``None`` when either text has no tokens."""
-    candidate, reference = rouge_tokens(answer), rouge_tokens(article)
-    if not candidate or not reference:
+    candidate, reference = rouge_tokens(answer), _reference(article)
+    if not candidate or not reference.rouge_length:
         return None
-    lcs = lcs_length(reference, candidate)
+    lcs = _lcs_from_masks(reference.rouge_masks, reference.rouge_length, candidate)
     if lcs == 0:
         return 0.0
-    precision, recall = lcs / len(candidate), lcs / len(reference)
+    precision, recall = lcs / len(candidate), lcs / reference.rouge_length
     return round(2 * precision * recall / (precision + recall), 4)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What every metric needs from the article, computed once per article: the score step measures
+    every candidate's answer against the same article, and this was most of the metrics' time."""
+
+    word_count: int
+    numbers: frozenset[str]  # digits, and spelled-out numbers as digits
+    words: frozenset[str]  # possessive 's removed
+    rouge_length: int
+    rouge_masks: dict[str, int]
+
+
+@functools.lru_cache(maxsize=32)
+def _reference(article: str) -> _Reference:
+    article_words = words(article)
+    spelled = {str(_NUMBER_WORDS[w.lower()]) for w in article_words if w.lower() in _NUMBER_WORDS}
+    tokens = rouge_tokens(article)
+    return _Reference(word_count=len(article_words), numbers=frozenset(numbers(article)) | spelled,
+                      words=frozenset(_strip_possessive(w) for w in article_words),
+                      rouge_length=len(tokens), rouge_masks=_position_masks(tokens))
 
 
 def text_metrics(answer: str, article: str) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class Store:
         self.bucket = bucket
         self._immutable: OrderedDict[str, Any] = OrderedDict()
         self._immutable_lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         try:
@@ -118,11 +119,18 @@ class Store:
             if key in self._immutable:
                 self._immutable.move_to_end(key)
                 return self._immutable[key]
-        value = self.require_json(key)
-        with self._immutable_lock:
-            self._immutable[key] = value
-            while len(self._immutable) > self.IMMUTABLE_CACHE_SIZE:
-                self._immutable.popitem(last=False)
+            # The three branches of one item start together: one reads, the others wait for it.
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._immutable_lock:
+                if key in self._immutable:
+                    return self._immutable[key]
+            value = self.require_json(key)
+            with self._immutable_lock:
+                self._immutable[key] = value
+                self._loading.pop(key, None)
+                while len(self._immutable) > self.IMMUTABLE_CACHE_SIZE:
+                    self._immutable.popitem(last=False)
         return value
 
     def list_keys(self, prefix: str) -> list[str]:

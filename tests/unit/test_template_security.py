@@ -258,7 +258,8 @@ class NoManagedPolicies:
 
 template = load_template(Path(sys.argv[2]))
 # What AWS::LanguageExtensions does first: resolve the conditions (CORS off, or on).
-template = pick(template, {"CorsEnabled": sys.argv[3] == "cors", "HasAlarmEmail": False, "InUsEast1": True})
+template = pick(template, {"CorsEnabled": sys.argv[3] == "cors", "HasAlarmEmail": False, "InUsEast1": True,
+                           "SdkTracing": False})
 template["Transform"] = "AWS::Serverless-2016-10-31"
 for resource in template["Resources"].values():
     for key in ("CodeUri", "ContentUri", "DefinitionUri"):

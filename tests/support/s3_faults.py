@@ -43,4 +43,4 @@ class FailingPuts:
 
 def store_client(stack: Any, function: str) -> Any:
     """The S3 client a loaded handler module writes through."""
-    return stack.modules[function].store._s3
+    return stack.module(function).store._s3

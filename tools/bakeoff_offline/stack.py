@@ -78,6 +78,7 @@ class OfflineStack:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.lambda_server: LambdaInvokeServer | None = None
         self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
+        self._handlers: dict[str, Any] = {}  # logical ID -> the function that imports its handler once
         self._wake = threading.Event()  # set when an execution may just have ended
         self._exit = contextlib.ExitStack()
 
@@ -95,7 +96,7 @@ class OfflineStack:
         if self.checkpoint_dir:
             load_objects(self.stack.bucket_name, self.checkpoint_dir, "checkpoints/")
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
-        functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._load(spec), spec.memory,
+        functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,
                                                     spec.timeout)
                      for spec in self.stack.functions.values()}
         self.lambda_server = LambdaInvokeServer(functions).start()
@@ -118,6 +119,30 @@ class OfflineStack:
     def save_checkpoints(self, folder: Path) -> int:
         """Write every ``checkpoints/`` object to ``folder`` under its key; returns how many changed."""
         return save_objects(self.stack.bucket_name, Path(folder), "checkpoints/")
+
+    def module(self, logical_id: str) -> Any:
+        """The function's handler module, imported now if no invocation has imported it yet."""
+        self._handlers[logical_id]()
+        return self.modules[logical_id]
+
+    def _first_use(self, spec: Any) -> Any:
+        """The handler, imported at its function's first invocation, as Lambda starts a container on
+        the first request: a run imports only the functions it calls (``local run`` never calls
+        ApiFunction), and the score and report modules load while the candidates are answering."""
+        lock = threading.Lock()
+        loaded: list[Any] = []
+
+        def load() -> Any:
+            with lock:
+                if not loaded:
+                    loaded.append(self._load(spec))
+            return loaded[0]
+
+        def handler(event: Any, context: Any) -> Any:
+            return (loaded[0] if loaded else load())(event, context)
+
+        self._handlers[spec.logical_id] = load
+        return handler
 
     def _load(self, spec: Any) -> Any:
         """Import the handler module fresh, under the environment the template gives that function.

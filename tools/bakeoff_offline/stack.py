@@ -99,6 +99,9 @@ class OfflineStack:
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,
                                                     spec.timeout)
                      for spec in self.stack.functions.values()}
+        workflow = {name.removesuffix("Arn") for name in self.stack.state_machine.get("DefinitionSubstitutions", {})}
+        for logical_id in workflow & set(self._handlers):
+            self._handlers[logical_id]()
         self.lambda_server = LambdaInvokeServer(functions).start()
         self.lambda_server.on_finish.append(self._maybe_done)
         self._exit.callback(self.lambda_server.stop)
@@ -127,8 +130,13 @@ class OfflineStack:
 
     def _first_use(self, spec: Any) -> Any:
         """The handler, imported at its function's first invocation, as Lambda starts a container on
-        the first request: a run imports only the functions it calls (``local run`` never calls
-        ApiFunction), and the score and report modules load while the candidates are answering."""
+        the first request: ``local run`` never calls ApiFunction, so never imports it.
+
+        The state machine's own functions are imported up front (``__enter__``): an import sets the
+        function's environment process-wide for its duration, and one overlapping running handlers
+        would lend them its variables (a test caught ``POWERTOOLS_SERVICE_NAME`` leaking into another
+        function's metrics). A function outside the state machine (the API) is first invoked before
+        any execution it starts."""
         lock = threading.Lock()
         loaded: list[Any] = []
 

@@ -4,4 +4,7 @@ The same ``statemachine/evaluation.asl.json`` executes in moto's Step Functions 
 ``lambda:invoke`` tasks reach a local Lambda Invoke API that runs the real handlers in-process (the
 contract ``sam local start-lambda`` serves with Docker); S3 is moto's. Only the model endpoint is
 outside: any Bedrock-Converse-compatible server.
+
+``moto_tuning`` holds every change the stack makes to moto's (and botocore's) behaviour for speed,
+each with what it measured; none changes what the definition or the handlers do.
 """

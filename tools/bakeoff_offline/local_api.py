@@ -363,24 +363,8 @@ class LocalApi(LoopbackServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
-                api._serve(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                api._serve(self, "POST")
-
-            def do_PUT(self) -> None:  # noqa: N802
-                api._serve(self, "PUT")
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                api._serve(self, "DELETE")
-
-            def do_PATCH(self) -> None:  # noqa: N802
-                api._serve(self, "PATCH")
-
-            def do_OPTIONS(self) -> None:  # noqa: N802
-                api._serve(self, "OPTIONS")
-
+        for verb in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):  # http.server's do_<VERB> methods
+            setattr(_Handler, f"do_{verb}", lambda handler, verb=verb: api._serve(handler, verb))
         self._listen(_Handler, host, port, "local-api")
 
     @classmethod

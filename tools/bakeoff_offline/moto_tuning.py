@@ -92,10 +92,8 @@ class _ScaledTime:
 
 
 def _memoized(function: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``function`` cached by its one string argument; errors are not cached (they re-raise each time)."""
-    cached = functools.lru_cache(maxsize=1024)(function)
-    cached.__wrapped__ = function  # type: ignore[attr-defined]
-    return cached
+    """``function`` cached by its one string argument (errors are not cached: they re-raise each time)."""
+    return functools.lru_cache(maxsize=1024)(function)
 
 
 @contextlib.contextmanager
@@ -153,8 +151,7 @@ def tuned_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
                 return
             sign(signer, operation_name, request, region_name, signing_type, expires_in, signing_name)
 
-        undo.callback(setattr, RequestSigner, "sign", sign)
-        RequestSigner.sign = sign_unless_served_offline
+        swap("botocore.signers:RequestSigner", "sign", sign_unless_served_offline)
         if retry_time_scale != 1.0:
             swap(RETRY_MODULE, "time", _ScaledTime(retry_time_scale))
         yield

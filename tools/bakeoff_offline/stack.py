@@ -99,16 +99,17 @@ class OfflineStack:
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,
                                                     spec.timeout)
                      for spec in self.stack.functions.values()}
-        workflow = {name.removesuffix("Arn") for name in self.stack.state_machine.get("DefinitionSubstitutions", {})}
-        for logical_id in workflow & set(self._handlers):
-            self._handlers[logical_id]()
+        definition = self.stack.definition()
+        for spec in self.stack.functions.values():
+            if spec.arn in definition:  # a state machine function: imported now (see _first_use)
+                self._handlers[spec.logical_id]()
         self.lambda_server = LambdaInvokeServer(functions).start()
         self.lambda_server.on_finish.append(self._maybe_done)
         self._exit.callback(self.lambda_server.stop)
         # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
         self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url}))
         self.state_machine_arn = self.sfn.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=self.stack.definition(),
+            name=STATE_MACHINE_NAME, definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline")["stateMachineArn"]
         return self
 

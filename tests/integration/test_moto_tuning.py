@@ -24,9 +24,12 @@ def test_every_patched_name_exists_in_this_moto():
     for module_name, attribute in [(moto_tuning.PARSER_MODULE, "AmazonStateLanguageParser"),
                                    (moto_tuning.LAMBDA_TASKS_MODULE, "boto_client_for"),
                                    (moto_tuning.RETRY_MODULE, "time"),
+                                   (moto_tuning.MOTO_UTILS_MODULE, "create_loader"),
                                    *((m, "parse") for m in moto_tuning.JSON_PATH_MODULES)]:
         assert hasattr(importlib.import_module(module_name), attribute), f"{module_name}.{attribute} moved"
     assert "_url_module" in importlib.import_module(moto_tuning.S3_MODELS_MODULE).S3Backend.__dict__
+    factory = importlib.import_module(moto_tuning.ERRORS_MODULE).ErrorLookupFactory
+    assert "for_service" in factory.__dict__ and "_create_error_lut" in factory.__dict__
 
 
 def test_the_interpreter_imports_without_ec2_and_batch_stays_importable():
@@ -114,3 +117,35 @@ def test_s3_requests_stop_reloading_the_url_module_and_still_work(monkeypatch):
         assert s3.get_object(Bucket="tuning-check", Key="a.json")["Body"].read() == b"{}"
         assert reloads == []
     assert s3_models.S3Backend.__dict__["_url_module"] is original
+
+
+def test_s3_errors_share_one_error_table_and_still_reach_the_caller(monkeypatch):
+    import boto3
+
+    factory = importlib.import_module(moto_tuning.ERRORS_MODULE).ErrorLookupFactory
+    original = factory.__dict__["for_service"]
+    built: list[str] = []
+    real_build = factory._create_error_lut
+    monkeypatch.setattr(factory, "_create_error_lut",
+                        staticmethod(lambda model: built.append(model.service_name) or real_build(model)))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(), tuned_moto():
+        s3 = boto3.client("s3", aws_access_key_id="k", aws_secret_access_key="s")
+        s3.create_bucket(Bucket="tuning-check")
+        for _ in range(3):
+            with pytest.raises(s3.exceptions.NoSuchKey):
+                s3.get_object(Bucket="tuning-check", Key="missing.json")
+        assert built.count("s3") == 1  # moto alone builds it once per error: 3 times here
+    assert factory.__dict__["for_service"] is original
+
+
+def test_moto_reads_service_models_through_the_sdks_loader():
+    import boto3
+
+    utils = importlib.import_module(moto_tuning.MOTO_UTILS_MODULE)
+    original = utils.create_loader
+    with mock_aws(), tuned_moto():
+        sdk_loader = boto3._get_default_session()._session.get_component("data_loader")
+        assert utils.create_loader() is sdk_loader
+        assert utils.get_service_model("s3").service_name == "s3"
+    assert utils.create_loader is original

@@ -149,3 +149,52 @@ def test_moto_reads_service_models_through_the_sdks_loader():
         assert utils.create_loader() is sdk_loader
         assert utils.get_service_model("s3").service_name == "s3"
     assert utils.create_loader is original
+
+
+def _parsed_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.pickle"))
+
+
+def test_a_parsed_definition_is_kept_on_disk_and_serves_the_next_process(tmp_path, monkeypatch):
+    parser = importlib.import_module(moto_tuning.PARSER_MODULE).AmazonStateLanguageParser
+    with mock_aws(), tuned_moto(cache_dir=tmp_path):
+        program, _ = parser.parse(DEFINITION)
+    assert len(_parsed_files(tmp_path)) == 1
+
+    def no_antlr(definition):
+        raise AssertionError("parsed again: the cache was not used")
+
+    monkeypatch.setattr(parser, "parse", staticmethod(no_antlr))  # as a new process would find it
+    with mock_aws(), tuned_moto(cache_dir=tmp_path):
+        cached, tree = parser.parse(DEFINITION)
+    assert type(cached) is type(program) and tree is None
+    assert [state for state in cached.states.states] == [state for state in program.states.states]
+
+
+def test_a_cache_file_that_cannot_be_read_is_parsed_afresh_and_replaced(tmp_path):
+    parser = importlib.import_module(moto_tuning.PARSER_MODULE).AmazonStateLanguageParser
+    with mock_aws(), tuned_moto(cache_dir=tmp_path):
+        parser.parse(DEFINITION)
+    (kept,) = _parsed_files(tmp_path)
+    kept.write_bytes(b"not a pickle")
+    with mock_aws(), tuned_moto(cache_dir=tmp_path):
+        program, tree = parser.parse(DEFINITION)
+    assert tree is not None  # a real parse
+    assert kept.read_bytes() != b"not a pickle" and len(_parsed_files(tmp_path)) == 1
+
+
+def test_a_definition_that_does_not_parse_is_not_kept(tmp_path):
+    parser = importlib.import_module(moto_tuning.PARSER_MODULE).AmazonStateLanguageParser
+    with mock_aws(), tuned_moto(cache_dir=tmp_path), pytest.raises(Exception, match="ASLParserException|line"):
+        parser.parse('{"StartAt": "A", "States": {"A": {"Type": 1}}}')
+    assert _parsed_files(tmp_path) == []
+
+
+def test_where_the_cache_lives(monkeypatch, tmp_path):
+    monkeypatch.delenv("BAKEOFF_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert moto_tuning.asl_cache_dir() == tmp_path / "bakeoff" / "asl"
+    monkeypatch.setenv("BAKEOFF_CACHE_DIR", str(tmp_path / "mine"))
+    assert moto_tuning.asl_cache_dir() == tmp_path / "mine"
+    monkeypatch.setenv("BAKEOFF_CACHE_DIR", "")
+    assert moto_tuning.asl_cache_dir() is None

@@ -198,3 +198,13 @@ def test_where_the_cache_lives(monkeypatch, tmp_path):
     assert moto_tuning.asl_cache_dir() == tmp_path / "mine"
     monkeypatch.setenv("BAKEOFF_CACHE_DIR", "")
     assert moto_tuning.asl_cache_dir() is None
+
+
+def test_no_home_directory_means_no_cache_not_a_failure(monkeypatch):
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("BAKEOFF_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert moto_tuning.asl_cache_dir() is None

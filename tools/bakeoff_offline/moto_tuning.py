@@ -113,7 +113,10 @@ def asl_cache_dir() -> Path | None:
     else ``~/.cache/bakeoff/asl``; ``None`` (no cache) when ``BAKEOFF_CACHE_DIR`` is set but empty."""
     if "BAKEOFF_CACHE_DIR" in os.environ:
         return Path(os.environ["BAKEOFF_CACHE_DIR"]) if os.environ["BAKEOFF_CACHE_DIR"] else None
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no home directory (some containers): run without the cache
+        return None
     return Path(base) / "bakeoff" / "asl"
 
 

@@ -13,6 +13,7 @@ judgment made before it is checkpointed, so the retry calls only what is still m
 
 from __future__ import annotations
 
+import contextvars
 import string
 from collections.abc import Callable, Hashable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -49,7 +50,8 @@ def run_all(jobs: dict[K, Callable[[], T]], concurrency: int) -> dict[K, T]:
     if not jobs:
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs)))) as pool:
-        futures = {key: pool.submit(job) for key, job in jobs.items()}
+        # Each job runs in a copy of this thread's context: the Logger's thread-local keys go with it.
+        futures = {key: pool.submit(contextvars.copy_context().run, job) for key, job in jobs.items()}
         _, pending = wait(futures.values(), return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()

@@ -40,6 +40,36 @@ def patched_env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+def _with_own_log_identity(handler: Any, module: Any, service: str | None) -> Any:
+    """``handler``, logging as its own function: in AWS each function has a process of its own, so its
+    Powertools Logger names its own service and Lambda context. Here every handler shares the layer's
+    one Logger (``bakeoff.observability``), whose service is the first importer's and whose
+    ``inject_lambda_context`` keys are overwritten by concurrent invocations of other functions. So
+    each invocation sets them as the Logger's thread-local keys, which take precedence, and removes
+    them after. ``cold_start`` is per function, as per container."""
+    from aws_lambda_powertools import Logger
+
+    loggers = [value for value in vars(module).values() if isinstance(value, Logger)]
+    if not loggers:
+        return handler
+    logger = loggers[0]  # the keys live in one context variable shared by every Powertools Logger
+    first = [True]
+
+    def logging_as_itself(event: Any, context: Any) -> Any:
+        keys = {"service": service or logger.service, "cold_start": first[0],
+                "function_name": context.function_name, "function_arn": context.invoked_function_arn,
+                "function_memory_size": context.memory_limit_in_mb,
+                "function_request_id": context.aws_request_id}
+        first[0] = False
+        logger.thread_safe_append_keys(**keys)
+        try:
+            return handler(event, context)
+        finally:
+            logger.thread_safe_remove_keys(keys)
+
+    return logging_as_itself
+
+
 class ImportModuleError(Exception):
     """A handler module failed to import (Lambda's ``Runtime.ImportModuleError``)."""
 
@@ -164,7 +194,8 @@ class OfflineStack:
                 sys.modules.pop(spec.module, None)
                 module = importlib.import_module(spec.module)
             self.modules[spec.logical_id] = module
-            return getattr(module, spec.attribute)
+            return _with_own_log_identity(getattr(module, spec.attribute), module,
+                                          spec.environment.get("POWERTOOLS_SERVICE_NAME"))
         except Exception as exc:  # noqa: BLE001 - Lambda reports init failures on invoke; so do we
             problem = f"{spec.logical_id}: cannot import {spec.handler}: {type(exc).__name__}: {exc}"
 

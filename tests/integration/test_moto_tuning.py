@@ -24,7 +24,6 @@ def test_every_patched_name_exists_in_this_moto():
     for module_name, attribute in [(moto_tuning.PARSER_MODULE, "AmazonStateLanguageParser"),
                                    (moto_tuning.LAMBDA_TASKS_MODULE, "boto_client_for"),
                                    (moto_tuning.RETRY_MODULE, "time"),
-                                   (moto_tuning.MOTO_UTILS_MODULE, "create_loader"),
                                    *((m, "parse") for m in moto_tuning.JSON_PATH_MODULES)]:
         assert hasattr(importlib.import_module(module_name), attribute), f"{module_name}.{attribute} moved"
     assert "_url_module" in importlib.import_module(moto_tuning.S3_MODELS_MODULE).S3Backend.__dict__
@@ -139,16 +138,19 @@ def test_s3_errors_share_one_error_table_and_still_reach_the_caller(monkeypatch)
     assert factory.__dict__["for_service"] is original
 
 
-def test_moto_reads_service_models_through_the_sdks_loader():
+def test_s3_keeps_motos_model_extras_under_the_tuning(monkeypatch):
+    """moto reads S3's model with extras of its own (error shapes, statuses); a tuning that read the
+    SDK's plain model instead turned this 412 into a 400 (tried, caught in review, dropped)."""
     import boto3
 
-    utils = importlib.import_module(moto_tuning.MOTO_UTILS_MODULE)
-    original = utils.create_loader
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws(), tuned_moto():
-        sdk_loader = boto3._get_default_session()._session.get_component("data_loader")
-        assert utils.create_loader() is sdk_loader
-        assert utils.get_service_model("s3").service_name == "s3"
-    assert utils.create_loader is original
+        s3 = boto3.client("s3", aws_access_key_id="k", aws_secret_access_key="s")
+        s3.create_bucket(Bucket="tuning-check")
+        s3.put_object(Bucket="tuning-check", Key="a.json", Body=b"{}")
+        with pytest.raises(s3.exceptions.ClientError) as failed:
+            s3.get_object(Bucket="tuning-check", Key="a.json", IfMatch='"not-the-etag"')
+        assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
 
 
 def _parsed_files(folder: Path) -> list[Path]:
@@ -208,3 +210,16 @@ def test_no_home_directory_means_no_cache_not_a_failure(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert moto_tuning.asl_cache_dir() is None
+
+
+def test_the_cache_folder_is_private_and_another_users_file_is_not_unpickled(tmp_path, monkeypatch):
+    parser = importlib.import_module(moto_tuning.PARSER_MODULE).AmazonStateLanguageParser
+    folder = tmp_path / "asl"
+    with mock_aws(), tuned_moto(cache_dir=folder):
+        parser.parse(DEFINITION)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    someone_else = _parsed_files(folder)[0].stat().st_uid + 1
+    monkeypatch.setattr(moto_tuning.os, "getuid", lambda: someone_else)
+    with mock_aws(), tuned_moto(cache_dir=folder):
+        _, tree = parser.parse(DEFINITION)
+    assert tree is not None  # parsed afresh: the file on disk was not trusted

@@ -14,7 +14,8 @@ loudly if a patched name moves.
   parsed program is declarative - evaluation state lives in each execution's ``Environment`` - so
   one parse serves every execution of the same text.
 - **Parsed definitions kept on disk.** The first parse in a process costs 0.2 s, every command; the
-  parsed program is pickled under ``$BAKEOFF_CACHE_DIR`` (default ``~/.cache/bakeoff/asl``), named by
+  parsed program is pickled under ``$BAKEOFF_CACHE_DIR`` (default ``$XDG_CACHE_HOME/bakeoff/asl``, or
+  ``~/.cache/bakeoff/asl``), in a folder only its user may write, and only this user's files are read; named by
   the hash of the definition's text, moto's version and Python's, and loads in 2 ms. A definition
   that does not parse is never cached, so it fails as before; an unreadable cache file is parsed
   afresh and replaced. ``BAKEOFF_CACHE_DIR=`` (empty) turns the cache off.
@@ -33,10 +34,6 @@ loudly if a patched name moves.
 - **S3's error table built once.** moto makes a new ``ErrorLookupFactory`` for every error it
   returns, so its per-factory cache never hits and every checkpoint miss (120 in a 20-item run)
   rebuilds the table of S3's error shapes (0.5 ms each). One table per service serves them all.
-- **Service models read once.** moto reads a service's botocore JSON model (and lists every
-  service's data folder first) with a loader of its own, though the SDK's session already read the
-  same files for its clients: about 0.1 s of start-up (under cProfile). moto now reads them through
-  that session's loader.
 - **No request signing for Step Functions and Lambda.** In the offline stack they go to moto and to
   the local Lambda API, neither of which checks a signature (SigV4 signing was 7% of a dataset run's
   CPU, all services together). S3 requests are still signed: moto's S3 treats an unsigned request as
@@ -72,7 +69,6 @@ RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_dec
 S3_MODELS_MODULE = "moto.s3.models"
 S3_URLS_MODULE = "moto.s3.urls"
 ERRORS_MODULE = "moto.core.errors"
-MOTO_UTILS_MODULE = "moto.core.utils"
 SERVED_OFFLINE = frozenset({"states", "lambda"})  # botocore signing names
 
 
@@ -132,12 +128,14 @@ def _kept_on_disk(parse: Callable[[str], Any], folder: Path) -> Callable[[str], 
     def cached(definition: str) -> Any:
         path = folder / (hashlib.sha256((salt + definition).encode()).hexdigest()[:32] + ".pickle")
         try:
+            if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
+                raise PermissionError(f"{path} belongs to another user")  # unpickling runs its code
             return pickle.loads(path.read_bytes()), None
         except Exception:  # noqa: BLE001 - no file, or one that cannot be read: parse afresh
             pass
         result = parse(definition)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # only this user may plant a pickle
             handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
         except OSError:  # a cache that cannot be written only costs the next command its parse
             return result
@@ -167,7 +165,6 @@ def tuned_moto(retry_time_scale: float = 1.0, cache_dir: Path | None = _DEFAULT_
     parsed definitions are kept (``asl_cache_dir()`` unless given; ``None`` for no disk cache)."""
     folder = asl_cache_dir() if cache_dir is _DEFAULT_CACHE else cache_dir
     import_interpreter()
-    import boto3
     from moto.core.utils import get_service_model, service_name_from_moto_package_name
 
     with contextlib.ExitStack() as undo:
@@ -182,9 +179,6 @@ def tuned_moto(retry_time_scale: float = 1.0, cache_dir: Path | None = _DEFAULT_
                           getattr(owner, attribute))
             setattr(owner, attribute, value)
 
-        # The SDK's own loader, so each JSON model is read once per process (its reads are cached).
-        sdk_loader = boto3._get_default_session()._session.get_component("data_loader")
-        swap(MOTO_UTILS_MODULE, "create_loader", lambda *args: sdk_loader)
         service_name_from_moto_package_name("s3")
         get_service_model("s3")
 

@@ -53,14 +53,13 @@ def _with_own_log_identity(handler: Any, module: Any, service: str | None) -> An
     if not loggers:
         return handler
     logger = loggers[0]  # the keys live in one context variable shared by every Powertools Logger
-    first = [True]
+    started = threading.Lock()  # held for good by the first invocation: the container's cold start
 
     def logging_as_itself(event: Any, context: Any) -> Any:
-        keys = {"service": service or logger.service, "cold_start": first[0],
+        keys = {"service": service or logger.service, "cold_start": started.acquire(blocking=False),
                 "function_name": context.function_name, "function_arn": context.invoked_function_arn,
                 "function_memory_size": context.memory_limit_in_mb,
                 "function_request_id": context.aws_request_id}
-        first[0] = False
         logger.thread_safe_append_keys(**keys)
         try:
             return handler(event, context)

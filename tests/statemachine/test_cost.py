@@ -3,12 +3,11 @@ through the real state machine; and the metrics every call emits."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from converse_local import wire
 from tests.conftest import offline
+from tests.support.printed import printed_objects
 from tests.support.responders import good_responder, is_judge_call, verdict
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -25,13 +24,7 @@ def by_hand(model_id, tokens_in, tokens_out):
 
 
 def emf_records(out: str) -> list[dict]:
-    """Every EMF object printed, even when threads printed two on one line."""
-    decoder, records, index = json.JSONDecoder(), [], out.find('{"_aws"')
-    while index != -1:
-        record, end = decoder.raw_decode(out, index)
-        records.append(record)
-        index = out.find('{"_aws"', end)
-    return records
+    return printed_objects(out, '{"_aws"')
 
 
 def test_a_request_over_budget_is_refused_with_no_model_call(bedrock_request):

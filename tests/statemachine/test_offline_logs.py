@@ -3,12 +3,12 @@ own function (service, Lambda context, cold start), as it would in its own Lambd
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 
 from converse_local import wire
 from tests.conftest import offline
+from tests.support.printed import printed_objects
 from tests.support.responders import good_responder, is_judge_call
 
 SERVICES = {"ValidateFunction": "validate", "InvokeModelFunction": "invoke_model", "ScoreFunction": "score",
@@ -16,13 +16,7 @@ SERVICES = {"ValidateFunction": "validate", "InvokeModelFunction": "invoke_model
 
 
 def log_lines(out: str) -> list[dict]:
-    """Every Powertools log object printed, even when threads printed two on one line."""
-    decoder, records, index = json.JSONDecoder(), [], out.find('{"level"')
-    while index != -1:
-        record, end = decoder.raw_decode(out, index)
-        records.append(record)
-        index = out.find('{"level"', end)
-    return records
+    return printed_objects(out, '{"level"')
 
 
 def to_this_tests_stdout(stack) -> None:

@@ -196,10 +196,11 @@ def tuned_moto(retry_time_scale: float = 1.0, cache_dir: Path | None = _DEFAULT_
 
         swap(ERRORS_MODULE + ":ErrorLookupFactory", "for_service", one_table_per_service)
 
-        parser = importlib.import_module(PARSER_MODULE).AmazonStateLanguageParser
-        undo.callback(setattr, parser, "parse", parser.__dict__["parse"])
-        parse = _kept_on_disk(parser.parse, Path(folder)) if folder is not None else parser.parse
-        parser.parse = staticmethod(_memoized(parse))  # every importer of the class sees it
+        parse = importlib.import_module(PARSER_MODULE).AmazonStateLanguageParser.parse
+        if folder is not None:
+            parse = _kept_on_disk(parse, Path(folder))
+        # On the class, so every importer of it sees the change.
+        swap(PARSER_MODULE + ":AmazonStateLanguageParser", "parse", staticmethod(_memoized(parse)))
         for module_name in JSON_PATH_MODULES:
             swap(module_name, "parse", _memoized(importlib.import_module(module_name).parse))
 

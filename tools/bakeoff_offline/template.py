@@ -118,7 +118,6 @@ class Stack:
             return sep.join(str(self.resolve(i)) for i in (items if isinstance(items, list) else [items]))
         raise ValueError(f"offline: unsupported intrinsic {value}")
 
-
     def condition(self, name: str) -> bool:
         """A named condition of ``Conditions:``, for the functions this template uses in them."""
         return self._truth(self.template.get("Conditions", {})[name])

@@ -26,7 +26,6 @@ from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
-
 class _UnrecordedSegment(BaseSegment):
     def close(self, end_time: int | None = None) -> None: ...
     def add_subsegment(self, subsegment: Any) -> None: ...

@@ -207,7 +207,8 @@ def _summary(store: Store, report_key: str, output: dict[str, Any]) -> Summary:
                                      if isinstance(s, dict) and isinstance(s.get("score"), int)},
                              cost_usd=m.get("costUsd"))
                  for m in ranked],
-        unscored=[m["modelId"] for m in models if m.get("scoreStatus") == "unscored"],
+        # Answered but without a score: the judge could not use its verdict, or never judged the answer.
+        unscored=[m["modelId"] for m in models if m.get("status") == "ok" and m.get("scoreStatus") != "scored"],
         failed=[FailedModel(model_id=m["modelId"], error=(m.get("error") or {}).get("error", "Unknown"),
                             message=str((m.get("error") or {}).get("message", ""))[:300])
                 for m in models if m.get("status") == "failed"],

@@ -9,7 +9,7 @@ from typing import Any
 from bakeoff.catalog import load_catalog
 from bakeoff.errors import ReportError, parse_cause
 from bakeoff.estimate import cost_usd
-from bakeoff.models import Answer, ModelResult, ReportInput, ReportOutput, Usage, Verdict
+from bakeoff.models import Answer, JudgeFailure, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
 from functions.report.render import render_csv, render_index, render_report
@@ -26,19 +26,26 @@ def _billed_usage_of_failure(result: ModelResult) -> Usage:
         return Usage()
 
 
-def _error_message(result: ModelResult) -> dict[str, str]:
+def _readable_error(error: str, raw: str) -> dict[str, str]:
     """The Catch gives ``{Error, Cause}`` where Cause is the Lambda's error JSON: unwrap it for people."""
-    error = result.error.error if result.error else "Unknown"
-    raw = result.error.cause if result.error else ""
     details = parse_cause(raw)
     message = details.get("message", raw) if details else raw
     return {"error": error, "message": str(message)[:2000]}
 
 
+def _error_message(result: ModelResult) -> dict[str, str]:
+    if result.error is None:
+        return {"error": "Unknown", "message": ""}
+    return _readable_error(result.error.error, result.error.cause)
+
+
 def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
     evaluation = load_evaluation(store, task.evaluation_id)
     catalog = load_catalog()
-    scores_doc = store.require_json(task.scoring.scores_key)
+    judge_failure = _readable_error(task.scoring.error, task.scoring.cause) \
+        if isinstance(task.scoring, JudgeFailure) else None
+    # A failed judge leaves no scores.json; the answers, their usage and cost are reported all the same.
+    scores_doc = store.require_json(task.scoring.scores_key) if not judge_failure else {}
     aggregated: dict[str, dict[str, Any]] = scores_doc.get("models", {})
     judge_id = evaluation.judge_model_id
     estimates = {line.model_id: line for line in evaluation.estimate.lines if line.role == "candidate"}
@@ -60,7 +67,11 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
                 "stopReason": answer.stop_reason, "cached": result.cached,
                 "costUsd": cost_usd(result.model_id, answer.usage),
             })
-            if verdict is None:
+            if verdict is None and judge_failure:
+                entry.update({"scoreStatus": "not judged", "scores": {}, "weightedScore": None,
+                              "unscoredReason": f"the judge failed: {judge_failure['error']}: "
+                                                f"{judge_failure['message'][:300]}"})
+            elif verdict is None:
                 entry.update({"scoreStatus": "unscored", "unscoredReason": "no verdict was recorded",
                               "scores": {}, "weightedScore": None})
             else:
@@ -97,7 +108,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
     # comparisons): the score step totals them in judgeCalls when it makes any.
     judge_calls = scores_doc.get("judgeCalls")
     judge_cost = round(judge_calls["costUsd"] if judge_calls else sum(e.get("judgeCostUsd", 0.0) for e in entries), 8)
-    judged = [e for e in entries if e["status"] == "ok"]
+    judged = [e for e in entries if e["status"] == "ok" and e["scoreStatus"] != "not judged"]
     unscored = sum(e["scoreStatus"] == "unscored" for e in judged)
     report = ranked_body(entries, unscored=unscored, judge_cost=judge_cost)
     report.update({
@@ -111,7 +122,15 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
             "unscored": unscored,
         },
     })
-    return with_header(report, evaluation, scores_doc.get("judgeCalls"))
+    if judge_failure:
+        report["judgeFailure"] = judge_failure
+    report = with_header(report, evaluation, scores_doc.get("judgeCalls"))
+    if judge_failure:
+        report["notices"].insert(0, f"The judge failed ({judge_failure['error']}: {judge_failure['message'][:300]}), "
+                                    "so no answer was scored and there is no ranking. The answers, their tokens and "
+                                    "costs are below; run the same request again to judge them without asking the "
+                                    "candidates again (their answers are checkpointed).")
+    return report
 
 
 def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: float) -> dict[str, Any]:

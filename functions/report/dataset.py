@@ -25,6 +25,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
                  "weightedScore": None, "scores": {}, "usage": {}, "latencyMs": None,
                  "error": "the item was not scored (its child execution failed)"} for m in models], None
     results = {r["modelId"]: ModelResult.model_validate(r) for r in doc.get("results", [])}
+    judge_failure = doc.get("judgeFailure")  # the judge failed on this item: its answers stand, not judged
     rows = []
     for model_id in models:
         result = results.get(model_id)
@@ -32,7 +33,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
         ok = result is not None and result.status == "ok"
         rows.append({
             "itemId": item["itemId"], "modelId": model_id, "status": "ok" if ok else "failed",
-            "scoreStatus": agg.get("status", "unscored") if ok else "not judged",
+            "scoreStatus": agg.get("status", "unscored") if ok and not judge_failure else "not judged",
             "weightedScore": agg.get("weightedScore") if ok else None,
             "scores": {k: v["score"] for k, v in (agg.get("scores") or {}).items()} if ok else {},
             "usage": (result.usage.dump() if result and result.usage else {}),
@@ -71,7 +72,8 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
         entries.append({
             "modelId": model_id, "name": info.name if info else model_id,
             "status": "ok" if ok else "failed",
-            "scoreStatus": "scored" if st.get("meanScore") is not None else ("unscored" if ok else "not judged"),
+            "scoreStatus": "scored" if st.get("meanScore") is not None else (
+                "unscored" if any(r["scoreStatus"] == "unscored" for r in ok) else "not judged"),
             "weightedScore": st.get("meanScore"), "meanScore": st.get("meanScore"), "ci95": st.get("ci95"),
             "items": st.get("items", 0), "failed": st.get("failed", 0), "unscored": st.get("unscored", 0),
             "scores": {name: {"score": round(mean, 2), "reason": "mean over the scored items"}

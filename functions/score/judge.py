@@ -55,6 +55,14 @@ def neutralise(text: str) -> str:
     return _DELIMITER.sub(lambda m: "\u2039" + m.group(0)[1:], text)
 
 
+# What a verdict may hold, in one place for the schema, the prompt and the stored verdict. A judge's output
+# tokens are its slowest and dearest part (on Bedrock, output costs 4-5x input; locally each one is a
+# decode step): one sentence of reason per criterion and two short quotes are what the report shows.
+REASON_MAX_CHARS = 200
+EVIDENCE_MAX_ITEMS = 2
+EVIDENCE_MAX_CHARS = 150
+
+
 def verdict_schema(criteria: list[ResolvedCriterion]) -> dict[str, Any]:
     """JSON schema of a verdict; ``reason`` comes before ``score`` so the judge reasons first."""
     per_criterion = {
@@ -62,7 +70,7 @@ def verdict_schema(criteria: list[ResolvedCriterion]) -> dict[str, Any]:
             "type": "object",
             "description": c.description,
             "properties": {
-                "reason": {"type": "string", "maxLength": 300},
+                "reason": {"type": "string", "maxLength": REASON_MAX_CHARS},
                 "score": {"type": "integer", "minimum": 1, "maximum": 10},
             },
             "required": ["reason", "score"],
@@ -73,7 +81,8 @@ def verdict_schema(criteria: list[ResolvedCriterion]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "scores": {"type": "object", "properties": per_criterion, "required": [c.name for c in criteria]},
-            "evidence": {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 3},
+            "evidence": {"type": "array", "items": {"type": "string", "maxLength": EVIDENCE_MAX_CHARS},
+                         "maxItems": EVIDENCE_MAX_ITEMS},
         },
         "required": ["scores", "evidence"],
     }
@@ -143,7 +152,8 @@ class Judge:
         self.schema = verdict_schema(criteria)
         self.reply_model = reply_model(criteria)
         self.system = _templates.get_template("judge_system.j2").render(
-            criteria=criteria, tool_use=self.tool_use, tool_name=TOOL_NAME, example_json=_example(criteria))
+            criteria=criteria, tool_use=self.tool_use, tool_name=TOOL_NAME, example_json=_example(criteria),
+            evidence_max_items=EVIDENCE_MAX_ITEMS)
         self.pairwise_system = _templates.get_template("pairwise_system.j2").render(
             criteria=criteria, tool_use=self.tool_use, tool_name=PAIRWISE_TOOL_NAME,
             example_json=json.dumps({"reason": "...", "winner": "A"}))
@@ -251,7 +261,7 @@ class Judge:
         parsed = {name: CriterionScore.model_validate(value)
                   for name, value in asked.reply.scores.model_dump().items()}  # type: ignore[attr-defined]
         return Verdict(**base, status="scored", scores=parsed,
-                       evidence=[e[:300] for e in asked.reply.evidence][:5],  # type: ignore[attr-defined]
+                       evidence=[e[:EVIDENCE_MAX_CHARS] for e in asked.reply.evidence][:EVIDENCE_MAX_ITEMS],  # type: ignore[attr-defined]
                        weighted_score=weighted_score(parsed, self.criteria))
 
     def _ask(self, build: Callable[[str | None], dict[str, Any]], model: type[BaseModel], *,

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bakeoff.converse import ConverseClient
-from bakeoff.errors import CheckpointCorruptError, ScoringError
+from bakeoff.errors import BakeoffError, CheckpointCorruptError, ScoringError
 from bakeoff.estimate import cost_usd
 from bakeoff.metrics import text_metrics
 from bakeoff.models import Answer, ModelResult, ScoreInput, ScoreOutput, Usage, Verdict
@@ -115,7 +115,16 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     if pairwise:
         jobs |= {(j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
                  for j in judges for a, b in ordered_pairs(order)}
-    done = run_all(jobs, concurrency)
+    key = evaluation_key(task.evaluation_id, "scores.json")
+    try:
+        done = run_all(jobs, concurrency)
+    except BakeoffError as exc:
+        # Keep the branch results beside the judge's failure before the error goes to Retry/Catch: a dataset
+        # report reads each item from here, and must report the answers (and their cost) as not judged,
+        # never as failed. A later successful attempt overwrites this document.
+        store.put_json(key, {"judgeModelIds": judge_ids, "results": [r.dump() for r in task.results],
+                             "judgeFailure": {"error": type(exc).__name__, "message": exc.message}})
+        raise
     by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
     comparisons: list[Comparison] = [v for k, v in done.items() if len(k) == 3]  # type: ignore[misc]
     combined = {m: combine(by_model[m], criteria) for m in order}
@@ -162,7 +171,6 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         "noise": noise,
         "noiseSource": noise_source,
     }
-    key = evaluation_key(task.evaluation_id, "scores.json")
     store.put_json(key, {
         "judgeModelId": evaluation.judge_model_id,
         "judgeModelIds": judge_ids,

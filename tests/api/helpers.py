@@ -101,7 +101,7 @@ def names_field(errors: list[dict[str, str]], field: str) -> bool:
 
 
 class Script:
-    """What the scripted models do. ``mode``: ok | judge_throttled | candidate_fails."""
+    """What the scripted models do. ``mode``: ok | judge_throttled | candidate_fails | all_candidates_fail."""
 
     FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
 
@@ -118,7 +118,7 @@ class Script:
             return wire.tool_response("record_verdict", {
                 "scores": {n: {"reason": "scripted", "score": self.score} for n in names},
                 "evidence": ["Sunday visits could reach 300 a week"]}, input_tokens=400, output_tokens=60)
-        if self.mode == "candidate_fails" and model_id == self.FAILING_MODEL:
+        if (self.mode == "candidate_fails" and model_id == self.FAILING_MODEL) or self.mode == "all_candidates_fail":
             raise wire.ConverseError("AccessDeniedException", "You don't have access to the model")
         return wire.text_response(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
 

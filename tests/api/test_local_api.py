@@ -21,6 +21,7 @@ from tests.api.helpers import (
     http,
     key,
 )
+from tests.support.s3_faults import FailingPuts, store_client
 
 UNKNOWN_ID = "20250101T000000Z-0123abcd"
 
@@ -181,14 +182,27 @@ def test_unknown_evaluation_is_404_and_a_malformed_id_400(api) -> None:
     assert bad.json()["errors"][0]["field"] == "evaluationId"
 
 
-def test_a_failed_evaluation_reports_its_error_without_a_stack_trace(api, script) -> None:
-    # Given a judge that is throttled on every call (the Score state retries, then fails)
-    script.mode = "judge_throttled"
-    # When (no checkpoints: the judge must be asked)
-    done = wait_done(post(api, base_request() | {"useCache": False}).json()["statusUrl"])
+def test_a_failed_evaluation_reports_its_error_without_a_stack_trace(api, offline) -> None:
+    # Given the report step cannot write its report (every attempt, past every Retry)
+    fault = FailingPuts(store_client(offline, "ReportFunction"), times=None, key_prefix="reports/")
+    try:
+        # When (no checkpoints: the models must be asked)
+        done = wait_done(post(api, base_request() | {"useCache": False}).json()["statusUrl"])
+    finally:
+        fault.clear()
     # Then
     assert done["status"] == "FAILED"
-    assert done["error"]["error"] == "ModelThrottledError"
+    assert done["error"]["error"] == "StorageError"
     assert done["error"]["cause"]
     assert done["summary"] is None and done["reportUrl"] is None
     assert "stackTrace" not in json.dumps(done) and "Traceback" not in json.dumps(done)
+
+
+def test_a_judge_that_always_fails_still_succeeds_with_the_answers_not_judged(api, script) -> None:
+    # Given a judge that is throttled on every call (the Score state retries, then its Catch)
+    script.mode = "judge_throttled"
+    done = wait_done(post(api, base_request() | {"useCache": False}).json()["statusUrl"])
+    # Then the report exists: no ranking, every answer listed as answered but not scored
+    assert done["status"] == "SUCCEEDED" and done["reportUrl"]
+    assert done["summary"]["ranking"] == [] and done["summary"]["winner"] is None
+    assert sorted(done["summary"]["unscored"]) == sorted(base_request()["models"])

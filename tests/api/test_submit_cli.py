@@ -72,11 +72,26 @@ def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path) -> None:
     assert submit(served, event_file(tmp_path), "--min-score", "humour=1", out=tmp_path / "out") == 1
 
 
-def test_a_failed_evaluation_fails(served, tmp_path, script, capsys) -> None:
+def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_downloaded(
+        served, tmp_path, script, capsys) -> None:
+    # Given a judge throttled past every Retry: the answers stand, nothing is scored
     script.mode = "judge_throttled"
     code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
-    assert code == 3
-    assert "FAILED" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert code == 7, printed
+    assert "the judge scored none of the answers" in printed
+    (folder,) = (tmp_path / "out").iterdir()
+    report = json.loads((folder / "report.json").read_text())
+    assert report["judgeFailure"]["error"] == "ModelThrottledError"
+    assert all(m["status"] == "ok" and m["scoreStatus"] == "not judged" for m in report["models"])
+
+
+def test_no_answer_at_all_fails_with_its_own_code(served, tmp_path, script, capsys) -> None:
+    script.mode = "all_candidates_fail"
+    code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert code == 6, printed
+    assert "nothing answered" in printed
 
 
 def test_a_failed_model_fails_only_with_fail_on_error(served, tmp_path, script) -> None:

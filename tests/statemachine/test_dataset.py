@@ -71,3 +71,27 @@ def test_a_missing_dataset_is_refused():
         execution = stack.run(request)
     assert execution.error == "RequestValidationError"
     assert execution.cause_json()["errors"][0]["field"] == "dataset.s3Uri"
+
+
+def test_a_judge_that_always_fails_never_blames_the_answers_nor_loses_their_cost():
+    # Given candidates that answer every item and a judge that always fails (500, past every Retry)
+    def respond(model_id, request):
+        if is_judge_call(request):
+            raise wire.ConverseError("InternalServerException", "The judge is down.")
+        return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
+
+    with offline(respond) as (stack, server):
+        execution = stack.run(dataset_request(stack, DATASET.read_bytes()))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+    # Then every answer is reported as an answer, not judged, with its tokens and cost
+    candidate_calls = sum(1 for _m, body in server.requests if not is_judge_call(body))
+    assert candidate_calls == 24
+    assert report["totals"]["answers"] == 24 and report["totals"]["failedAnswers"] == 0
+    rows = report["dataset"]["rows"]
+    assert all(r["status"] == "ok" and r["scoreStatus"] == "not judged" for r in rows)
+    for model_id in (CLAUDE, NOVA):
+        e = next(m for m in report["models"] if m["modelId"] == model_id)
+        assert e["status"] == "ok" and e["scoreStatus"] == "not judged" and "rank" not in e
+        assert e["usage"]["outputTokens"] == 12 * 20 and e["costUsd"] > 0
+    assert report["totals"]["candidateCostUsd"] > 0 and report["ranking"] == []

@@ -177,3 +177,27 @@ def test_a_tampered_checkpoint_on_disk_is_not_trusted(bedrock_request, tmp_path)
     with offline(checkpoint_dir=folder) as (stack, server):
         assert stack.run(bedrock_request).succeeded
     assert sum(server.calls.values()) == 0
+
+
+def test_a_judge_that_always_fails_still_gives_a_report_with_every_answer_and_cost(bedrock_request):
+    # Given a judge that answers every call with a 500, more often than any Retry allows
+    with offline(faults={JUDGE: Fault(fail_first=1000)}) as (stack, server):
+        execution = stack.run(bedrock_request | {"controlAnswer": False})
+        report = stack.report(execution.evaluation_id)
+        html = stack.get_object(f"reports/{execution.evaluation_id}/report.html").decode()
+    # Then the evaluation ends with its report: every answer kept, marked not judged, with its cost
+    assert execution.succeeded
+    assert judge_calls(server) > 0
+    assert candidate_calls(server) == {m: 1 for m in CANDIDATES}
+    for model_id in CANDIDATES:
+        e = entry(report, model_id)
+        assert e["status"] == "ok" and e["output"]
+        assert e["scoreStatus"] == "not judged" and e["weightedScore"] is None and "rank" not in e
+        assert e["usage"]["outputTokens"] > 0 and e["costUsd"] > 0
+        assert "the judge failed: ModelServiceError" in e["unscoredReason"]
+    assert report["ranking"] == [] and report["winner"] is None
+    assert report["judgeFailure"]["error"] == "ModelServiceError"
+    assert report["totals"]["scored"] == 0 and report["totals"]["ok"] == 3
+    assert report["totals"]["candidateCostUsd"] > 0
+    assert report["notices"][0].startswith("The judge failed")
+    assert "The judge failed" in html

@@ -1,4 +1,9 @@
-"""Terminal output: the summary table after a run, and a refused request's field errors."""
+"""Terminal output: the summary table after a run, and a refused request's field errors.
+
+Everything that comes from a request, a model or an error is passed through ``escape`` before it meets
+rich: a request key such as ``[/x]`` would otherwise be read as markup (a MarkupError, or a regex in an
+error message losing its ``[...]`` classes).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False)
+
+
+def say_error(message: str) -> None:
+    """One line (or a few) on what went wrong; the message is shown as written, never as markup."""
+    console.print(f"[red]bakeoff:[/red] {escape(message)}", soft_wrap=True)
 
 
 def _usd(value: float | None) -> str:
@@ -18,7 +29,7 @@ def _usd(value: float | None) -> str:
 
 
 def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
-    table = Table(title=f"Bakeoff {report['evaluationId']}", title_justify="left")
+    table = Table(title=f"Bakeoff {escape(report['evaluationId'])}", title_justify="left")
     for column, justify in (
         ("#", "right"),
         ("model", "left"),
@@ -37,7 +48,7 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
         tie = " (tie)" if m.get("tie") else ""
         table.add_row(
             str(m.get("rank", "–")),
-            m.get("name") or m["modelId"],
+            escape(m.get("name") or m["modelId"]),
             f"[{style}]{status}[/{style}]",
             (f"{score:.2f}" if score is not None else "–") + tie,
             f"{usage.get('inputTokens', 0):,} / {usage.get('outputTokens', 0):,}",
@@ -47,7 +58,9 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
     console.print(table)
     for m in report["models"]:
         if m["status"] == "failed":
-            console.print(f"[red]{m['modelId']} failed:[/red] {m['error']['error']}: {m['error']['message'][:300]}")
+            error = m["error"]
+            console.print(f"[red]{escape(m['modelId'])} failed:[/red] {escape(error['error'])}: "
+                          f"{escape(error['message'][:300])}")
     dataset = report.get("dataset")
     if dataset:
         console.print(
@@ -59,36 +72,38 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
             ci_text = f"95% CI {ci[0]:.2f}-{ci[1]:.2f}" if ci else "no CI"
             mean = f"{st['meanScore']:.2f}" if st.get("meanScore") is not None else "–"
             console.print(
-                f"  {model_id}: mean {mean} ({ci_text}; {st['items']} scored, "
+                f"  {escape(model_id)}: mean {mean} ({ci_text}; {st['items']} scored, "
                 f"{st['failed']} failed, {st['unscored']} unscored)"
             )
         for sentence in dataset.get("sentences", []):
-            console.print(f"  [bold]{sentence}[/bold]")
+            console.print(f"  [bold]{escape(sentence)}[/bold]")
     health = report.get("judgeHealth", {})
     rate = health.get("unscoredRate")
     line = (
-        f"judge {report['judgeModelId']}: unscored {rate:.0%}"
+        f"judge {escape(report['judgeModelId'])}: unscored {rate:.0%}"
         if rate is not None
-        else f"judge {report['judgeModelId']}"
+        else f"judge {escape(report['judgeModelId'])}"
     )
     if health.get("controlPassed") is not None:
         line += ", control check " + ("passed" if health["controlPassed"] else "[red]FAILED[/red]")
     console.print(line)
     for notice in report.get("notices", []):
-        console.print(f"[yellow]note:[/yellow] {notice}")
+        console.print(f"[yellow]note:[/yellow] {escape(notice)}")
     console.print(
         f"cost {_usd(report.get('totalCostUsd'))} (estimated {_usd(report.get('estimatedCostUsd'))}) · "
         f"wall time {seconds:.1f}s"
     )
-    console.print(f"report: [bold]{(folder / 'report.html').resolve()}[/bold]")
+    console.print(f"report: [bold]{escape(str((folder / 'report.html').resolve()))}[/bold]")
 
 
 def print_refusal(error: str, details: dict[str, Any], *, local: bool) -> None:
-    console.print(f"[red]The request was refused[/red] ({error}); no model was called. Fix these and run again:")
+    console.print(
+        f"[red]The request was refused[/red] ({escape(error)}); no model was called. Fix these and run again:"
+    )
     for item in details.get("errors", []):
-        console.print(f"  • [bold]{item.get('field')}[/bold]: {item.get('message')}")
+        console.print(f"  • [bold]{escape(str(item.get('field')))}[/bold]: {escape(str(item.get('message')))}")
     if not details.get("errors"):
-        console.print(f"  {details.get('message', '')}")
+        console.print(f"  {escape(str(details.get('message', '')))}")
     if local and any("not allowed here" in e.get("message", "") for e in details.get("errors", [])):
         console.print(
             "Offline runs use the local.* models (see `python -m converse_local list`), or set "

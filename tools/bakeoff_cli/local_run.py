@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
-import threading
-import time
 import webbrowser
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from bakeoff_cli.console import console, print_refusal, print_summary
+from rich.markup import escape
+
+from bakeoff_cli.console import console, print_refusal, print_summary, say_error
+from bakeoff_cli.exit_codes import Exit, outcome
 from bakeoff_cli.paths import project_root
+from bakeoff_cli.progress import Progress, Retries
 
 ENDPOINT_VAR = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
 DEFAULT_LOCAL_JUDGE = "local.qwen2-5-coder-1-5b-instruct-v1:0"
+SERVER_DIED = "LocalModelServerDied"  # the error an execution is stopped with when the model server dies
 
 
 def load_event(path: Path) -> Any:
@@ -77,76 +82,20 @@ def upload_dataset(stack: Any, name: str, body: bytes) -> str:
     return f"s3://{stack.stack.bucket_name}/{key}"
 
 
-class Progress:
-    """Prints what the state machine is doing, from the local Lambda API's start/finish events."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.lock = threading.Lock()
-        self.running: dict[str, float] = {}
-        self.dataset = False  # many items: print counts, not a line per call
-        self.done = {"answers": 0, "failed": 0, "items": 0}
-
-    def stamp(self) -> str:
-        return f"[dim]{time.perf_counter() - self.started:6.1f}s[/dim]"
-
-    def on_start(self, function: str, payload: Any) -> None:
-        if self.dataset and function in ("InvokeModelFunction", "ScoreFunction"):
-            return
-        with self.lock:
-            if function == "InvokeModelFunction":
-                self.running[payload.get("modelId", "?")] = time.perf_counter()
-                console.print(f"{self.stamp()}  {payload.get('modelId')}: answering …")
-            elif function == "ScoreFunction":
-                n = sum(1 for r in payload.get("results", []) if r.get("status") == "ok")
-                console.print(f"{self.stamp()}  judging {n} answer(s) …")
-            elif function == "ValidateFunction":
-                console.print(f"{self.stamp()}  validating the request …")
-            elif function == "ReportFunction":
-                console.print(f"{self.stamp()}  writing the report …")
-
-    def on_finish(self, done: Any) -> None:
-        if self.dataset and done.function in ("InvokeModelFunction", "ScoreFunction"):
-            with self.lock:
-                key = "items" if done.function == "ScoreFunction" else ("failed" if done.error_type else "answers")
-                self.done[key] += 1
-                if done.function == "ScoreFunction" and (self.done["items"] % 10 == 0 or self.done["items"] < 3):
-                    console.print(
-                        f"{self.stamp()}  items scored: {self.done['items']} · answers: "
-                        f"{self.done['answers']} ok, {self.done['failed']} failed"
-                    )
-            return
-        with self.lock:
-            if done.function == "InvokeModelFunction":
-                model = done.payload.get("modelId", "?")
-                self.running.pop(model, None)
-                if done.error_type:
-                    console.print(f"{self.stamp()}  [red]✗[/red] {model}: {done.error_type}")
-                else:
-                    r = done.result
-                    usage = r.get("usage", {})
-                    cached = " (from checkpoint)" if r.get("cached") else ""
-                    console.print(
-                        f"{self.stamp()}  [green]✓[/green] {model}: {usage.get('outputTokens', 0)} tokens "
-                        f"in {done.seconds:.1f}s{cached}"
-                    )
-            elif done.function == "ScoreFunction" and not done.error_type:
-                r = done.result
-                console.print(
-                    f"{self.stamp()}  [green]✓[/green] judged: {r.get('scored')} scored, "
-                    f"{r.get('unscored')} unscored ({done.seconds:.1f}s)"
-                )
-            elif done.error_type and done.function != "InvokeModelFunction":
-                console.print(f"{self.stamp()}  [red]✗[/red] {done.function}: {done.error_type}")
-
-    def heartbeat(self, stop: threading.Event) -> None:
-        while not stop.wait(20):
-            with self.lock:
-                waiting = ", ".join(self.running) or "the judge"
-            console.print(f"{self.stamp()}  … still working ({waiting})")
+def unreachable(endpoint_url: str) -> str | None:
+    """Why nothing can answer at ``endpoint_url``, or None when something listens there. Checked before
+    the run: an endpoint that refuses connections would otherwise be retried for every model."""
+    parts = urlsplit(endpoint_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=5):
+            return None
+    except OSError as exc:
+        return f"{exc.strerror or exc}"
 
 
 def run(args: Namespace) -> int:
+    """The whole ``local run`` command; its return value is the exit code (see ``exit_codes``)."""
     from bakeoff_offline.endpoint import EndpointError, LocalEndpoint
     from bakeoff_offline.reports import write_index
     from bakeoff_offline.stack import OfflineStack
@@ -177,20 +126,32 @@ def run(args: Namespace) -> int:
     refusal = prevalidate(root, request, local, dataset)
     if refusal is not None:
         print_refusal(type(refusal).__name__, refusal.details, local=local)
-        return 1
+        return Exit.REFUSED_LOCAL
+    if endpoint_url and (why := unreachable(endpoint_url)):
+        say_error(
+            f"nothing answered: no Converse endpoint at {endpoint_url} ({ENDPOINT_VAR}): {why}. "
+            f"Start a server there, or unset {ENDPOINT_VAR} to run the local models."
+        )
+        return Exit.NO_ANSWERS
 
-    console.print(f"[bold]Bakeoff[/bold] offline run of {args.event}")
+    console.print(f"[bold]Bakeoff[/bold] offline run of {escape(str(args.event))}")
     if local:
         console.print(
             "models: local, through llama.cpp (tiny models: their answers and judgments are weak; "
             "this shows the workflow, not which Bedrock model is best)"
         )
     else:
-        console.print(f"models: through the Converse endpoint at {endpoint_url}")
-    progress = Progress()
-    stop = threading.Event()
+        console.print(f"models: through the Converse endpoint at {escape(endpoint_url or '')}")
+    progress = Progress(console)
+    stack_box: list[Any] = []
+
+    def server_died(message: str) -> None:
+        # Called from the endpoint's watcher thread: end the execution now, no Retry can bring it back.
+        if stack_box:
+            stack_box[0].abort(SERVER_DIED, message)
+
     try:
-        endpoint = LocalEndpoint(local_models) if local and local_models else None
+        endpoint = LocalEndpoint(local_models, on_death=server_died) if local and local_models else None
         if endpoint:
             console.print(
                 f"{progress.stamp()}  loading {len(local_models)} local model(s): {', '.join(local_models)} …"
@@ -213,9 +174,13 @@ def run(args: Namespace) -> int:
             with OfflineStack(
                 root, parameters=deployment_parameters(local), env=env, checkpoint_dir=checkpoints
             ) as stack:
+                stack_box.append(stack)
+                if endpoint and endpoint.death:  # died between READY and now
+                    stack.abort(SERVER_DIED, endpoint.death)
+                progress.retries = Retries(json.loads(stack.stack.definition()))
                 stack.lambda_server.on_start.append(progress.on_start)
                 stack.lambda_server.on_finish.append(progress.on_finish)
-                threading.Thread(target=progress.heartbeat, args=(stop,), daemon=True).start()
+                progress.start(endpoint_url if endpoint else None)
                 if dataset is not None:
                     request["dataset"]["s3Uri"] = upload_dataset(stack, args.dataset.name, dataset)
                     progress.dataset = True
@@ -223,29 +188,41 @@ def run(args: Namespace) -> int:
                 if execution.succeeded:
                     folder = stack.download_reports(execution.evaluation_id, args.out)
         finally:
-            stop.set()
+            progress.stop()
             if endpoint:
                 endpoint.__exit__()
     except EndpointError as exc:
-        console.print(f"[red]bakeoff:[/red] {exc}")
-        console.print("Install the local models with `make demo` (or see README: Offline models).")
-        return 3
+        say_error(str(exc))
+        if not any(hint in str(exc) for hint in ("make rebuild-llama", "dmesg")):
+            console.print("Install the local models with `make demo` (or see README: Running offline).")
+        return Exit.CRASHED
 
     if not execution.succeeded:
         details = execution.cause_json() or {}
         if execution.error in ("RequestValidationError", "BudgetExceededError"):
             print_refusal(execution.error, details, local=local)
-            return 1
-        console.print(f"[red]The evaluation failed[/red] ({execution.status}): {execution.error}")
-        console.print(details.get("message") or execution.cause or "")
-        return 3
+            return Exit.REFUSED_LOCAL
+        if execution.error == SERVER_DIED:
+            say_error(execution.cause or "the local model server died")
+            return Exit.CRASHED
+        if execution.error == "OfflineTimeout":
+            say_error(f"the evaluation did not finish within --timeout {args.timeout:g} s and was stopped")
+            return Exit.TIMED_OUT
+        say_error(f"the evaluation failed ({execution.status}): {execution.error}")
+        console.print(escape(str(details.get("message") or execution.cause or "")))
+        return Exit.CRASHED
 
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     write_index(args.out)
     print_summary(report, folder, execution.seconds)
+    code = outcome(report["totals"])
+    if code == Exit.NO_ANSWERS:
+        say_error("nothing answered: every candidate model failed (their errors are above and in the report)")
+    elif code == Exit.NOT_JUDGED:
+        say_error("the judge scored none of the answers (see judge health in the report): no ranking")
     if not args.no_open and sys.stdout.isatty() and not os.environ.get("CI"):
         try:
             webbrowser.open((folder / "report.html").resolve().as_uri())
         except webbrowser.Error:
             pass
-    return 0
+    return code

@@ -7,7 +7,11 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
+
+from bakeoff_cli.exit_codes import HELP as EXIT_CODES
+from bakeoff_cli.exit_codes import Exit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,13 +19,20 @@ def _parser() -> argparse.ArgumentParser:
         prog="bakeoff",
         description="LLM bake-offs: many models answer, a judge "
         "scores, a report ranks them. `bakeoff local ...` runs it all offline.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     local = sub.add_parser("local", help="run the stack on this machine (no AWS, no Docker, no network)")
     local_sub = local.add_subparsers(dest="local_command", required=True)
 
-    run = local_sub.add_parser("run", help="run one evaluation through the real state machine, offline")
+    run = local_sub.add_parser(
+        "run",
+        help="run one evaluation through the real state machine, offline",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "event", type=Path, help="an evaluation request (JSON), e.g. events/statemachine/podcast-local.json"
     )
@@ -44,12 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = local_sub.add_parser("serve", help="serve the HTTP API offline, with API keys and throttling")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--api-key", action="append", default=[], help="an accepted API key (repeatable)")
+    serve.add_argument("--api-key", action="append", default=[],
+                       help="an accepted API key, at least 20 characters as in API Gateway (repeatable)")
     serve.add_argument("--config", type=Path, help="JSON file with keys and per-key throttle/quota")
     serve.add_argument(
         "--converse-url",
-        help="the Converse endpoint models are called at (default: "
-        "$AWS_ENDPOINT_URL_BEDROCK_RUNTIME), e.g. from `python -m converse_local serve`",
+        help="the Converse endpoint models are called at (default: $AWS_ENDPOINT_URL_BEDROCK_RUNTIME, "
+        "else the installed local models, started here)",
     )
     serve.add_argument(
         "--parameter",
@@ -65,7 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         help="scale the state machine's Retry waits (tests: 0.01; default 1, as on AWS)",
     )
 
-    submit = sub.add_parser("submit", help="post a request to a Bakeoff API, wait, and gate on the scores (for CI)")
+    submit = sub.add_parser(
+        "submit",
+        help="post a request to a Bakeoff API, wait, and gate on the scores (for CI)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     submit.add_argument("event", type=Path)
     submit.add_argument("--api", required=True, help="the API's base URL")
     submit.add_argument("--api-key", required=True)
@@ -90,7 +107,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; an unexpected exception is a crash (exit 3), never mistaken for a refusal (1)."""
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say what broke, exit "crashed"
+        traceback.print_exc()
+        print(f"bakeoff crashed: {type(exc).__name__}: {exc}. This is a bug in Bakeoff: please report it with "
+              "the traceback above.", file=sys.stderr)
+        return Exit.CRASHED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "local" and args.local_command == "run":
         from bakeoff_cli.local_run import run
 

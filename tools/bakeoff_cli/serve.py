@@ -10,6 +10,7 @@ for the local models, or any Bedrock-Converse-compatible server).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -55,23 +56,41 @@ def _print_access(line: AccessLogLine) -> None:
           f"{line.seconds * 1000:.0f}ms", file=sys.stderr, flush=True)
 
 
+def local_parameters() -> dict[str, Any]:
+    """The template parameters of a stack whose models are the local ones (as `bakeoff local run` sets)."""
+    from bakeoff_cli.local_run import deployment_parameters
+
+    return deployment_parameters(local=True)
+
+
+def installed_local_models() -> list[str]:
+    from converse_local import catalog
+
+    return [model_id for model_id in catalog.MODELS if catalog.is_installed(model_id)]
+
+
 def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = None,
           stop: threading.Event | None = None) -> int:
-    """Serve until SIGINT/SIGTERM (or ``stop`` is set, for callers running this in a thread)."""
-    from bakeoff_offline.stack import OfflineStack
+    """Serve until SIGINT/SIGTERM (or ``stop`` is set, for callers running this in a thread).
+
+    Without ``--converse-url`` (or AWS_ENDPOINT_URL_BEDROCK_RUNTIME), the installed local models answer,
+    from a local endpoint started here; should it die, serving stops (exit 3) with what happened."""
+    from bakeoff_offline.endpoint import EndpointError, LocalEndpoint
 
     converse_url = getattr(args, "converse_url", None) or os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
-    if not converse_url:
-        print("bakeoff local serve: give --converse-url URL (`python -m converse_local serve` prints one) "
-              "or set AWS_ENDPOINT_URL_BEDROCK_RUNTIME", file=sys.stderr)
-        return 2
     root = project_root()
     try:
-        parameters = parameter_overrides(root, getattr(args, "parameter", []) or [])
+        parameters = {} if converse_url else local_parameters()
+        parameters |= parameter_overrides(root, getattr(args, "parameter", []) or [])
         # Checked before anything starts: an API without a key is refused, not served open.
         load_config(read_stack(root, parameters=parameters), api_keys=args.api_key, config_file=args.config)
     except (ValueError, KeyError, OSError) as exc:
         print(f"bakeoff local serve: {exc}", file=sys.stderr)
+        return 2
+    models = [] if converse_url else installed_local_models()
+    if not converse_url and not models:
+        print("bakeoff local serve: no local model is installed (`make demo` installs them); or give "
+              "--converse-url URL of a Converse endpoint", file=sys.stderr)
         return 2
     if args.host not in _LOOPBACK:
         print(f"bakeoff local serve: listening on {args.host}, reachable from other machines; the API keys "
@@ -81,6 +100,30 @@ def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = Non
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
+    deaths: list[str] = []
+    with contextlib.ExitStack() as resources:
+        if not converse_url:
+            # Loaded on first use, so the API is up at once; a dead model server stops the API.
+            endpoint = LocalEndpoint(models, preload=False, on_death=lambda message: (deaths.append(message),
+                                                                                      stop.set()))
+            try:
+                converse_url = endpoint.__enter__()
+            except EndpointError as exc:
+                print(f"bakeoff local serve: {exc}", file=sys.stderr)
+                return 3
+            resources.callback(endpoint.__exit__)
+            print(f"models: {', '.join(models)}, local, at {converse_url}", file=sys.stderr)
+        _serve(args, root, parameters, converse_url, ready, stop)
+    if deaths:
+        print(f"bakeoff local serve: {deaths[0]}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _serve(args: argparse.Namespace, root: Path, parameters: dict[str, Any], converse_url: str,
+           ready: Callable[[str], None] | None, stop: threading.Event) -> None:
+    from bakeoff_offline.stack import OfflineStack
+
     scale = float(getattr(args, "retry_time_scale", 1.0) or 1.0)
     with OfflineStack(root, parameters=parameters, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": converse_url},
                       retry_time_scale=scale) as offline:
@@ -97,4 +140,3 @@ def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = Non
                 ready(api.url)
             while not stop.wait(0.2):
                 pass
-    return 0

@@ -2,12 +2,16 @@
 
 Standard library only, so a CI job needs nothing but ``pip install`` of this package. Exit codes:
 
-- 0: accepted (and, when waiting, succeeded with every gate held)
+- 0: accepted (and, when waiting, at least one model was scored and every gate held)
 - 1: a ``--min-score`` gate failed
 - 2: the request was refused (400/403/...) or the command line is wrong
 - 3: the evaluation ended FAILED, TIMED_OUT or ABORTED
 - 4: ``--fail-on-error`` and at least one model failed
 - 5: ``--timeout`` passed before the evaluation ended
+- 6: no candidate answered (every model failed); the report is still downloaded
+- 7: the candidates answered but the judge scored none of them; the report is still downloaded
+
+(``bakeoff_cli.exit_codes`` holds the table for both commands.)
 
 The API key goes only to the ``--api`` host: the status is polled at ``--api``/evaluations/<id>
 (never at a URL the server names), and the presigned report URLs are fetched without it.
@@ -27,7 +31,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-EXIT_OK, EXIT_GATE, EXIT_REFUSED, EXIT_FAILED, EXIT_MODEL_ERRORS, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
+from bakeoff_cli.exit_codes import Exit
+
+# The names this module has always used, kept for scripts and tests that import them.
+EXIT_OK, EXIT_GATE, EXIT_REFUSED, EXIT_FAILED = Exit.OK, Exit.GATE_FAILED, Exit.REFUSED, Exit.CRASHED
+EXIT_MODEL_ERRORS, EXIT_TIMEOUT, EXIT_NO_ANSWERS, EXIT_NOT_JUDGED = (
+    Exit.MODEL_ERRORS, Exit.TIMED_OUT, Exit.NO_ANSWERS, Exit.NOT_JUDGED)
 DONE = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_POLL_SECONDS = 20.0
 USER_AGENT = "bakeoff-submit/1"
@@ -236,7 +245,15 @@ def submit(args: argparse.Namespace) -> int:
     if saved:
         _say(f"report: {saved / 'report.html'}")
     ranking = summary.get("ranking") or []
-    best = ranking[0] if ranking else None
+    if not ranking:
+        # Nothing was scored: no gate can hold, and without gates this is still no result to pass on.
+        answered = summary.get("unscored") or []
+        code = EXIT_NOT_JUDGED if answered else EXIT_NO_ANSWERS
+        _say("the judge scored none of the answers: no ranking" if answered
+             else "nothing answered: every candidate model failed")
+        _step_summary(final, ["no model was scored"])
+        return code
+    best = ranking[0]
     results = [gate.check(best) for gate in gates]
     for ok, line in results:
         _say(f"gate {'PASS' if ok else 'FAIL'} {line}")

@@ -69,8 +69,12 @@ class KeyPolicy:
 
     def __post_init__(self) -> None:
         if len(self.value) < 20:
-            # API Gateway's own minimum for an imported key value.
-            raise ValueError(f"API key {self.name!r} is shorter than 20 characters")
+            # API Gateway's own minimum for an imported key value. Name what the user typed (a key from
+            # --api-key has only a generated name) without echoing a secret in full.
+            shown = self.value if len(self.value) <= 4 else self.value[:2] + "…"
+            raise ValueError(
+                f"API key {self.name!r} ({shown!r}, {len(self.value)} characters) is too short: API Gateway "
+                "keys need at least 20 characters, e.g. --api-key \"$(openssl rand -hex 16)\"")
         if self.rate_limit <= 0 or self.burst_limit < 1:
             raise ValueError(f"API key {self.name!r}: rateLimit must be > 0 and burstLimit >= 1")
         if self.quota_period not in QUOTA_PERIODS:

@@ -109,6 +109,7 @@ class OfflineStack:
         self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
         self._handlers: dict[str, Any] = {}  # logical ID -> the function that imports its handler once
         self._wake = threading.Event()  # set when an execution may just have ended
+        self._abort: tuple[str, str] | None = None  # (error, cause) once abort() was called
         self._exit = contextlib.ExitStack()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -209,6 +210,12 @@ class OfflineStack:
         if done.function == "ReportFunction" or done.error_type:
             self._wake.set()
 
+    def abort(self, error: str, cause: str) -> None:
+        """Stop the execution being waited for, at once, from any thread: for a failure no Retry can
+        mend (the model server died), so no state goes on calling a process that is gone."""
+        self._abort = (error, cause)
+        self._wake.set()
+
     # --- running --------------------------------------------------------------------------
 
     def start(self, request: Any, evaluation_id: str | None = None) -> tuple[str, str]:
@@ -226,8 +233,10 @@ class OfflineStack:
             described = self.sfn.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":
                 break
-            if time.perf_counter() - started > timeout:
-                self.sfn.stop_execution(executionArn=arn, error="OfflineTimeout", cause=f"over {timeout} s")
+            stop = self._abort or (("OfflineTimeout", f"over {timeout} s")
+                                   if time.perf_counter() - started > timeout else None)
+            if stop:
+                self.sfn.stop_execution(executionArn=arn, error=stop[0], cause=stop[1][:32768])
                 described = self.sfn.describe_execution(executionArn=arn)
                 break
             if self._wake.wait(pause):

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from converse_local import catalog
 from converse_local.faults import load_faults
@@ -29,8 +30,9 @@ def _serve(args: argparse.Namespace) -> int:
         if max_parallel is None and (os.cpu_count() or 1) <= 2:
             # A small machine: one model generates at a time, with every core.
             max_parallel, n_threads = 1, n_threads or os.cpu_count()
+        call_log = os.environ.get("CONVERSE_LOCAL_CALL_LOG")  # bench/demo.py reads it
         backend = LlamaBackend(model_ids, n_threads=n_threads, timeout_seconds=args.timeout,
-                               max_parallel=max_parallel)
+                               max_parallel=max_parallel, call_log=Path(call_log) if call_log else None)
         faults = load_faults(args.faults) if args.faults else {}
         if args.preload:
             backend.load_all()

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from converse_local import catalog, wire
@@ -50,6 +51,8 @@ class _Generation:
     stop_reason: str
     input_tokens: int
     output_tokens: int
+    reused_tokens: int = 0  # the prompt's prefix found in the KV cache from the model's previous call
+    prompt_seconds: float = 0.0  # reading the rest of the prompt, up to the first generated token
 
 
 class LlamaBackend:
@@ -63,6 +66,7 @@ class LlamaBackend:
         timeout_seconds: float | None = None,
         verbose: bool = False,
         max_parallel: int | None = None,
+        call_log: Path | None = None,
     ) -> None:
         """`n_threads=None` keeps llama.cpp's default (half the cores for generation). On a small machine
         that matters: two generation threads on a 2-core box that is doing anything else slowed SmolLM2
@@ -70,7 +74,8 @@ class LlamaBackend:
         generated tokens): past it the call ends with ModelTimeoutException, as Bedrock's does.
         `max_parallel` bounds how many models generate at once (None: no bound beyond one call per model);
         with 1, calls queue and each gets every thread, which on a 2-core box beats two models fighting
-        over the cores."""
+        over the cores. `call_log`: a JSONL file that gets one line per call (model, tokens in, reused from
+        the KV cache, out, seconds), for benchmarks (bench/demo.py)."""
         ids = list(dict.fromkeys(model_ids))
         if not ids:
             raise ValueError("LlamaBackend needs at least one model ID")
@@ -88,6 +93,9 @@ class LlamaBackend:
         self._locks = {model_id: threading.Lock() for model_id in ids}
         self._slots = threading.BoundedSemaphore(max_parallel) if max_parallel else None
         self._loaded: dict[str, _Loaded] = {}
+        self._call_log = call_log
+        self._log_lock = threading.Lock()
+        self._live: dict[int, dict[str, Any]] = {}  # the calls in flight, by id(): see progress()
 
     def model_ids(self) -> list[str]:
         return list(self._ids)
@@ -97,17 +105,44 @@ class LlamaBackend:
             with self._locks[model_id]:
                 self._load_locked(model_id)
 
+    def progress(self) -> list[dict[str, Any]]:
+        """The calls in flight: model, phase (queued, reading the prompt, writing), tokens written so far
+        out of at most maxTokens, and since when (epoch seconds) it has been in that phase."""
+        return [dict(call) for call in list(self._live.values())]
+
     def converse(self, model_id: str, request: dict) -> dict:
         started = time.monotonic()
         if model_id not in self._locks:
             raise wire.invalid_model_error(model_id)
         plan = _plan(request)
         deadline = started + self._timeout if self._timeout else None
-        with self._locks[model_id], (self._slots or contextlib.nullcontext()):
-            loaded = self._load_locked(model_id)
-            generation = _generate(loaded, model_id, plan, deadline)
+        live = {"modelId": model_id, "tool": bool(plan.tools), "phase": "queued", "since": time.time(),
+                "outputTokens": 0, "maxTokens": plan.max_tokens}
+        self._live[id(live)] = live
+        try:
+            with self._locks[model_id], (self._slots or contextlib.nullcontext()):
+                loaded = self._load_locked(model_id)
+                began = time.monotonic()
+                live.update(phase="reading", since=time.time())
+                generation = _generate(loaded, model_id, plan, deadline, live)
+                ended = time.monotonic()
+        finally:
+            del self._live[id(live)]
         latency_ms = round((time.monotonic() - started) * 1000)
+        if self._call_log:
+            self._log_call(model_id, plan, generation, queued=began - started, seconds=ended - began)
         return _to_response(plan, generation, latency_ms)
+
+    def _log_call(self, model_id: str, plan: _Plan, generation: _Generation, *, queued: float,
+                  seconds: float) -> None:
+        line = {
+            "modelId": model_id, "tool": bool(plan.tools), "at": round(time.time(), 3),
+            "inputTokens": generation.input_tokens, "reusedTokens": generation.reused_tokens,
+            "outputTokens": generation.output_tokens, "queuedSeconds": round(queued, 3),
+            "promptSeconds": round(generation.prompt_seconds, 3), "seconds": round(seconds, 3),
+        }
+        with self._log_lock, open(self._call_log, "a", encoding="utf-8") as fh:  # type: ignore[arg-type]
+            fh.write(json.dumps(line) + "\n")
 
     def _load_locked(self, model_id: str) -> _Loaded:
         loaded = self._loaded.get(model_id)
@@ -259,7 +294,10 @@ def _chat_messages(messages: list[dict]) -> tuple[list[dict[str, str]], str]:
 # --- generation ---------------------------------------------------------------------------------------
 
 
-def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | None) -> _Generation:
+def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | None,
+              live: dict[str, Any] | None = None) -> _Generation:
+    """One generation. ``live`` (see ``LlamaBackend.progress``) is updated as tokens come."""
+    live = live if live is not None else {}
     from llama_cpp import llama_cpp as low_level
     from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -279,6 +317,7 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
             f"runs with a context window of {loaded.n_ctx} tokens."
         )
     max_tokens = min(plan.max_tokens, loaded.n_ctx - len(prompt))
+    live.update(maxTokens=max_tokens, inputTokens=len(prompt))
     grammar = (
         LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(plan.schema)), verbose=False)
         if plan.schema
@@ -289,6 +328,17 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
     # The template's own end marker, should a model spell it out as text rather than as its special token.
     template_stops = [stop.encode("utf-8") for stop in formatted.stop or [] if stop]
     llm.set_seed(plan.seed)
+    # llama-cpp-python's generate() keeps the longest prefix this prompt shares with the model's last call in
+    # the KV cache and reads only the rest: prompts that put what calls share first (the judge's rubric,
+    # article and task) read that part once. Counted here for the call log.
+    reused = 0
+    for cached, token in zip(llm.eval_tokens, prompt, strict=False):
+        if cached != token:
+            break
+        reused += 1
+    reused = min(reused, len(prompt) - 1)
+    began = time.monotonic()
+    prompt_seconds = 0.0
     completion: list[int] = []
     text = b""
     stop_reason = "max_tokens"
@@ -300,10 +350,14 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
         repeat_penalty=TOOL_REPEAT_PENALTY if grammar else TEXT_REPEAT_PENALTY,
         grammar=grammar,
     ):
+        if not completion:
+            prompt_seconds = time.monotonic() - began
+            live.update(phase="writing", since=time.time())
         if low_level.llama_vocab_is_eog(loaded.vocab, token):
             stop_reason = "end_turn"
             break
         completion.append(token)
+        live["outputTokens"] = len(completion)
         text = llm.detokenize(completion, prev_tokens=prompt)
         cut = _first_stop(text, stops)
         if cut is not None:
@@ -319,7 +373,8 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
             raise wire.ConverseError(
                 "ModelTimeoutException", f"{model_id} did not finish within the time limit."
             )
-    return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion))
+    return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion),
+                       reused_tokens=reused, prompt_seconds=prompt_seconds)
 
 
 # llama-cpp-python's schema-to-grammar converter (0.3.36) ignores minimum/maximum, so a 1-10 score could

@@ -78,8 +78,13 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/ping":
+        path = urlsplit(self.path).path
+        if path == "/ping":
             self._send_json(200, {"status": "ok", "models": self.server.converse.backend.model_ids()})
+        elif path == "/progress":
+            # Not part of Converse: the calls in flight, for a client that shows live progress (bakeoff local run).
+            progress = getattr(self.server.converse.backend, "progress", None)
+            self._send_json(200, {"calls": progress() if progress else []})
         else:
             self._send_error(404, "UnknownOperationException", f"No route for GET {self.path}")
 

@@ -293,10 +293,19 @@ class ScoreOutput(Contract):
     unscored: int
 
 
+class JudgeFailure(Contract):
+    """What the ASL's RecordJudgeFailure state hands the report when the score step failed for good
+    (the Catch's Error and Cause): the report is still written, every answer marked not judged."""
+
+    status: Literal["failed"]
+    error: str
+    cause: str = ""
+
+
 class ReportInput(Contract):
     evaluation_id: str
     results: list[ModelResult] = []
-    scoring: ScoreOutput | None = None
+    scoring: ScoreOutput | JudgeFailure | None = None
     mode: Literal["single", "dataset"] = "single"
 
     @model_validator(mode="after")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,39 @@ def test_a_refused_request_exits_non_zero_and_loads_no_model(tmp_path):
     assert "maxTokens" in result.stdout
     assert "loading" not in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.llama
+def test_a_model_server_that_dies_mid_run_stops_the_run_at_once_with_what_died(tmp_path):
+    require_models(SMOLLM, QWEN_05)
+    event = load_event("statemachine/podcast-local.json") | {
+        "models": [SMOLLM], "judgeModelId": QWEN_05, "maxTokens": 400, "controlAnswer": False}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"}
+    cli = subprocess.Popen([*BAKEOFF, "local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=env | {"COLUMNS": "200"})
+    seen = []
+    try:
+        # When the model server is killed (as a CPU fault would kill it) while the candidate answers
+        for line in cli.stdout:
+            seen.append(line)
+            if "answering" in line:
+                break
+        server = subprocess.run(["pgrep", "-P", str(cli.pid), "-f", "converse_local"], capture_output=True,
+                                text=True).stdout.split()
+        assert len(server) == 1, (server, "".join(seen))
+        os.kill(int(server[0]), signal.SIGSEGV)
+        killed = time.perf_counter()
+        rest = cli.communicate(timeout=120)[0]
+        stopped_after = time.perf_counter() - killed
+    finally:
+        cli.kill()
+    output = "".join(seen) + rest
+    # Then the run stops at once, says what died and how, and exits "crashed" (3), not "refused" (1)
+    assert cli.returncode == 3, output
+    assert "the local model server died: killed by signal 11 (SIGSEGV)" in output
+    assert "make rebuild-llama" in output
+    assert stopped_after < 20, f"{stopped_after:.1f}s after the kill: a dead server must not be retried"
+    assert "answering (attempt 2)" not in rest  # no retry was started against the dead server

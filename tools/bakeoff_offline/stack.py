@@ -237,7 +237,10 @@ class OfflineStack:
                                    if time.perf_counter() - started > timeout else None)
             if stop:
                 self.sfn.stop_execution(executionArn=arn, error=stop[0], cause=stop[1][:32768])
-                described = self.sfn.describe_execution(executionArn=arn)
+                # moto's interpreter may still say RUNNING (the stop lands at the next state): what was
+                # stopped, and why, is known here.
+                described = {**self.sfn.describe_execution(executionArn=arn), "status": "ABORTED",
+                             "error": stop[0], "cause": stop[1]}
                 break
             if self._wake.wait(pause):
                 self._wake.clear()

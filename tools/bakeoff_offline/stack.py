@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from bakeoff.errors import parse_cause
-from bakeoff_offline.bucket import load_objects, provision_bucket, save_objects
+from bakeoff_offline.bucket import WriteThrough, load_objects, provision_bucket, save_objects
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
 from bakeoff_offline.moto_tuning import tuned_moto
 from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
@@ -102,8 +102,9 @@ class OfflineStack:
         self.stack: Stack = read_stack(self.root, parameters=parameters)
         self.env_overrides = env or {}
         self.retry_time_scale = retry_time_scale
-        # moto's bucket lives in memory: with a folder given, checkpoints are loaded from it at the start
-        # and saved back at the end, so a rerun in a new command calls no model that already answered.
+        # moto's bucket lives in memory: with a folder given, checkpoints are loaded from it at the start,
+        # written through to it as they are made, and saved again at the end, so a rerun in a new command
+        # (after a crash or a kill too) calls no model that already answered.
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.lambda_server: LambdaInvokeServer | None = None
         self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
@@ -125,6 +126,11 @@ class OfflineStack:
         provision_bucket(self.s3, self.stack)
         if self.checkpoint_dir:
             load_objects(self.stack.bucket_name, self.checkpoint_dir, "checkpoints/")
+            # Each checkpoint is on disk when its put returns, not only at a clean exit: a killed run
+            # loses no answer or verdict it received. Installed before any handler creates its client.
+            write_through = WriteThrough.install()
+            write_through.folder, write_through.bucket = self.checkpoint_dir, self.stack.bucket_name
+            self._exit.callback(setattr, write_through, "folder", None)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,
                                                     spec.timeout)

@@ -17,9 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bakeoff.errors import BakeoffError, RequestValidationError, StorageError
 from bakeoff.ids import new_evaluation_id
+from bakeoff.models import Owner
 from bakeoff.observability import logger
 from bakeoff.settings import Settings
-from bakeoff.storage import Store
+from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import validate_request
 from functions.api.models import (
     Accepted,
@@ -40,6 +41,11 @@ MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 
 class EvaluationNotFoundError(BakeoffError):
     """No execution of this state machine has that name."""
+
+
+class MissingCallerError(BakeoffError):
+    """The request names no API key ID (``requestContext.identity.apiKeyId``): API Gateway fills it on
+    every method that requires a key, so its absence means the method was exposed without one."""
 
 
 class ServiceUnavailableError(BakeoffError):
@@ -107,9 +113,12 @@ def read_body(body: str | None, is_base64_encoded: bool) -> Any:
         raise _refuse("(body)", f"the body is not valid JSON: {exc}"[:300]) from None
 
 
-def start_evaluation(raw: Any, *, sfn: Any, settings: Settings, api: ApiSettings, evaluations_url: str,
-                     now: datetime | None = None) -> Accepted:
-    """Validate as the Validate state will, then start the execution named after the evaluation."""
+def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store, settings: Settings,
+                     api: ApiSettings, evaluations_url: str, now: datetime | None = None) -> Accepted:
+    """Validate as the Validate state will, record the caller's key as the owner, then start the
+    execution named after the evaluation."""
+    if not api_key_id:
+        raise MissingCallerError("this API needs an API key (x-api-key); none was identified")
     now = now or datetime.now(UTC)
     evaluation_id = new_evaluation_id(now)
     evaluation = validate_request(raw, evaluation_id=evaluation_id,
@@ -123,6 +132,13 @@ def start_evaluation(raw: Any, *, sfn: Any, settings: Settings, api: ApiSettings
     if size > MAX_EXECUTION_INPUT_BYTES:
         raise _refuse("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
                       f"{MAX_EXECUTION_INPUT_BYTES}")
+    # Before the execution exists, so no moment shows it without its owner (Validate copies it).
+    owner = Owner(api_key_id=api_key_id, created_at=evaluation.created_at)
+    try:
+        store.put_json(evaluation_key(evaluation_id, "owner.json"), owner.dump())
+    except StorageError as exc:
+        logger.exception("could not record the owner")
+        raise ServiceUnavailableError("the evaluation could not be started; retry shortly") from exc
     try:
         sfn.start_execution(stateMachineArn=api.STATE_MACHINE_ARN, name=evaluation_id, input=payload)
     except (ClientError, BotoCoreError) as exc:
@@ -135,9 +151,31 @@ def start_evaluation(raw: Any, *, sfn: Any, settings: Settings, api: ApiSettings
                     estimated_cost_usd=evaluation.estimate.total_usd, warnings=evaluation.warnings)
 
 
-def describe_evaluation(evaluation_id: str, *, sfn: Any, s3: Any, api: ApiSettings,
+def owned_by(store: Store, evaluation_id: str, api_key_id: str | None) -> bool:
+    """The evaluation was created with this API key. No owner (started without the API) is nobody's."""
+    if not api_key_id:
+        return False
+    try:
+        raw = store.get_json(evaluation_key(evaluation_id, "owner.json"))
+        return raw is not None and Owner.model_validate(raw).api_key_id == api_key_id
+    except StorageError as exc:
+        logger.exception("could not read the owner")
+        raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
+    except ValueError:  # unreadable: owned by nobody, rather than by anybody
+        logger.exception("owner.json is unreadable", extra={"evaluation_id": evaluation_id})
+        return False
+
+
+def describe_evaluation(evaluation_id: str, *, api_key_id: str | None, sfn: Any, s3: Any, api: ApiSettings,
                         now: datetime | None = None) -> EvaluationStatus:
-    """Status from Step Functions; when it succeeded, the summary from report.json and presigned URLs."""
+    """Status from Step Functions; when it succeeded, the summary from report.json and presigned URLs.
+
+    Another key's evaluation is ``EvaluationNotFoundError`` with the very message an unknown ID gets:
+    a caller learns nothing of evaluations it does not own, not even that they exist.
+    """
+    store = Store(s3, api.BUCKET_NAME)
+    if not owned_by(store, evaluation_id, api_key_id):
+        raise EvaluationNotFoundError(f"no evaluation {evaluation_id}")
     try:
         described = sfn.describe_execution(executionArn=api.execution_arn(evaluation_id))
     except ClientError as exc:
@@ -156,7 +194,7 @@ def describe_evaluation(evaluation_id: str, *, sfn: Any, s3: Any, api: ApiSettin
         output = _json_or_none(described.get("output")) or {}
         json_key = output.get("reportKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.json"
         html_key = output.get("htmlKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.html"
-        status.summary = _summary(Store(s3, api.BUCKET_NAME), json_key, output)
+        status.summary = _summary(store, json_key, output)
         now = now or datetime.now(UTC)
         expiry = api.REPORT_URL_EXPIRY_SECONDS
         status.report_url = _presign(s3, api.BUCKET_NAME, html_key, expiry)

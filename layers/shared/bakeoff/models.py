@@ -133,10 +133,28 @@ class ResolvedCriterion(Contract):
     description: str
 
 
+API_KEY_ID = r"^[A-Za-z0-9_\-]{1,128}$"
+
+
+class Owner(Contract):
+    """``evaluations/<id>/owner.json``: the API key that created the evaluation.
+
+    Written by the API function (from API Gateway's ``requestContext.identity.apiKeyId``) before it
+    starts the execution; read by the API to answer only that key, and by Validate to scope the
+    evaluation's checkpoints to that key. An evaluation started any other way has no owner.
+    """
+
+    api_key_id: Annotated[str, Field(pattern=API_KEY_ID, description="API Gateway's ID of the key "
+                                     "(not the key itself).")]
+    created_at: str
+
+
 class Evaluation(Contract):
     """A validated request, stored once in S3; every later state reads it from there."""
 
     evaluation_id: str
+    api_key_id: Annotated[str | None, Field(pattern=API_KEY_ID, description="The owning API key's ID (see ``Owner``); None "
+                                            "for an evaluation started without the API.")] = None
     created_at: str
     request: EvaluationRequest
     judge_model_id: Annotated[str, Field(description="The primary judge (the first of a panel).")]

@@ -2,10 +2,13 @@
 
 Layout in the bucket::
 
+    evaluations/<evaluationId>/owner.json     the API key that created it (written by the API)
     evaluations/<evaluationId>/request.json   the validated request (every state reads it)
     evaluations/<evaluationId>/scores.json    the judge's verdicts for this evaluation
     checkpoints/answers/<sha256>.json          one candidate answer, keyed by what determines it
     checkpoints/verdicts/<sha256>.json         one judge verdict, keyed likewise
+    checkpoints/<kind>/keys/<apiKeyId>/...     the same, for an evaluation an API key created: keys
+                                               never share cached answers or verdicts
     reports/<evaluationId>/report.{json,html}  the report; reports/index.html lists them
 
 A checkpoint key is the hash of everything that determines the result, so a Step Functions retry,
@@ -47,8 +50,11 @@ def evaluation_key(evaluation_id: str, name: str) -> str:
     return f"evaluations/{evaluation_id}/{name}"
 
 
-def checkpoint_key(kind: str, determinants: dict[str, Any]) -> str:
-    return f"checkpoints/{kind}/{content_hash(determinants)}.json"
+def checkpoint_key(kind: str, determinants: dict[str, Any], scope: str | None = None) -> str:
+    """Where a checkpoint lives. ``scope`` is the owning API key's ID: one key's run never reads
+    another's answers (nor learns, by a cache hit, what another key asked)."""
+    folder = f"checkpoints/{kind}/keys/{scope}" if scope else f"checkpoints/{kind}"
+    return f"{folder}/{content_hash(determinants)}.json"
 
 
 class Store:

@@ -17,7 +17,7 @@ from bakeoff.catalog import estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
-from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion
+from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, Owner, ResolvedCriterion
 from bakeoff.settings import Settings
 
 
@@ -248,7 +248,8 @@ def item_evaluation_id(evaluation_id: str, item_id: str) -> str:
 def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, store: Any) -> Evaluation:
     """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states.
 
-    Dataset mode also stores one request per item (``evaluations/<id>~<itemId>/request.json``) and the
+    The owner the API recorded (``evaluations/<id>/owner.json``) is stored with it, so every later
+    state scopes its checkpoints to that API key. Dataset mode also stores one request per item (``evaluations/<id>~<itemId>/request.json``) and the
     list of items (``evaluations/<id>/items.json``) that the Distributed Map reads.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -268,6 +269,9 @@ def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
     evaluation = validate_request(
         raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings, items=items
     )
+    owner = store.get_json(evaluation_key(evaluation_id, "owner.json"))
+    if owner is not None:
+        evaluation.api_key_id = Owner.model_validate(owner).api_key_id
     if items is not None:
 
         def put_item(item: DatasetItem) -> dict[str, str]:

@@ -167,8 +167,8 @@ def test_no_broad_managed_policies_or_bucket_wide_policy_templates() -> None:
 
 
 def test_s3_access_is_by_prefix_and_listing_is_the_only_bucket_level_grant() -> None:
-    prefixes = ("/evaluations/*", "/evaluations/*/owner.json", "/checkpoints/answers/*", "/checkpoints/verdicts/*", "/checkpoints/comparisons/*",
-                "/reports/*", "/datasets/*")
+    prefixes = ("/evaluations/*", "/evaluations/*/owner.json", "/checkpoints/answers/*", "/checkpoints/verdicts/*",
+                "/checkpoints/comparisons/*", "/reports/*", "/datasets/*")
     for name, statement in all_statements():
         actions = [str(a) for a in _as_list(statement["Action"])]
         if not any(a.startswith("s3:") for a in actions):

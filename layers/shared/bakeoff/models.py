@@ -153,8 +153,8 @@ class Evaluation(Contract):
     """A validated request, stored once in S3; every later state reads it from there."""
 
     evaluation_id: str
-    api_key_id: Annotated[str | None, Field(pattern=API_KEY_ID, description="The owning API key's ID (see ``Owner``); None "
-                                            "for an evaluation started without the API.")] = None
+    api_key_id: Annotated[str | None, Field(pattern=API_KEY_ID, description="The owning API key's ID "
+                                            "(see ``Owner``); None when started without the API.")] = None
     created_at: str
     request: EvaluationRequest
     judge_model_id: Annotated[str, Field(description="The primary judge (the first of a panel).")]

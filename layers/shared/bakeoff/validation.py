@@ -249,8 +249,9 @@ def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
     """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states.
 
     The owner the API recorded (``evaluations/<id>/owner.json``) is stored with it, so every later
-    state scopes its checkpoints to that API key. Dataset mode also stores one request per item (``evaluations/<id>~<itemId>/request.json``) and the
-    list of items (``evaluations/<id>/items.json``) that the Distributed Map reads.
+    state scopes its checkpoints to that API key. Dataset mode also stores one request per item
+    (``evaluations/<id>~<itemId>/request.json``) and the list of items (``evaluations/<id>/items.json``)
+    that the Distributed Map reads.
     """
     from concurrent.futures import ThreadPoolExecutor
 

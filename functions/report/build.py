@@ -3,11 +3,14 @@ render ``report.html`` from it, and refresh the index of all reports."""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bakeoff.catalog import load_catalog
-from bakeoff.errors import ReportError, parse_cause
+from bakeoff.errors import ReportError, StorageError, parse_cause
 from bakeoff.estimate import cost_usd
 from bakeoff.models import Answer, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
@@ -226,11 +229,35 @@ def index_row(report: dict[str, Any]) -> dict[str, Any]:
             "status": "ok" if report["totals"]["failed"] == 0 else "partial"}
 
 
-def update_index(store: Store, prefix: str, report: dict[str, Any]) -> None:
-    """``reports/index.json`` + ``index.html``: one row per evaluation, newest first."""
-    index = store.get_json(prefix + "index.json") or {"evaluations": []}
+INDEX_ATTEMPTS = 30
+
+
+def update_index(store: Store, prefix: str, report: dict[str, Any], *,
+                 pause: Callable[[float], None] = time.sleep) -> None:
+    """``reports/index.json`` + ``index.html``: one row per evaluation, newest first.
+
+    Evaluations finish at once (many runs, a dataset's items), and a plain read-modify-write of one
+    object loses the rows of every writer but the last. So ``index.json`` is written only if it is
+    still the version read (``put_json_if``); a writer that lost reads again and retries after a
+    jittered backoff. ``index.html`` is rendered from whatever ``index.json`` holds: each writer, after
+    writing it, checks that ``index.json`` has not moved on meanwhile and renders again if it has, so
+    the last page written shows the last index.
+    """
+    key = prefix + "index.json"
     row = index_row(report)
-    rows = [r for r in index["evaluations"] if r["evaluationId"] != row["evaluationId"]] + [row]
-    rows.sort(key=lambda r: r["createdAt"], reverse=True)
-    store.put_json(prefix + "index.json", {"evaluations": rows})
-    store.put_bytes(prefix + "index.html", render_index(rows).encode(), "text/html; charset=utf-8")
+    for attempt in range(INDEX_ATTEMPTS):
+        index, etag = store.get_json_tagged(key)
+        rows = [r for r in (index or {"evaluations": []})["evaluations"] if r["evaluationId"] != row["evaluationId"]]
+        rows = sorted([*rows, row], key=lambda r: r["createdAt"], reverse=True)
+        written = store.put_json_if(key, {"evaluations": rows}, etag=etag)
+        if written is not None:
+            break
+        pause(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+    else:
+        raise StorageError(f"{key} kept changing: {INDEX_ATTEMPTS} conditional writes lost (the ASL retries)")
+    for _ in range(INDEX_ATTEMPTS):
+        store.put_bytes(prefix + "index.html", render_index(rows).encode(), "text/html; charset=utf-8")
+        index, now = store.get_json_tagged(key)
+        if now == written or index is None:
+            return
+        rows, written = index["evaluations"], now

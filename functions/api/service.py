@@ -15,8 +15,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bakeoff.errors import BakeoffError, RequestValidationError, StorageError
+from bakeoff.errors import BakeoffError, StorageError
 from bakeoff.ids import new_evaluation_id
+from bakeoff.jsontext import dump_utf8, parse_json, refusal
 from bakeoff.models import Owner
 from bakeoff.observability import logger
 from bakeoff.settings import Settings
@@ -54,32 +55,6 @@ class ServiceUnavailableError(BakeoffError):
     retryable = True
 
 
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _refuse(field: str, message: str) -> RequestValidationError:
-    return RequestValidationError(f"the request is invalid: {message}",
-                                  errors=[{"field": field, "message": message}])
-
-
-def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two parsers reading one body differently (first vs last duplicate wins) is how checks get
-    # bypassed; a duplicated key is refused rather than resolved.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKeyError(key)
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def read_body(body: str | None, is_base64_encoded: bool) -> Any:
     """The body as parsed JSON, or ``RequestValidationError`` with a ``(body)`` problem.
 
@@ -87,30 +62,23 @@ def read_body(body: str | None, is_base64_encoded: bool) -> Any:
     nesting too deep for the parser is an error, not a crash.
     """
     if not body:
-        raise _refuse("(body)", "the body is empty; expected a JSON object")
+        raise refusal("(body)", "the body is empty; expected a JSON object")
     if is_base64_encoded:
         if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
-            raise _refuse("(body)", f"the body is over {MAX_BODY_BYTES} bytes")
+            raise refusal("(body)", f"the body is over {MAX_BODY_BYTES} bytes")
         try:
             data = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise _refuse("(body)", "the body is marked base64 but is not") from None
+            raise refusal("(body)", "the body is marked base64 but is not") from None
     else:
         data = body.encode("utf-8", "surrogatepass")
     if len(data) > MAX_BODY_BYTES:
-        raise _refuse("(body)", f"the body is {len(data)} bytes; the limit is {MAX_BODY_BYTES}")
+        raise refusal("(body)", f"the body is {len(data)} bytes; the limit is {MAX_BODY_BYTES}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _refuse("(body)", f"the body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constants)
-    except _DuplicateKeyError as exc:
-        raise _refuse(exc.key, "this key appears twice in one object; send it once") from None
-    except RecursionError:
-        raise _refuse("(body)", "the JSON is nested too deeply") from None
-    except ValueError as exc:
-        raise _refuse("(body)", f"the body is not valid JSON: {exc}"[:300]) from None
+        raise refusal("(body)", f"the body is not valid UTF-8 (byte {exc.start})") from None
+    return parse_json(text)
 
 
 def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store, settings: Settings,
@@ -124,13 +92,10 @@ def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store
     evaluation = validate_request(raw, evaluation_id=evaluation_id,
                                   created_at=now.isoformat(timespec="seconds"), settings=settings)
     # What was validated is what runs: the normalised request, not the caller's bytes.
-    try:
-        payload = json.dumps(evaluation.request.dump(), ensure_ascii=False, separators=(",", ":"))
-        size = len(payload.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise _refuse("(body)", "a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)") from None
+    encoded = dump_utf8(evaluation.request.dump())
+    payload, size = encoded.decode("utf-8"), len(encoded)
     if size > MAX_EXECUTION_INPUT_BYTES:
-        raise _refuse("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
+        raise refusal("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
                       f"{MAX_EXECUTION_INPUT_BYTES}")
     # Before the execution exists, so no moment shows it without its owner (Validate copies it).
     owner = Owner(api_key_id=api_key_id, created_at=evaluation.created_at)

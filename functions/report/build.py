@@ -11,7 +11,7 @@ from typing import Any
 
 from bakeoff.catalog import load_catalog
 from bakeoff.errors import ReportError, StorageError, parse_cause
-from bakeoff.estimate import cost_usd
+from bakeoff.estimate import cost_usd, priced
 from bakeoff.models import Answer, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
@@ -61,7 +61,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
             entry.update({
                 "output": answer.text, "usage": answer.usage.dump(), "latencyMs": answer.latency_ms,
                 "stopReason": answer.stop_reason, "cached": result.cached,
-                "costUsd": cost_usd(result.model_id, answer.usage),
+                **cost_fields(result.model_id, answer.usage),
             })
             if verdict is None:
                 entry.update({"scoreStatus": "unscored", "unscoredReason": "no verdict was recorded",
@@ -83,7 +83,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         else:
             billed = _billed_usage_of_failure(result)
             entry.update({"output": None, "usage": billed.dump(), "latencyMs": None, "scoreStatus": "not judged",
-                          "scores": {}, "weightedScore": None, "costUsd": cost_usd(result.model_id, billed),
+                          "scores": {}, "weightedScore": None, **cost_fields(result.model_id, billed),
                           "error": _error_message(result)})
         entries.append(entry)
 
@@ -119,7 +119,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
 
 def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: float) -> dict[str, Any]:
     """The model entries (already ranked) with their ranking, winner and totals."""
-    candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
+    candidate_cost = round(sum(e["costUsd"] or 0.0 for e in entries), 8)
     totals = {
         "models": len(entries),
         "ok": sum(e["status"] == "ok" for e in entries),
@@ -142,11 +142,24 @@ def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: flo
     }
 
 
+def cost_fields(model_id: str, usage: Usage) -> dict[str, Any]:
+    """``costUsd`` of a model's calls; for a model without a price ``None`` and ``unpriced``: its cost is
+    unknown, and a report that showed $0.00 would be wrong by an unknown amount."""
+    if priced(model_id):
+        return {"costUsd": cost_usd(model_id, usage)}
+    return {"costUsd": None, "unpriced": True}
+
+
 def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, Any] | None) -> dict[str, Any]:
     """What every report carries around its results: the request, the estimate, notices, timing."""
     catalog = load_catalog()
     request = evaluation.request
     notices = []
+    unpriced = [m for m in dict.fromkeys([*request.models, *evaluation.judge_model_ids]) if not priced(m)]
+    if unpriced:
+        report["totals"]["unpricedModels"] = unpriced
+        notices.append(f"No price is known for {', '.join(unpriced)} (allowUnpriced): their cost is unknown and "
+                       "shown as unpriced; every total here counts the priced models only.")
     local = [m for m in [*request.models, *evaluation.judge_model_ids] if (info := catalog.get(m)) and info.local]
     if local:
         notices.append("Local models ran here (" + ", ".join(sorted(set(local))) + "). They are tiny (135M-1.5B "

@@ -8,15 +8,15 @@ against the request's and the deployment's budgets.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from bakeoff.catalog import estimate_tokens, load_catalog
+from bakeoff.catalog import Catalog, estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
+from bakeoff.jsontext import parse_json
 from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, Owner, ResolvedCriterion
 from bakeoff.settings import Settings
 
@@ -57,6 +57,21 @@ def allowed(model_id: str, settings: Settings) -> bool:
     return model_id in settings.ALLOWED_MODEL_IDS or base in settings.ALLOWED_MODEL_IDS
 
 
+def _same_model_twice(model_ids: list[str], field: str, catalog: Catalog) -> list[dict[str, str]]:
+    """``amazon.nova-lite-v1:0`` and ``us.amazon.nova-lite-v1:0`` are one model (an inference profile
+    routes to its base model): listed twice, it would answer, and be paid for, twice."""
+    errors, first = [], {}
+    for i, model_id in enumerate(model_ids):
+        base = catalog.unprefixed(model_id)
+        if base in first:
+            j = first[base]
+            errors.append({"field": f"{field}[{i}]", "message": f"{model_id!r} is the same model as {field}[{j}] "
+                           f"({model_ids[j]!r}) through an inference profile; list each model once"})
+        else:
+            first[base] = i
+    return errors
+
+
 def validate_request(
     raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, items: list[DatasetItem] | None = None
 ) -> Evaluation:
@@ -93,10 +108,13 @@ def validate_request(
 
     for i, model_id in enumerate(request.models):
         check_model(model_id, f"models[{i}]")
-    bases = {catalog.base_model_id(m) for m in request.models}
+    errors.extend(_same_model_twice(request.models, "models", catalog))
+    if request.judges:
+        errors.extend(_same_model_twice(request.judges, "judges", catalog))
+    bases = {catalog.unprefixed(m) for m in request.models}
     for judge, judge_field in zip(judges, judge_fields, strict=True):
         check_model(judge, judge_field)
-        if catalog.base_model_id(judge) in bases:
+        if catalog.unprefixed(judge) in bases:
             errors.append(
                 {
                     "field": judge_field,
@@ -171,6 +189,17 @@ def validate_request(
     else:
         per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
         cost = combine_estimates(per_item)
+    if cost.unpriced:
+        names = ", ".join(cost.unpriced)
+        if request.budget_usd is not None:
+            raise BudgetExceededError(
+                f"the cost of {names} is unknown (no price); budgetUsd cannot be checked",
+                errors=[{"field": "budgetUsd", "message": f"the cost of {names} is unknown (no price in the "
+                         "catalog), so no budget can be guaranteed: remove budgetUsd, or use priced models"}],
+                estimate=cost.dump(),
+            )
+        warnings.append(f"{names} has no price: its cost is unknown, shown as unpriced in the report, and "
+                        "not part of the estimate that MaxCostPerEvaluationUsd is checked against")
     limits = [
         ("budgetUsd", request.budget_usd),
         ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD),
@@ -213,7 +242,9 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
         raise RequestValidationError(
             "the dataset is not UTF-8 text", errors=[{"field": "dataset", "message": f"not UTF-8 at byte {exc.start}"}]
         ) from exc
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    # JSON Lines ends a line at "\n" only: str.splitlines() would also split at U+2028, U+2029, \x85,
+    # \x0b, \x0c and \x1c-\x1e, which JSON allows raw inside a string, and cut such an item in two.
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip(" \t\r")]
     if not lines:
         errors.append({"field": "dataset", "message": "the dataset has no items (one JSON object per line)"})
     if len(lines) > max_items:
@@ -221,12 +252,17 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
     for number, line in lines[: max_items + 1]:
         where = f"dataset line {number}"
         try:
-            item = DatasetItem.model_validate(json.loads(line))
-        except ValueError as exc:
-            if isinstance(exc, ValidationError):
-                errors.extend({"field": f"{where}: {e['field']}", "message": e["message"]} for e in field_errors(exc))
-            else:
-                errors.append({"field": where, "message": f"not a JSON object: {exc}"})
+            value = parse_json(line, what="the line", field=where, key_prefix=f"{where}: ")
+        except RequestValidationError as exc:
+            errors.extend(exc.details["errors"])
+            continue
+        if not isinstance(value, dict):
+            errors.append({"field": where, "message": "expected a JSON object: {\"id\", \"article\", \"reference\"?}"})
+            continue
+        try:
+            item = DatasetItem.model_validate(value)
+        except ValidationError as exc:
+            errors.extend({"field": f"{where}: {e['field']}", "message": e["message"]} for e in field_errors(exc))
             continue
         if item.id in seen:
             errors.append({"field": f"{where}: id", "message": f"id {item.id!r} repeats line {seen[item.id]}"})

@@ -11,7 +11,7 @@ import pytest
 
 from bakeoff_cli.local_run import prevalidate
 from bakeoff_cli.main import main
-from tests.api.helpers import ROOT, base_request, converse_calls, http
+from tests.api.helpers import ROOT, base_request, http
 from tests.api.test_submit_cli import served, submit  # noqa: F401 - the served fixture
 
 DUPLICATE_ARTICLE = '{"article": "short", ' + json.dumps(base_request())[1:]

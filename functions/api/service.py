@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bakeoff.errors import BakeoffError, StorageError
 from bakeoff.ids import new_evaluation_id
 from bakeoff.jsontext import dump_utf8, parse_json, refusal
-from bakeoff.models import Owner
+from bakeoff.models import API_KEY_ID, Owner
 from bakeoff.observability import logger
 from bakeoff.settings import Settings
 from bakeoff.storage import Store, evaluation_key
@@ -85,7 +86,7 @@ def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store
                      api: ApiSettings, evaluations_url: str, now: datetime | None = None) -> Accepted:
     """Validate as the Validate state will, record the caller's key as the owner, then start the
     execution named after the evaluation."""
-    if not api_key_id:
+    if not api_key_id or not re.fullmatch(API_KEY_ID, api_key_id):
         raise MissingCallerError("this API needs an API key (x-api-key); none was identified")
     now = now or datetime.now(UTC)
     evaluation_id = new_evaluation_id(now)

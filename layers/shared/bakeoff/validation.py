@@ -1,9 +1,12 @@
 """Validation of an evaluation request: the first state, before any model is called.
 
 Everything a user can get wrong is reported at once, field by field, so one round trip fixes it:
-the schema (pydantic), the model IDs (known, allowed, priced), the judge (not a candidate; not of a
-candidate's family when ``strictJudge``), the token limits of each model, and the cost estimate
-against the request's and the deployment's budgets.
+the schema (pydantic, with text that has no visible character refused: ``bakeoff.text``), the model
+IDs (known, allowed, priced, none twice through an inference-profile prefix), the judge (not a
+candidate; not of a candidate's family when ``strictJudge``), the token limits of each model, and the
+cost estimate against the request's and the deployment's budgets (an unpriced model's cost is unknown:
+never $0, and no ``budgetUsd`` can be checked against it). A dataset's lines are read as strictly as a
+request (``bakeoff.jsontext``) and checked the same way, before any model is called.
 """
 
 from __future__ import annotations

@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.observability import MetricUnit, logger, metrics, tracer
 from bakeoff.settings import Settings
+from bakeoff.storage import Store
 from bakeoff.validation import field_errors
 from functions.api.models import ApiSettings, EvaluationRef
 from functions.api.service import (
     EvaluationNotFoundError,
+    MissingCallerError,
     ServiceUnavailableError,
     describe_evaluation,
     read_body,
@@ -29,6 +31,7 @@ settings = Settings.from_env(os.environ)
 api_settings = ApiSettings.from_env(os.environ)
 sfn = boto3.client("stepfunctions")
 s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+store = Store(s3, api_settings.BUCKET_NAME)
 
 cors = (CORSConfig(allow_origin=api_settings.CORS_ALLOW_ORIGIN, allow_headers=["X-Api-Key"], max_age=600)
         if api_settings.CORS_ALLOW_ORIGIN else None)
@@ -49,12 +52,17 @@ def _evaluations_url() -> str:
     return f"{proto}://{host}{context.get('path') or event.path}"
 
 
+def _api_key_id() -> str | None:
+    """The caller: API Gateway's ID of the API key the request came with (the tenant)."""
+    return app.current_event.request_context.identity.api_key_id or None
+
+
 @app.post("/evaluations")
 def post_evaluation() -> Response:
     event = app.current_event
     raw = read_body(event.body, bool(event.is_base64_encoded))
-    accepted = start_evaluation(raw, sfn=sfn, settings=settings, api=api_settings,
-                                evaluations_url=_evaluations_url())
+    accepted = start_evaluation(raw, api_key_id=_api_key_id(), sfn=sfn, store=store, settings=settings,
+                                api=api_settings, evaluations_url=_evaluations_url())
     metrics.add_metric(name="EvaluationsStarted", unit=MetricUnit.Count, value=1)
     return _json(202, accepted.dump(), {"Location": accepted.status_url})
 
@@ -62,7 +70,7 @@ def post_evaluation() -> Response:
 @app.get("/evaluations/<evaluationId>")
 def get_evaluation(evaluationId: str) -> Response:  # noqa: N803 - the path parameter's name
     ref = parse(event=app.current_event.path_parameters or {}, model=EvaluationRef)
-    status = describe_evaluation(ref.evaluation_id, sfn=sfn, s3=s3, api=api_settings)
+    status = describe_evaluation(ref.evaluation_id, api_key_id=_api_key_id(), sfn=sfn, s3=s3, api=api_settings)
     return _json(200, status.dump_all(), {"Cache-Control": "no-store"})
 
 
@@ -86,6 +94,11 @@ def _bad_path(exc: ValidationError) -> Response:
 @app.exception_handler(EvaluationNotFoundError)
 def _not_found(exc: EvaluationNotFoundError) -> Response:
     return _json(404, {"message": exc.message})
+
+
+@app.exception_handler(MissingCallerError)
+def _no_caller(exc: MissingCallerError) -> Response:
+    return _json(403, {"message": exc.message})
 
 
 @app.exception_handler(ServiceUnavailableError)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bakeoff.errors import BakeoffError, RequestValidationError, StorageError
+from bakeoff.errors import BakeoffError, StorageError
 from bakeoff.ids import new_evaluation_id
+from bakeoff.jsontext import dump_utf8, parse_json, refusal
+from bakeoff.models import API_KEY_ID, Owner
 from bakeoff.observability import logger
 from bakeoff.settings import Settings
-from bakeoff.storage import Store
+from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import validate_request
 from functions.api.models import (
     Accepted,
@@ -42,36 +45,15 @@ class EvaluationNotFoundError(BakeoffError):
     """No execution of this state machine has that name."""
 
 
+class MissingCallerError(BakeoffError):
+    """The request names no API key ID (``requestContext.identity.apiKeyId``): API Gateway fills it on
+    every method that requires a key, so its absence means the method was exposed without one."""
+
+
 class ServiceUnavailableError(BakeoffError):
     """Step Functions could not be reached or refused for now (throttling, an outage): retry later."""
 
     retryable = True
-
-
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _refuse(field: str, message: str) -> RequestValidationError:
-    return RequestValidationError(f"the request is invalid: {message}",
-                                  errors=[{"field": field, "message": message}])
-
-
-def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two parsers reading one body differently (first vs last duplicate wins) is how checks get
-    # bypassed; a duplicated key is refused rather than resolved.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKeyError(key)
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def read_body(body: str | None, is_base64_encoded: bool) -> Any:
@@ -81,48 +63,48 @@ def read_body(body: str | None, is_base64_encoded: bool) -> Any:
     nesting too deep for the parser is an error, not a crash.
     """
     if not body:
-        raise _refuse("(body)", "the body is empty; expected a JSON object")
+        raise refusal("(body)", "the body is empty; expected a JSON object")
     if is_base64_encoded:
         if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
-            raise _refuse("(body)", f"the body is over {MAX_BODY_BYTES} bytes")
+            raise refusal("(body)", f"the body is over {MAX_BODY_BYTES} bytes")
         try:
             data = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise _refuse("(body)", "the body is marked base64 but is not") from None
+            raise refusal("(body)", "the body is marked base64 but is not") from None
     else:
         data = body.encode("utf-8", "surrogatepass")
     if len(data) > MAX_BODY_BYTES:
-        raise _refuse("(body)", f"the body is {len(data)} bytes; the limit is {MAX_BODY_BYTES}")
+        raise refusal("(body)", f"the body is {len(data)} bytes; the limit is {MAX_BODY_BYTES}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _refuse("(body)", f"the body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constants)
-    except _DuplicateKeyError as exc:
-        raise _refuse(exc.key, "this key appears twice in one object; send it once") from None
-    except RecursionError:
-        raise _refuse("(body)", "the JSON is nested too deeply") from None
-    except ValueError as exc:
-        raise _refuse("(body)", f"the body is not valid JSON: {exc}"[:300]) from None
+        raise refusal("(body)", f"the body is not valid UTF-8 (byte {exc.start})") from None
+    return parse_json(text)
 
 
-def start_evaluation(raw: Any, *, sfn: Any, settings: Settings, api: ApiSettings, evaluations_url: str,
-                     now: datetime | None = None) -> Accepted:
-    """Validate as the Validate state will, then start the execution named after the evaluation."""
+def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store, settings: Settings,
+                     api: ApiSettings, evaluations_url: str, now: datetime | None = None) -> Accepted:
+    """Validate as the Validate state will, record the caller's key as the owner, then start the
+    execution named after the evaluation."""
+    if not api_key_id or not re.fullmatch(API_KEY_ID, api_key_id):
+        raise MissingCallerError("this API needs an API key (x-api-key); none was identified")
     now = now or datetime.now(UTC)
     evaluation_id = new_evaluation_id(now)
     evaluation = validate_request(raw, evaluation_id=evaluation_id,
                                   created_at=now.isoformat(timespec="seconds"), settings=settings)
     # What was validated is what runs: the normalised request, not the caller's bytes.
-    try:
-        payload = json.dumps(evaluation.request.dump(), ensure_ascii=False, separators=(",", ":"))
-        size = len(payload.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise _refuse("(body)", "a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)") from None
+    encoded = dump_utf8(evaluation.request.dump())
+    payload, size = encoded.decode("utf-8"), len(encoded)
     if size > MAX_EXECUTION_INPUT_BYTES:
-        raise _refuse("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
+        raise refusal("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
                       f"{MAX_EXECUTION_INPUT_BYTES}")
+    # Before the execution exists, so no moment shows it without its owner (Validate copies it).
+    owner = Owner(api_key_id=api_key_id, created_at=evaluation.created_at)
+    try:
+        store.put_json(evaluation_key(evaluation_id, "owner.json"), owner.dump())
+    except StorageError as exc:
+        logger.exception("could not record the owner")
+        raise ServiceUnavailableError("the evaluation could not be started; retry shortly") from exc
     try:
         sfn.start_execution(stateMachineArn=api.STATE_MACHINE_ARN, name=evaluation_id, input=payload)
     except (ClientError, BotoCoreError) as exc:
@@ -135,9 +117,31 @@ def start_evaluation(raw: Any, *, sfn: Any, settings: Settings, api: ApiSettings
                     estimated_cost_usd=evaluation.estimate.total_usd, warnings=evaluation.warnings)
 
 
-def describe_evaluation(evaluation_id: str, *, sfn: Any, s3: Any, api: ApiSettings,
+def owned_by(store: Store, evaluation_id: str, api_key_id: str | None) -> bool:
+    """The evaluation was created with this API key. No owner (started without the API) is nobody's."""
+    if not api_key_id:
+        return False
+    try:
+        raw = store.get_json(evaluation_key(evaluation_id, "owner.json"))
+        return raw is not None and Owner.model_validate(raw).api_key_id == api_key_id
+    except StorageError as exc:
+        logger.exception("could not read the owner")
+        raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
+    except ValueError:  # unreadable: owned by nobody, rather than by anybody
+        logger.exception("owner.json is unreadable", extra={"evaluation_id": evaluation_id})
+        return False
+
+
+def describe_evaluation(evaluation_id: str, *, api_key_id: str | None, sfn: Any, s3: Any, api: ApiSettings,
                         now: datetime | None = None) -> EvaluationStatus:
-    """Status from Step Functions; when it succeeded, the summary from report.json and presigned URLs."""
+    """Status from Step Functions; when it succeeded, the summary from report.json and presigned URLs.
+
+    Another key's evaluation is ``EvaluationNotFoundError`` with the very message an unknown ID gets:
+    a caller learns nothing of evaluations it does not own, not even that they exist.
+    """
+    store = Store(s3, api.BUCKET_NAME)
+    if not owned_by(store, evaluation_id, api_key_id):
+        raise EvaluationNotFoundError(f"no evaluation {evaluation_id}")
     try:
         described = sfn.describe_execution(executionArn=api.execution_arn(evaluation_id))
     except ClientError as exc:
@@ -156,7 +160,7 @@ def describe_evaluation(evaluation_id: str, *, sfn: Any, s3: Any, api: ApiSettin
         output = _json_or_none(described.get("output")) or {}
         json_key = output.get("reportKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.json"
         html_key = output.get("htmlKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.html"
-        status.summary = _summary(Store(s3, api.BUCKET_NAME), json_key, output)
+        status.summary = _summary(store, json_key, output)
         now = now or datetime.now(UTC)
         expiry = api.REPORT_URL_EXPIRY_SECONDS
         status.report_url = _presign(s3, api.BUCKET_NAME, html_key, expiry)

@@ -21,7 +21,7 @@ def answer_key(evaluation: Evaluation, model_id: str) -> str:
         "article": request.article,
         "maxTokens": request.max_tokens,
         "temperature": request.temperature,
-    })
+    }, scope=evaluation.api_key_id)
 
 
 def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelResult:

@@ -3,12 +3,15 @@ render ``report.html`` from it, and refresh the index of all reports."""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bakeoff.catalog import load_catalog
-from bakeoff.errors import ReportError, parse_cause
-from bakeoff.estimate import cost_usd
+from bakeoff.errors import ReportError, StorageError, parse_cause
+from bakeoff.estimate import cost_usd, priced
 from bakeoff.models import Answer, JudgeFailure, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
@@ -65,7 +68,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
             entry.update({
                 "output": answer.text, "usage": answer.usage.dump(), "latencyMs": answer.latency_ms,
                 "stopReason": answer.stop_reason, "cached": result.cached,
-                "costUsd": cost_usd(result.model_id, answer.usage),
+                **cost_fields(result.model_id, answer.usage),
             })
             if verdict is None and judge_failure:
                 entry.update({"scoreStatus": "not judged", "scores": {}, "weightedScore": None,
@@ -91,7 +94,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
         else:
             billed = _billed_usage_of_failure(result)
             entry.update({"output": None, "usage": billed.dump(), "latencyMs": None, "scoreStatus": "not judged",
-                          "scores": {}, "weightedScore": None, "costUsd": cost_usd(result.model_id, billed),
+                          "scores": {}, "weightedScore": None, **cost_fields(result.model_id, billed),
                           "error": _error_message(result)})
         entries.append(entry)
 
@@ -135,7 +138,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
 
 def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: float) -> dict[str, Any]:
     """The model entries (already ranked) with their ranking, winner and totals."""
-    candidate_cost = round(sum(e["costUsd"] for e in entries), 8)
+    candidate_cost = round(sum(e["costUsd"] or 0.0 for e in entries), 8)
     totals = {
         "models": len(entries),
         "ok": sum(e["status"] == "ok" for e in entries),
@@ -158,11 +161,24 @@ def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: flo
     }
 
 
+def cost_fields(model_id: str, usage: Usage) -> dict[str, Any]:
+    """``costUsd`` of a model's calls; for a model without a price ``None`` and ``unpriced``: its cost is
+    unknown, and a report that showed $0.00 would be wrong by an unknown amount."""
+    if priced(model_id):
+        return {"costUsd": cost_usd(model_id, usage)}
+    return {"costUsd": None, "unpriced": True}
+
+
 def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, Any] | None) -> dict[str, Any]:
     """What every report carries around its results: the request, the estimate, notices, timing."""
     catalog = load_catalog()
     request = evaluation.request
     notices = []
+    unpriced = [m for m in dict.fromkeys([*request.models, *evaluation.judge_model_ids]) if not priced(m)]
+    if unpriced:
+        report["totals"]["unpricedModels"] = unpriced
+        notices.append(f"No price is known for {', '.join(unpriced)} (allowUnpriced): their cost is unknown and "
+                       "shown as unpriced; every total here counts the priced models only.")
     local = [m for m in [*request.models, *evaluation.judge_model_ids] if (info := catalog.get(m)) and info.local]
     if local:
         notices.append("Local models ran here (" + ", ".join(sorted(set(local))) + "). They are tiny (135M-1.5B "
@@ -245,11 +261,35 @@ def index_row(report: dict[str, Any]) -> dict[str, Any]:
             "status": "ok" if report["totals"]["failed"] == 0 else "partial"}
 
 
-def update_index(store: Store, prefix: str, report: dict[str, Any]) -> None:
-    """``reports/index.json`` + ``index.html``: one row per evaluation, newest first."""
-    index = store.get_json(prefix + "index.json") or {"evaluations": []}
+INDEX_ATTEMPTS = 30
+
+
+def update_index(store: Store, prefix: str, report: dict[str, Any], *,
+                 pause: Callable[[float], None] = time.sleep) -> None:
+    """``reports/index.json`` + ``index.html``: one row per evaluation, newest first.
+
+    Evaluations finish at once (many runs, a dataset's items), and a plain read-modify-write of one
+    object loses the rows of every writer but the last. So ``index.json`` is written only if it is
+    still the version read (``put_json_if``); a writer that lost reads again and retries after a
+    jittered backoff. ``index.html`` is rendered from whatever ``index.json`` holds: each writer, after
+    writing it, checks that ``index.json`` has not moved on meanwhile and renders again if it has, so
+    the last page written shows the last index.
+    """
+    key = prefix + "index.json"
     row = index_row(report)
-    rows = [r for r in index["evaluations"] if r["evaluationId"] != row["evaluationId"]] + [row]
-    rows.sort(key=lambda r: r["createdAt"], reverse=True)
-    store.put_json(prefix + "index.json", {"evaluations": rows})
-    store.put_bytes(prefix + "index.html", render_index(rows).encode(), "text/html; charset=utf-8")
+    for attempt in range(INDEX_ATTEMPTS):
+        index, etag = store.get_json_tagged(key)
+        rows = [r for r in (index or {"evaluations": []})["evaluations"] if r["evaluationId"] != row["evaluationId"]]
+        rows = sorted([*rows, row], key=lambda r: r["createdAt"], reverse=True)
+        written = store.put_json_if(key, {"evaluations": rows}, etag=etag)
+        if written is not None:
+            break
+        pause(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+    else:
+        raise StorageError(f"{key} kept changing: {INDEX_ATTEMPTS} conditional writes lost (the ASL retries)")
+    for _ in range(INDEX_ATTEMPTS):
+        store.put_bytes(prefix + "index.html", render_index(rows).encode(), "text/html; charset=utf-8")
+        index, now = store.get_json_tagged(key)
+        if now == written or index is None:
+            return
+        rows, written = index["evaluations"], now

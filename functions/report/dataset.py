@@ -7,12 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bakeoff.catalog import load_catalog
-from bakeoff.estimate import cost_usd
 from bakeoff.models import ModelResult, Usage
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import load_evaluation
-from functions.report.build import ranked_body
+from functions.report.build import cost_fields, ranked_body
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -78,7 +77,7 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
             "items": st.get("items", 0), "failed": st.get("failed", 0), "unscored": st.get("unscored", 0),
             "scores": {name: {"score": round(mean, 2), "reason": "mean over the scored items"}
                        for name, mean in (st.get("criteria") or {}).items() if mean is not None},
-            "usage": usage.dump(), "costUsd": cost_usd(model_id, usage),
+            "usage": usage.dump(), **cost_fields(model_id, usage),
             "latencyMs": round(sum(latencies) / len(latencies)) if latencies else None,
             "judgeCostUsd": round(sum(r.get("judgeCostUsd") or 0.0 for r in mine), 8),
             "output": None,

@@ -20,6 +20,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,18 @@ UNSCORED_FAIL = 0.5
 # --- formatting ------------------------------------------------------------------------------
 
 
-def usd(value: float | None) -> str:
+@dataclass(frozen=True)
+class Unpriced:
+    """A cost with an unknown part (a model without a price, run with allowUnpriced): shown as
+    "unpriced", or "$x + unpriced" when some of it is known; never as $0.00."""
+
+    known: float = 0.0
+
+
+def usd(value: float | Unpriced | None) -> str:
     """Dollars with sensible precision: cents from $1 up, three significant digits below."""
+    if isinstance(value, Unpriced):
+        return f"{usd(value.known)} + unpriced" if value.known else "unpriced"
     if value is None:
         return "–"
     if value == 0:
@@ -135,6 +146,12 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _cost(value: Any, unknown_part: bool) -> float | Unpriced | None:
+    """A total as shown: the known dollars, marked unpriced when a model without a price is in it."""
+    known = _number(value)
+    return Unpriced(known or 0.0) if unknown_part else known
+
+
 def _candidate_estimates(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     lines = (report.get("estimate") or {}).get("lines") or []
     return {line["modelId"]: line for line in lines if line.get("role") == "candidate" and "modelId" in line}
@@ -169,7 +186,7 @@ def _model_view(index: int, m: Mapping[str, Any], criteria: list[str], names: Ma
         "latency_ms": _number(m.get("latencyMs")),
         "stop_reason": m.get("stopReason"),
         "cached": bool(m.get("cached")),
-        "cost": _number(m.get("costUsd")),
+        "cost": Unpriced() if m.get("unpriced") else _number(m.get("costUsd")),
         "error": ({"name": error.get("error") or "Error", "message": error.get("message") or ""}
                   if failed else None),
         "unscored_reason": m.get("unscoredReason") or ("the judge did not score this answer"
@@ -188,7 +205,8 @@ def _model_view(index: int, m: Mapping[str, Any], criteria: list[str], names: Ma
         } if metrics else None,
         "estimate": {"input_tokens": estimate.get("inputTokens"),
                      "output_tokens": estimate.get("outputTokens"),
-                     "cost": _number(estimate.get("costUsd"))} if estimate else None,
+                     "cost": _number(estimate.get("costUsd")) if estimate.get("costUsd") is not None
+                     else Unpriced()} if estimate else None,
     }
 
 
@@ -318,7 +336,7 @@ def _bars_chart(models: list[dict[str, Any]], criteria: list[str]) -> dict[str, 
 
 
 def _scatter_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
-    points = [m for m in models if m["status"] == "scored" and m["cost"] is not None]
+    points = [m for m in models if m["status"] == "scored" and isinstance(m["cost"], float)]
     if not points:
         return None
     width, height, left, right, top, bottom = 460, 280, 46, 24, 12, 34
@@ -406,6 +424,7 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
     checks = _health_checks(health)
     failed_checks = [c["label"] for c in checks if c["verdict"] == "fail"]
     estimate = report.get("estimate") or {}
+    unpriced = set(totals.get("unpricedModels") or [])
     judge_lines = [line for line in estimate.get("lines") or [] if line.get("role") == "judge"]
     wall, derived = _wall_time(report)
     winner = scored[0] if scored else None
@@ -439,18 +458,22 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
             "unscored": totals.get("unscored", sum(m["status"] == "unscored" for m in models)),
             "input_tokens": totals.get("inputTokens"),
             "output_tokens": totals.get("outputTokens"),
-            "candidate_cost": _number(totals.get("candidateCostUsd")),
+            "candidate_cost": _cost(totals.get("candidateCostUsd"), any(isinstance(m["cost"], Unpriced)
+                                                                         for m in models)),
         },
         "failed_models": [m["name"] for m in models if m["status"] == "failed"],
         "unscored_models": [m["name"] for m in models if m["status"] == "unscored"],
-        "total_cost": _number(report.get("totalCostUsd", totals.get("totalCostUsd"))),
-        "judge_cost": _number(report.get("judgeCostUsd", totals.get("judgeCostUsd"))),
-        "estimated_cost": _number(report.get("estimatedCostUsd", estimate.get("totalUsd"))),
+        "total_cost": _cost(report.get("totalCostUsd", totals.get("totalCostUsd")), bool(unpriced)),
+        "judge_cost": _cost(report.get("judgeCostUsd", totals.get("judgeCostUsd")),
+                            any(j in unpriced for j in judges)),
+        "estimated_cost": _cost(report.get("estimatedCostUsd", estimate.get("totalUsd")),
+                                bool(estimate.get("unpriced"))),
         "judge_estimate": {
             "input_tokens": sum(line.get("inputTokens", 0) for line in judge_lines),
             "output_tokens": sum(line.get("outputTokens", 0) for line in judge_lines),
             "calls": sum(line.get("calls", 0) for line in judge_lines),
-            "cost": sum(line.get("costUsd", 0.0) for line in judge_lines),
+            "cost": _cost(sum(line.get("costUsd") or 0.0 for line in judge_lines),
+                          any(line.get("costUsd") is None for line in judge_lines)),
         } if judge_lines else None,
         "wall_time": wall,
         "wall_time_derived": derived,
@@ -559,7 +582,8 @@ def render_csv(report: dict[str, Any]) -> str:
             m.get("scoreStatus"), m.get("weightedScore"), bool(m.get("tie") or m.get("tiedWith")),
             m.get("tiedWith") or None,
             *((scores[c].get("score") if isinstance(scores.get(c), Mapping) else None) for c in criteria),
-            usage.get("inputTokens"), usage.get("outputTokens"), m.get("latencyMs"), m.get("costUsd"),
+            usage.get("inputTokens"), usage.get("outputTokens"), m.get("latencyMs"),
+            "unpriced" if m.get("unpriced") else m.get("costUsd"),
             m.get("judgeCostUsd"), estimate.get("inputTokens"), estimate.get("outputTokens"),
             estimate.get("costUsd"), metrics.get("wordCount"), metrics.get("compressionRatio"),
             metrics.get("rougeL"),

@@ -140,7 +140,8 @@ class Judge:
     """Scores answers (and compares pairs) with one judge model, through an injected Converse client."""
 
     def __init__(self, converse: ConverseClient, store: Store, *, judge_model_id: str,
-                 criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True):
+                 criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True,
+                 scope: str | None = None):
         self.converse = converse
         self.store = store
         self.judge_model_id = judge_model_id
@@ -148,6 +149,7 @@ class Judge:
         self.article = article
         self.task_prompt = task_prompt
         self.use_cache = use_cache
+        self.scope = scope  # the owning API key's ID: its verdicts are cached apart from other keys'
         self.tool_use = load_catalog().supports_tool_use(judge_model_id)
         self.schema = verdict_schema(criteria)
         self.reply_model = reply_model(criteria)
@@ -171,12 +173,12 @@ class Judge:
 
     def verdict_key(self, answer_text: str) -> str:
         return checkpoint_key("verdicts", {**self._determinants(PROMPT_VERSION),
-                                           "answer": content_hash(answer_text)})
+                                           "answer": content_hash(answer_text)}, self.scope)
 
     def comparison_key(self, first_text: str, second_text: str) -> str:
         return checkpoint_key("comparisons", {**self._determinants(PAIRWISE_PROMPT_VERSION),
                                               "first": content_hash(first_text),
-                                              "second": content_hash(second_text)})
+                                              "second": content_hash(second_text)}, self.scope)
 
     def user_prompt(self, answer_text: str, label: str, feedback: str | None = None) -> str:
         return _templates.get_template("judge_user.j2").render(

@@ -104,7 +104,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     # The judge never sees model names: answers are labelled A, B, C in request order.
     labels = dict(zip(order, string.ascii_uppercase, strict=False))
     judges = [Judge(converse, store, judge_model_id=judge_id, criteria=criteria, article=article,
-                    task_prompt=request.prompt, use_cache=request.use_cache)
+                    task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id)
               for judge_id in evaluation.judge_model_ids]
     judge_ids = [j.judge_model_id for j in judges]
     pairwise = request.mode == "pairwise"

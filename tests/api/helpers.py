@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -160,3 +161,19 @@ def http(method: str, url: str, body: bytes | None = None, *, api_key: str | Non
 
 def executions(offline: OfflineStack) -> int:
     return len(offline.sfn.list_executions(stateMachineArn=offline.state_machine_arn)["executions"])
+
+
+def post(api: Any, request: Any, **kwargs: Any) -> Reply:
+    return http("POST", api.url + "/evaluations", json.dumps(request).encode(), **kwargs)
+
+
+def wait_done(status_url: str, timeout: float = 60, *, api_key: str = API_KEY) -> dict[str, Any]:
+    """The evaluation's status once it is no longer RUNNING (asked with ``api_key``, its owner)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = http("GET", status_url, api_key=api_key)
+        assert reply.status == 200, reply.body
+        body = reply.json()
+        if body["status"] != "RUNNING" or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)

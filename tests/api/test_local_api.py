@@ -7,7 +7,6 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -20,25 +19,12 @@ from tests.api.helpers import (
     executions,
     http,
     key,
+    post,
+    wait_done,
 )
 from tests.support.s3_faults import FailingPuts, store_client
 
 UNKNOWN_ID = "20250101T000000Z-0123abcd"
-
-
-def post(api: LocalApi, request: Any, **kwargs: Any):
-    return http("POST", api.url + "/evaluations", json.dumps(request).encode(), **kwargs)
-
-
-def wait_done(status_url: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = http("GET", status_url)
-        assert reply.status == 200, reply.body
-        body = reply.json()
-        if body["status"] != "RUNNING" or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
 
 
 # --- keys ----------------------------------------------------------------------------------------

@@ -167,8 +167,8 @@ def test_no_broad_managed_policies_or_bucket_wide_policy_templates() -> None:
 
 
 def test_s3_access_is_by_prefix_and_listing_is_the_only_bucket_level_grant() -> None:
-    prefixes = ("/evaluations/*", "/checkpoints/answers/*", "/checkpoints/verdicts/*", "/checkpoints/comparisons/*",
-                "/reports/*", "/datasets/*")
+    prefixes = ("/evaluations/*", "/evaluations/*/owner.json", "/checkpoints/answers/*", "/checkpoints/verdicts/*",
+                "/checkpoints/comparisons/*", "/reports/*", "/datasets/*")
     for name, statement in all_statements():
         actions = [str(a) for a in _as_list(statement["Action"])]
         if not any(a.startswith("s3:") for a in actions):
@@ -201,6 +201,27 @@ def test_the_api_may_start_and_read_only_this_state_machine() -> None:
     assert api_statements["ReadEvaluationStatus"]["Action"] == "states:DescribeExecution"
     assert "execution:${EvaluationStateMachine.Name}:*" in json.dumps(api_statements["ReadEvaluationStatus"])
     assert api_statements["ReadReports"]["Action"] == "s3:GetObject"
+
+
+def test_each_evaluation_belongs_to_the_key_that_created_it() -> None:
+    """Tenant isolation by design: every API method requires a key (so API Gateway passes its
+    ``apiKeyId``); the API function may write an evaluation's owner and nothing else of it; Validate
+    reads the owner, so the evaluation's checkpoints are scoped to that key under the prefixes the
+    model functions may use (``checkpoints/<kind>/keys/<apiKeyId>/`` is inside ``checkpoints/<kind>/*``)."""
+    from bakeoff.storage import checkpoint_key
+
+    assert api_events() and all(props["Auth"]["ApiKeyRequired"] is True for _, _, props in api_events())
+    api = {s["Sid"]: s for s in statements(RESOURCES["ApiFunction"]["Properties"]["Policies"])}
+    writes = [s for s in api.values() if "s3:PutObject" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${EvaluationBucket.Arn}/evaluations/*/owner.json"}]
+    validate = {s["Sid"]: s for s in statements(RESOURCES["ValidateFunction"]["Properties"]["Policies"])}
+    assert validate["ReadOwner"]["Action"] == "s3:GetObject"
+    assert json.dumps(validate["ReadOwner"]["Resource"]).endswith('/evaluations/*/owner.json"}')
+    granted = {json.dumps(r) for _, s in all_statements() for r in _as_list(s["Resource"])}
+    for kind in ("answers", "verdicts", "comparisons"):
+        scoped = checkpoint_key(kind, {"x": 1}, scope="abc123")
+        assert scoped.startswith(f"checkpoints/{kind}/keys/abc123/")
+        assert f'{{"Fn::Sub": "${{EvaluationBucket.Arn}}/checkpoints/{kind}/*"}}' in granted
 
 
 # --- the bucket ------------------------------------------------------------------------------------

@@ -26,12 +26,22 @@ SERVER_DIED = "LocalModelServerDied"  # the error an execution is stopped with w
 
 
 def load_event(path: Path) -> Any:
+    """The request file, read as strictly as the API reads a body (``bakeoff.jsontext``): a key twice,
+    ``NaN`` or nesting too deep is refused with the field named, never resolved or crashed on."""
+    from bakeoff.errors import RequestValidationError
+    from bakeoff.jsontext import parse_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SystemExit(f"bakeoff: no such file: {path}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SystemExit(f"bakeoff: {path} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SystemExit(f"bakeoff: {path} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return parse_json(text, what=str(path))
+    except RequestValidationError as exc:
+        problem = exc.details["errors"][0]
+        raise SystemExit(f"bakeoff: {path}: {problem['field']}: {problem['message']}") from None
 
 
 def requested_models(request: Any) -> list[str]:

@@ -133,7 +133,8 @@ def _serve(args: argparse.Namespace, root: Path, parameters: dict[str, Any], con
         with api:
             for key in config.keys:
                 quota = f"{key.quota_limit}/{key.quota_period}" if key.quota_limit else "no quota"
-                print(f"key {key.name}: {key.rate_limit:g} req/s, burst {key.burst_limit}, {quota}",
+                print(f"key {key.name} (apiKeyId {key.key_id}): {key.rate_limit:g} req/s, "
+                      f"burst {key.burst_limit}, {quota}",
                       file=sys.stderr)
             print(f"READY {api.url}", flush=True)
             if ready:

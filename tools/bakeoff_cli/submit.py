@@ -1,6 +1,7 @@
 """``bakeoff submit``: the CI trigger. Post a request, wait, print the ranking, fetch the report, gate.
 
-Standard library only, so a CI job needs nothing but ``pip install`` of this package. Exit codes:
+Standard library only (and ``bakeoff.jsontext``, which is too), so a CI job needs nothing but
+``pip install`` of this package. Exit codes:
 
 - 0: accepted (and, when waiting, at least one model was scored and every gate held)
 - 1: a ``--min-score`` gate failed
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from bakeoff.errors import RequestValidationError
+from bakeoff.jsontext import dump_utf8, parse_json
 from bakeoff_cli.exit_codes import Exit
 
 # The names this module has always used, kept for scripts and tests that import them.
@@ -81,7 +84,8 @@ class ApiClient:
         self.attempts = attempts
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
+        # UTF-8 as it is: a 50,000-character CJK article escaped as \uXXXX would be twice the API's limit.
+        data = dump_utf8(body) if body is not None else None
         delay = 1.0
         for attempt in range(1, self.attempts + 1):
             req = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
@@ -207,7 +211,14 @@ def _step_summary(status: dict[str, Any], gate_lines: list[str]) -> None:
 def submit(args: argparse.Namespace) -> int:
     try:
         gates = parse_gates(args.min_score)
-        request = json.loads(Path(args.event).read_text(encoding="utf-8"))
+        # Read as strictly as the API reads the body, and refused here as the API would refuse it.
+        request = parse_json(Path(args.event).read_text(encoding="utf-8"), what=str(args.event))
+        dump_utf8(request)
+    except RequestValidationError as exc:
+        _say(f"not sent: {exc.message}")
+        for error in exc.details.get("errors") or []:
+            print(f"  {error['field']}: {error['message']}", flush=True)
+        return EXIT_REFUSED
     except (ValueError, OSError) as exc:
         _say(str(exc))
         return EXIT_REFUSED

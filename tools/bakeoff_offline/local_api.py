@@ -20,14 +20,20 @@
 Presigned report URLs name ``<bucket>.s3.amazonaws.com``, which offline is moto inside this process
 and reachable from nowhere else. So this server also stands in for S3's endpoint: it rewrites those
 URLs in the function's responses to ``<this server>/_s3/<bucket>/<key>?<the same signed query>`` and
-serves each such GET from moto's S3 after checking the URL's expiry (``X-Amz-Date`` +
-``X-Amz-Expires``; moto checks no signature, and neither does this relay). No API key is needed
-there, as none is for a presigned URL.
+serves each such GET from moto's S3 only when its SigV4 signature is the one the stack's credentials
+give for that very URL and it has not expired (``presigned.refusal``; moto checks no signature, so this
+relay must). No API key is needed there, as none is for a presigned URL; a URL the API did not sign
+(``evaluations/<id>/request.json``, another key's checkpoints) is refused with 403.
+
+Each key has an ID, as API Gateway gives it (``requestContext.identity.apiKeyId``): derived from the
+key's value, so it stays the same across restarts. The API function records it as the owner of every
+evaluation the key creates and answers no other key about it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -44,7 +50,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bakeoff_offline.lambda_api import LambdaContext
 from bakeoff_offline.loopback import LoopbackServer
-from bakeoff_offline.template import ACCOUNT, Stack
+from bakeoff_offline.presigned import Credentials, refusal
+from bakeoff_offline.template import ACCOUNT, REGION, Stack
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST APIs: 10 MB
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
@@ -79,6 +86,12 @@ class KeyPolicy:
             raise ValueError(f"API key {self.name!r}: rateLimit must be > 0 and burstLimit >= 1")
         if self.quota_period not in QUOTA_PERIODS:
             raise ValueError(f"API key {self.name!r}: quota period must be one of {', '.join(QUOTA_PERIODS)}")
+
+    @property
+    def key_id(self) -> str:
+        """The key's ID, shaped like API Gateway's (10 lowercase letters and digits); never the key."""
+        digest = base64.b32encode(hashlib.sha256(self.value.encode()).digest()).decode().lower()
+        return digest[:10]
 
 
 @dataclass
@@ -346,7 +359,7 @@ class LocalApi(LoopbackServer):
     """API Gateway in front of the API function, offline. ``functions`` maps logical ID → handler."""
 
     def __init__(self, stack: Stack, functions: dict[str, Handler], config: GatewayConfig, *, s3: Any,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 credentials: Credentials, host: str = "127.0.0.1", port: int = 0) -> None:
         from jsonschema import Draft4Validator
 
         self.stack = stack
@@ -355,6 +368,7 @@ class LocalApi(LoopbackServer):
         self.routes = routes_from_template(stack)
         self.usage = UsagePlan(config)
         self.s3 = s3
+        self.credentials = credentials  # what the API function signs report URLs with
         self.validators = {id(r): Draft4Validator(r.model) for r in self.routes if r.model is not None}
         self.lambda_invocations = 0
         self.on_access: list[Callable[[AccessLogLine], None]] = []
@@ -375,9 +389,14 @@ class LocalApi(LoopbackServer):
     def for_offline_stack(cls, offline: Any, config: GatewayConfig, *, host: str = "127.0.0.1",
                           port: int = 0) -> LocalApi:
         """In front of a started ``OfflineStack``: its handlers (imported with their template
-        environment) behind the gateway, its moto S3 behind the presigned-URL relay."""
+        environment) behind the gateway, its moto S3 behind the presigned-URL relay, which checks
+        signatures with the credentials the stack gives every function."""
+        import boto3
+
+        frozen = boto3.Session().get_credentials().get_frozen_credentials()
         functions = {name: fn.handler for name, fn in offline.lambda_server.functions.items()}
-        return cls(offline.stack, functions, config, s3=offline.s3, host=host, port=port)
+        return cls(offline.stack, functions, config, s3=offline.s3, host=host, port=port,
+                   credentials=Credentials(frozen.access_key, frozen.secret_key))
 
     # --- one request ------------------------------------------------------------------------
 
@@ -476,7 +495,7 @@ class LocalApi(LoopbackServer):
                 "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
                 "requestTimeEpoch": int(time.time() * 1000),
                 "identity": {"sourceIp": http.client_address[0], "userAgent": http.headers.get("User-Agent"),
-                             "apiKey": key.value if key else None, "apiKeyId": key.name if key else None},
+                             "apiKey": key.value if key else None, "apiKeyId": key.key_id if key else None},
             },
             "body": text if body else None,
             "isBase64Encoded": encoded,
@@ -513,16 +532,12 @@ class LocalApi(LoopbackServer):
             return status, {"Content-Type": "application/xml"}, xml.encode(), None, code
 
         bucket, _, key = path.removeprefix("/_s3/").partition("/")
-        params = {k: v[-1] for k, v in parse_qs(query).items()}
-        if "X-Amz-Date" in params and "X-Amz-Expires" in params:
-            signed = datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            expires = signed + timedelta(seconds=int(params["X-Amz-Expires"]))
-        elif "Expires" in params:
-            expires = datetime.fromtimestamp(int(params["Expires"]), UTC)
-        else:
-            return s3_error(403, "AccessDenied", "Only presigned URLs are served here")
-        if datetime.now(UTC) > expires:
-            return s3_error(403, "AccessDenied", "Request has expired")
+        # The URL was signed for S3's own host (which ``_invoke`` rewrote to this relay).
+        hosts = [f"{bucket}.s3.amazonaws.com", f"{bucket}.s3.{REGION}.amazonaws.com"]
+        problem = refusal("GET", hosts, f"/{key}", query, self.credentials)
+        if problem is not None:
+            code = "SignatureDoesNotMatch" if "signature" in problem else "AccessDenied"
+            return s3_error(403, code, problem)
         try:
             obj = self.s3.get_object(Bucket=bucket, Key=unquote(key))
         except ClientError as exc:

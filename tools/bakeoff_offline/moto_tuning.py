@@ -39,6 +39,12 @@ loudly if a patched name moves.
   CPU, all services together). S3 requests are still signed: moto's S3 treats an unsigned request as
   anonymous and the bucket's public-access block refuses it. Bedrock requests are still signed: the
   Converse endpoint may be anything ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` names.
+- **One key, one request at a time.** moto checks a PutObject's ``If-Match`` / ``If-None-Match`` and
+  then writes, with other threads free to run in between, so two concurrent writers could both pass
+  the check that S3 lets only one pass (the reports index relies on it); and a put disposes of the
+  key's old buffer while another put or a get may still be reading it ("I/O operation on closed
+  file", seen on ``reports/index.json`` and ``index.html``). PutObject and GetObject of the same key
+  are serialised (64 lock stripes by key). A fidelity fix, not a speed one; it patches moto alike.
 - **Retry waits scaled** (tests only): moto's retrier sleeps for real between attempts.
 """
 
@@ -68,6 +74,7 @@ LAMBDA_TASKS_MODULE = "moto.stepfunctions.parser.asl.component.state.exec.state_
 RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
 S3_MODELS_MODULE = "moto.s3.models"
 S3_URLS_MODULE = "moto.s3.urls"
+S3_RESPONSES_MODULE = "moto.s3.responses"
 ERRORS_MODULE = "moto.core.errors"
 SERVED_OFFLINE = frozenset({"states", "lambda"})  # botocore signing names
 
@@ -234,6 +241,21 @@ def tuned_moto(retry_time_scale: float = 1.0, cache_dir: Path | None = _DEFAULT_
             sign(signer, operation_name, request, region_name, signing_type, expires_in, signing_name)
 
         swap("botocore.signers:RequestSigner", "sign", sign_unless_served_offline)
+
+        responses = importlib.import_module(S3_RESPONSES_MODULE)
+        stripes = [threading.Lock() for _ in range(64)]
+
+        def one_at_a_time_per_key(operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            def serialised(response: Any) -> Any:
+                name = f"{response.bucket_name}/{response.parse_key_name()}"
+                with stripes[hash(name) % len(stripes)]:
+                    return operation(response)
+
+            return serialised
+
+        for operation in ("put_object", "get_object"):
+            swap(S3_RESPONSES_MODULE + ":S3Response", operation,
+                 one_at_a_time_per_key(getattr(responses.S3Response, operation)))
         if retry_time_scale != 1.0:
             swap(RETRY_MODULE, "time", _ScaledTime(retry_time_scale))
         yield

@@ -65,6 +65,14 @@ class Catalog(BaseModel):
                 return model_id[len(prefix):]
         return model_id
 
+    def unprefixed(self, model_id: str) -> str:
+        """The model ID without an inference-profile prefix, known or not: two IDs with the same
+        ``unprefixed`` are one model (``us.amazon.nova-lite-v1:0`` is ``amazon.nova-lite-v1:0``)."""
+        for prefix in self.inferenceProfilePrefixes:
+            if model_id.startswith(prefix):
+                return model_id[len(prefix):]
+        return model_id
+
     @property
     def _by_id(self) -> dict[str, ModelInfo]:
         return {m.model_id: m for m in self.models}

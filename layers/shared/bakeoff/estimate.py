@@ -16,6 +16,7 @@ def judge_max_tokens(criteria_count: int) -> int:
 
 
 def cost_usd(model_id: str, usage: Usage) -> float:
+    """What a call cost; 0.0 for an unpriced model (check ``priced`` before showing it as a price)."""
     info = load_catalog().get(model_id)
     return info.cost_usd(usage.input_tokens, usage.output_tokens) if info else 0.0
 
@@ -37,7 +38,7 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
     for model_id in request.models:
         input_tokens = estimate_tokens(request.prompt, model_id) + estimate_tokens(request.article, model_id) + 10
         info = catalog.get(model_id)
-        cost = info.cost_usd(input_tokens, request.max_tokens) if info else 0.0
+        cost = info.cost_usd(input_tokens, request.max_tokens) if info else None
         lines.append(ModelEstimate(model_id=model_id, role="candidate", calls=1, input_tokens=input_tokens,
                                    output_tokens=request.max_tokens, cost_usd=cost))
     criteria = len(request.scoring_criteria)
@@ -49,11 +50,22 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
                        + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria)
         per_call_out = judge_max_tokens(criteria)
         info = catalog.get(judge_model_id)
-        judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else 0.0
+        judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else None
         lines.append(ModelEstimate(model_id=judge_model_id, role="judge", calls=calls,
                                    input_tokens=per_call_in * calls, output_tokens=per_call_out * calls,
                                    cost_usd=judge_cost))
-    return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd for line in lines), 6))
+    return _total(lines)
+
+
+def _total(lines: list[ModelEstimate]) -> CostEstimate:
+    """The priced lines summed; the unpriced ones named, never counted as $0."""
+    return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd or 0.0 for line in lines), 6),
+                        unpriced=list(dict.fromkeys(line.model_id for line in lines if line.cost_usd is None)))
+
+
+def priced(model_id: str) -> bool:
+    """The catalog has a price for this model (or its inference profile's base model)."""
+    return load_catalog().get(model_id) is not None
 
 
 def combine_estimates(parts: list[CostEstimate]) -> CostEstimate:
@@ -67,8 +79,8 @@ def combine_estimates(parts: list[CostEstimate]) -> CostEstimate:
                 merged[key] = old.model_copy(update={
                     "calls": old.calls + line.calls, "input_tokens": old.input_tokens + line.input_tokens,
                     "output_tokens": old.output_tokens + line.output_tokens,
-                    "cost_usd": round(old.cost_usd + line.cost_usd, 8)})
+                    "cost_usd": None if old.cost_usd is None or line.cost_usd is None
+                    else round(old.cost_usd + line.cost_usd, 8)})
             else:
                 merged[key] = line
-    lines = list(merged.values())
-    return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd for line in lines), 6))
+    return _total(list(merged.values()))

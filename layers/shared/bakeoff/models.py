@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from bakeoff.text import visible
+
 
 class Contract(BaseModel):
     """Internal state payloads: camelCase on the wire, tolerant of added fields."""
@@ -47,6 +49,7 @@ class Criterion(StrictContract):
         str | None,
         Field(min_length=10, max_length=500, description="What the judge should look for. "
               "Optional for built-in criteria."),
+        AfterValidator(visible),
     ] = None
 
 
@@ -59,8 +62,8 @@ class DatasetItem(StrictContract):
     """One line of a dataset."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
-    article: Annotated[str, Field(min_length=100, max_length=50_000)]
-    reference: Annotated[str | None, Field(max_length=50_000)] = None
+    article: Annotated[str, Field(min_length=100, max_length=50_000), AfterValidator(visible)]
+    reference: Annotated[str | None, Field(max_length=50_000), AfterValidator(visible)] = None
 
 
 def _weight_only(value: object) -> object:
@@ -74,7 +77,8 @@ class EvaluationRequest(StrictContract):
     """What a user sends: one article, the candidate models, their prompt and the rubric."""
 
     article: Annotated[str | None, Field(min_length=100, max_length=50_000,
-                                         description="The source text every model works from.")] = None
+                                         description="The source text every model works from."),
+                       AfterValidator(visible)] = None
     dataset: Annotated[DatasetRef | None, Field(description="Instead of one article: a JSONL object in S3, "
                                                 "one {id, article, reference?} per line.")] = None
     models: Annotated[
@@ -83,7 +87,7 @@ class EvaluationRequest(StrictContract):
         AfterValidator(_unique),
     ]
     prompt: Annotated[str, Field(min_length=10, max_length=20_000,
-                                 description="System prompt given to every candidate.")]
+                                 description="System prompt given to every candidate."), AfterValidator(visible)]
     scoring_criteria: Annotated[
         dict[Annotated[str, Field(pattern=CRITERION_NAME)], Annotated[Criterion, BeforeValidator(_weight_only)]],
         Field(min_length=1, max_length=12, description="Criterion name → weight 1-10, or "
@@ -108,7 +112,7 @@ class EvaluationRequest(StrictContract):
     strict_judge: Annotated[bool, Field(description="Refuse a judge from a candidate's model family.")] = False
     use_cache: Annotated[bool, Field(description="Reuse checkpointed answers and verdicts.")] = True
     allow_unpriced: Annotated[bool, Field(description="Accept model IDs that have no price.")] = False
-    title: Annotated[str | None, Field(max_length=200)] = None
+    title: Annotated[str | None, Field(max_length=200), AfterValidator(visible)] = None
 
     @model_validator(mode="after")
     def _article_or_dataset(self) -> EvaluationRequest:
@@ -133,10 +137,28 @@ class ResolvedCriterion(Contract):
     description: str
 
 
+API_KEY_ID = r"^[A-Za-z0-9_\-]{1,128}$"
+
+
+class Owner(Contract):
+    """``evaluations/<id>/owner.json``: the API key that created the evaluation.
+
+    Written by the API function (from API Gateway's ``requestContext.identity.apiKeyId``) before it
+    starts the execution; read by the API to answer only that key, and by Validate to scope the
+    evaluation's checkpoints to that key. An evaluation started any other way has no owner.
+    """
+
+    api_key_id: Annotated[str, Field(pattern=API_KEY_ID, description="API Gateway's ID of the key "
+                                     "(not the key itself).")]
+    created_at: str
+
+
 class Evaluation(Contract):
     """A validated request, stored once in S3; every later state reads it from there."""
 
     evaluation_id: str
+    api_key_id: Annotated[str | None, Field(pattern=API_KEY_ID, description="The owning API key's ID "
+                                            "(see ``Owner``); None when started without the API.")] = None
     created_at: str
     request: EvaluationRequest
     judge_model_id: Annotated[str, Field(description="The primary judge (the first of a panel).")]
@@ -171,12 +193,15 @@ class ModelEstimate(Contract):
     calls: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: Annotated[float | None, Field(description="None: the model has no price (allowUnpriced); "
+                                            "its cost is unknown, never $0.")] = None
 
 
 class CostEstimate(Contract):
     lines: list[ModelEstimate]
-    total_usd: float
+    total_usd: Annotated[float, Field(description="The priced lines' sum; see ``unpriced``.")]
+    unpriced: Annotated[list[str], Field(description="Models with no price: their cost is unknown and "
+                                         "not in ``total_usd``.")] = []
 
 
 # --- the Validate state ----------------------------------------------------------------------

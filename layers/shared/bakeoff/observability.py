@@ -12,13 +12,18 @@ own ``Tracing: Active`` segments (init, invocation) are still there.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
@@ -60,9 +65,39 @@ def sdk_tracing_enabled(environ: Any = os.environ) -> bool:
     return not resolve_truthy_env_var_choice(env=environ.get("POWERTOOLS_TRACE_DISABLED", "false"))
 
 
+_emf_lock = threading.Lock()
+
+
+def emit_emf(records: list[dict[str, Any]]) -> None:
+    """EMF records to stdout, each exactly one line, all in one write under one lock.
+
+    Powertools prints a record with ``print``, which writes the JSON and its newline separately: two
+    judge threads flushing at once can put two records on one line, and CloudWatch drops that line
+    (both records, with their cost). Every EMF line of this package goes through here instead.
+    """
+    text = "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in records)
+    with _emf_lock:
+        sys.stdout.write(text)
+
+
+class OneLineEMFProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, flushing through ``emit_emf`` (the handler's own metrics at its end)."""
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if self.metric_set and not is_metrics_disabled():
+            emit_emf([self.serialize_metric_set()])
+            self.clear_metrics()
+        else:  # nothing to write: Powertools' own warning (or error) for an empty flush
+            super().flush_metrics(raise_on_empty_metrics)
+
+
 logger = Logger()
 tracer = Tracer() if sdk_tracing_enabled() else Tracer(provider=UntracedProvider(), disabled=True)
 metrics = Metrics(namespace="Bakeoff")
+# The same shared metric sets every Metrics instance uses, flushed one line at a time.
+metrics.provider = OneLineEMFProvider(namespace="Bakeoff", metric_set=metrics.metric_set,
+                                      dimension_set=metrics.dimension_set, metadata_set=metrics.metadata_set,
+                                      default_dimensions=metrics.default_dimensions)
 
 __all__ = ["logger", "tracer", "metrics", "MetricUnit"]
 
@@ -71,25 +106,29 @@ def record_model_call(model_id: str, role: str, input_tokens: int, output_tokens
                       cost_usd: float, latency_ms: int) -> None:
     """EMF metrics for one model call, with ``modelId`` and ``role`` (candidate/judge) dimensions.
 
-    ``single_metric`` so that the score step, which calls the judge many times, still emits one
-    record per call with the right dimensions. ``CostUsd`` summed over all dimensions is what the
+    One record per metric (as Powertools' ``single_metric`` makes them) so that the score step, which
+    calls the judge many times from several threads, emits each call's records with the right
+    dimensions, one line each (``emit_emf``). ``CostUsd`` summed over all dimensions is what the
     billing alarms in ``template.yaml`` watch.
     """
-    from aws_lambda_powertools.metrics import single_metric
-    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+    from aws_lambda_powertools.metrics.base import SingleMetric
 
-    if is_metrics_disabled():  # single_metric does not check POWERTOOLS_METRICS_DISABLED itself
+    if is_metrics_disabled():
         return
 
-    for name, unit, value in (
-        ("InputTokens", MetricUnit.Count, input_tokens),
-        ("OutputTokens", MetricUnit.Count, output_tokens),
-        ("LatencyMs", MetricUnit.Milliseconds, latency_ms),
-        ("CostUsd", MetricUnit.NoUnit, cost_usd),
-    ):
-        with single_metric(name=name, unit=unit, value=value, namespace="Bakeoff") as metric:
-            metric.add_dimension(name="modelId", value=model_id)
-            metric.add_dimension(name="role", value=role)
-    # The same cost once more under one fixed dimension: the series the cost alarms sum.
-    with single_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace="Bakeoff") as metric:
-        metric.add_dimension(name="scope", value="all")
+    def record(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> dict[str, Any]:
+        metric = SingleMetric(namespace="Bakeoff")
+        metric.add_metric(name=name, unit=unit, value=value)
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(name=dimension, value=dimension_value)
+        return metric.serialize_metric_set()
+
+    per_model = {"modelId": model_id, "role": role}
+    emit_emf([
+        record("InputTokens", MetricUnit.Count, input_tokens, per_model),
+        record("OutputTokens", MetricUnit.Count, output_tokens, per_model),
+        record("LatencyMs", MetricUnit.Milliseconds, latency_ms, per_model),
+        record("CostUsd", MetricUnit.NoUnit, cost_usd, per_model),
+        # The same cost once more under one fixed dimension: the series the cost alarms sum.
+        record("CostUsd", MetricUnit.NoUnit, cost_usd, {"scope": "all"}),
+    ])

@@ -2,10 +2,13 @@
 
 Layout in the bucket::
 
+    evaluations/<evaluationId>/owner.json     the API key that created it (written by the API)
     evaluations/<evaluationId>/request.json   the validated request (every state reads it)
     evaluations/<evaluationId>/scores.json    the judge's verdicts for this evaluation
     checkpoints/answers/<sha256>.json          one candidate answer, keyed by what determines it
     checkpoints/verdicts/<sha256>.json         one judge verdict, keyed likewise
+    checkpoints/<kind>/keys/<apiKeyId>/...     the same, for an evaluation an API key created: keys
+                                               never share cached answers or verdicts
     reports/<evaluationId>/report.{json,html}  the report; reports/index.html lists them
 
 A checkpoint key is the hash of everything that determines the result, so a Step Functions retry,
@@ -47,8 +50,11 @@ def evaluation_key(evaluation_id: str, name: str) -> str:
     return f"evaluations/{evaluation_id}/{name}"
 
 
-def checkpoint_key(kind: str, determinants: dict[str, Any]) -> str:
-    return f"checkpoints/{kind}/{content_hash(determinants)}.json"
+def checkpoint_key(kind: str, determinants: dict[str, Any], scope: str | None = None) -> str:
+    """Where a checkpoint lives. ``scope`` is the owning API key's ID: one key's run never reads
+    another's answers (nor learns, by a cache hit, what another key asked)."""
+    folder = f"checkpoints/{kind}/keys/{scope}" if scope else f"checkpoints/{kind}"
+    return f"{folder}/{content_hash(determinants)}.json"
 
 
 class Store:
@@ -73,16 +79,48 @@ class Store:
         body = json.dumps(value, ensure_ascii=False, indent=1).encode()
         self.put_bytes(key, body, "application/json")
 
-    def get_bytes(self, key: str) -> bytes | None:
-        """The object's bytes, or None when there is no such key."""
+    def _get(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, or None when there is no such key."""
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            found = self._s3.get_object(Bucket=self.bucket, Key=key)
+            return found["Body"].read(), found.get("ETag", "")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise StorageError(f"could not read s3://{self.bucket}/{key}: {exc}") from exc
         except BotoCoreError as exc:
             raise StorageError(f"could not read s3://{self.bucket}/{key}: {exc}") from exc
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        found = self._get(key)
+        return None if found is None else found[0]
+
+    def get_json_tagged(self, key: str) -> tuple[Any | None, str | None]:
+        """The object's JSON and its ETag, for a later ``put_json_if``; ``(None, None)`` when absent."""
+        found = self._get(key)
+        return (None, None) if found is None else (json.loads(found[0]), found[1])
+
+    def put_json_if(self, key: str, value: Any, *, etag: str | None) -> str | None:
+        """Write only if the object is still the version read (``etag``; ``None``: still absent).
+
+        The new ETag, or None when another writer changed the object first (S3 answers 412, or 409
+        for two conditional writes at once): read it again and retry. S3 checks the condition and
+        writes atomically, so of concurrent read-modify-writes exactly one wins each round.
+        """
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        body = json.dumps(value, ensure_ascii=False, indent=1).encode()
+        try:
+            return self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
+                                       **condition).get("ETag", "")
+        except ClientError as exc:
+            lost = exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict",
+                                                                  "NoSuchKey")
+            if lost or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+                return None
+            raise StorageError(f"could not write s3://{self.bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not write s3://{self.bucket}/{key}: {exc}") from exc
 
     def get_uri(self, uri: str) -> bytes | None:
         """An object named by ``s3://bucket/key`` (a dataset may live in another bucket)."""

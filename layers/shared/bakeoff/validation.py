@@ -1,23 +1,26 @@
 """Validation of an evaluation request: the first state, before any model is called.
 
 Everything a user can get wrong is reported at once, field by field, so one round trip fixes it:
-the schema (pydantic), the model IDs (known, allowed, priced), the judge (not a candidate; not of a
-candidate's family when ``strictJudge``), the token limits of each model, and the cost estimate
-against the request's and the deployment's budgets.
+the schema (pydantic, with text that has no visible character refused: ``bakeoff.text``), the model
+IDs (known, allowed, priced, none twice through an inference-profile prefix), the judge (not a
+candidate; not of a candidate's family when ``strictJudge``), the token limits of each model, and the
+cost estimate against the request's and the deployment's budgets (an unpriced model's cost is unknown:
+never $0, and no ``budgetUsd`` can be checked against it). A dataset's lines are read as strictly as a
+request (``bakeoff.jsontext``) and checked the same way, before any model is called.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from bakeoff.catalog import estimate_tokens, load_catalog
+from bakeoff.catalog import Catalog, estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
-from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion
+from bakeoff.jsontext import parse_json
+from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, Owner, ResolvedCriterion
 from bakeoff.settings import Settings
 
 
@@ -57,6 +60,21 @@ def allowed(model_id: str, settings: Settings) -> bool:
     return model_id in settings.ALLOWED_MODEL_IDS or base in settings.ALLOWED_MODEL_IDS
 
 
+def _same_model_twice(model_ids: list[str], field: str, catalog: Catalog) -> list[dict[str, str]]:
+    """``amazon.nova-lite-v1:0`` and ``us.amazon.nova-lite-v1:0`` are one model (an inference profile
+    routes to its base model): listed twice, it would answer, and be paid for, twice."""
+    errors, first = [], {}
+    for i, model_id in enumerate(model_ids):
+        base = catalog.unprefixed(model_id)
+        if base in first:
+            j = first[base]
+            errors.append({"field": f"{field}[{i}]", "message": f"{model_id!r} is the same model as {field}[{j}] "
+                           f"({model_ids[j]!r}) through an inference profile; list each model once"})
+        else:
+            first[base] = i
+    return errors
+
+
 def validate_request(
     raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, items: list[DatasetItem] | None = None
 ) -> Evaluation:
@@ -93,10 +111,13 @@ def validate_request(
 
     for i, model_id in enumerate(request.models):
         check_model(model_id, f"models[{i}]")
-    bases = {catalog.base_model_id(m) for m in request.models}
+    errors.extend(_same_model_twice(request.models, "models", catalog))
+    if request.judges:
+        errors.extend(_same_model_twice(request.judges, "judges", catalog))
+    bases = {catalog.unprefixed(m) for m in request.models}
     for judge, judge_field in zip(judges, judge_fields, strict=True):
         check_model(judge, judge_field)
-        if catalog.base_model_id(judge) in bases:
+        if catalog.unprefixed(judge) in bases:
             errors.append(
                 {
                     "field": judge_field,
@@ -171,6 +192,17 @@ def validate_request(
     else:
         per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
         cost = combine_estimates(per_item)
+    if cost.unpriced:
+        names = ", ".join(cost.unpriced)
+        if request.budget_usd is not None:
+            raise BudgetExceededError(
+                f"the cost of {names} is unknown (no price); budgetUsd cannot be checked",
+                errors=[{"field": "budgetUsd", "message": f"the cost of {names} is unknown (no price in the "
+                         "catalog), so no budget can be guaranteed: remove budgetUsd, or use priced models"}],
+                estimate=cost.dump(),
+            )
+        warnings.append(f"{names} has no price: its cost is unknown, shown as unpriced in the report, and "
+                        "not part of the estimate that MaxCostPerEvaluationUsd is checked against")
     limits = [
         ("budgetUsd", request.budget_usd),
         ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD),
@@ -213,7 +245,9 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
         raise RequestValidationError(
             "the dataset is not UTF-8 text", errors=[{"field": "dataset", "message": f"not UTF-8 at byte {exc.start}"}]
         ) from exc
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    # JSON Lines ends a line at "\n" only: str.splitlines() would also split at U+2028, U+2029, \x85,
+    # \x0b, \x0c and \x1c-\x1e, which JSON allows raw inside a string, and cut such an item in two.
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip(" \t\r")]
     if not lines:
         errors.append({"field": "dataset", "message": "the dataset has no items (one JSON object per line)"})
     if len(lines) > max_items:
@@ -221,12 +255,17 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
     for number, line in lines[: max_items + 1]:
         where = f"dataset line {number}"
         try:
-            item = DatasetItem.model_validate(json.loads(line))
-        except ValueError as exc:
-            if isinstance(exc, ValidationError):
-                errors.extend({"field": f"{where}: {e['field']}", "message": e["message"]} for e in field_errors(exc))
-            else:
-                errors.append({"field": where, "message": f"not a JSON object: {exc}"})
+            value = parse_json(line, what="the line", field=where, key_prefix=f"{where}: ")
+        except RequestValidationError as exc:
+            errors.extend(exc.details["errors"])
+            continue
+        if not isinstance(value, dict):
+            errors.append({"field": where, "message": "expected a JSON object: {\"id\", \"article\", \"reference\"?}"})
+            continue
+        try:
+            item = DatasetItem.model_validate(value)
+        except ValidationError as exc:
+            errors.extend({"field": f"{where}: {e['field']}", "message": e["message"]} for e in field_errors(exc))
             continue
         if item.id in seen:
             errors.append({"field": f"{where}: id", "message": f"id {item.id!r} repeats line {seen[item.id]}"})
@@ -248,8 +287,10 @@ def item_evaluation_id(evaluation_id: str, item_id: str) -> str:
 def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, store: Any) -> Evaluation:
     """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states.
 
-    Dataset mode also stores one request per item (``evaluations/<id>~<itemId>/request.json``) and the
-    list of items (``evaluations/<id>/items.json``) that the Distributed Map reads.
+    The owner the API recorded (``evaluations/<id>/owner.json``) is stored with it, so every later
+    state scopes its checkpoints to that API key. Dataset mode also stores one request per item
+    (``evaluations/<id>~<itemId>/request.json``) and the list of items (``evaluations/<id>/items.json``)
+    that the Distributed Map reads.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -268,6 +309,9 @@ def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
     evaluation = validate_request(
         raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings, items=items
     )
+    owner = store.get_json(evaluation_key(evaluation_id, "owner.json"))
+    if owner is not None:
+        evaluation.api_key_id = Owner.model_validate(owner).api_key_id
     if items is not None:
 
         def put_item(item: DatasetItem) -> dict[str, str]:

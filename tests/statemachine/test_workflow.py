@@ -92,7 +92,7 @@ def test_the_three_branches_run_concurrently(bedrock_request):
     # Then the Map spans well under the 3 s that one-after-another would take
     span = max(i.started + i.seconds for i in invocations) - min(i.started for i in invocations)
     assert len(invocations) == 3
-    assert span < 2.0, f"Map took {span:.2f}s for 3 x 1 s answers"
+    assert span < 2.5, f"Map took {span:.2f}s for 3 x 1 s answers (one after another: 3 s)"
 
 
 def test_an_invalid_request_fails_in_validate_before_any_model_is_called(bedrock_request):

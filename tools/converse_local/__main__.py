@@ -14,6 +14,11 @@ from converse_local import catalog
 from converse_local.faults import load_faults
 
 
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from converse_local.llama_backend import LlamaBackend
     from converse_local.server import ConverseServer
@@ -87,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--models", help="comma-separated model IDs (default: every installed local model)")
     serve.add_argument("--faults", help='JSON file {modelId: {"throttleFirst": 2, ...}}')
     serve.add_argument("--preload", action="store_true", help="load every model before printing READY")
-    serve.add_argument("--max-parallel", type=int, default=None,
-                       help="models generating at once (default: 1 on a machine of 2 cores or fewer, else no bound)")
-    serve.add_argument("--n-threads", type=int, default=None, help="llama.cpp generation threads per model")
+    # The environment variables let a caller that starts the server for you (bakeoff local run) be tuned too.
+    serve.add_argument("--max-parallel", type=int, default=_env_int("CONVERSE_LOCAL_MAX_PARALLEL"),
+                       help="models generating at once (default: $CONVERSE_LOCAL_MAX_PARALLEL, else 1 on a "
+                       "machine of 2 cores or fewer, else no bound)")
+    serve.add_argument("--n-threads", type=int, default=_env_int("CONVERSE_LOCAL_THREADS"),
+                       help="llama.cpp threads per model (default: $CONVERSE_LOCAL_THREADS, else every core when "
+                       "one model generates at a time)")
     serve.add_argument(
         "--timeout", type=float, default=None, help="seconds before a call is a ModelTimeoutException"
     )

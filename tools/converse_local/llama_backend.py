@@ -220,7 +220,7 @@ def _plan(request: dict) -> _Plan:
         instruction = (
             f"Answer by calling the tool `{spec['name']}` ({spec.get('description', 'no description')}). "
             "Reply with only a JSON object that is its input and matches this JSON schema:\n"
-            + json.dumps(schema)
+            + json.dumps(_without_descriptions(schema), separators=(",", ":"))
         )
     elif tools:
         schema = {
@@ -375,6 +375,18 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
             )
     return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion),
                        reused_tokens=reused, prompt_seconds=prompt_seconds)
+
+
+def _without_descriptions(schema: Any) -> Any:
+    """The schema as the model reads it in its instruction: the grammar enforces its shape anyway, and the
+    descriptions repeat what the caller's prompt says (a judge's rubric), so they are prompt tokens that
+    every call pays for and no output needs."""
+    if isinstance(schema, list):
+        return [_without_descriptions(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {key: _without_descriptions(value) for key, value in schema.items()
+            if not (key == "description" and isinstance(value, str))}
 
 
 # llama-cpp-python's schema-to-grammar converter (0.3.36) ignores minimum/maximum, so a 1-10 score could

@@ -66,6 +66,7 @@ class Progress:
         self.done = {"answers": 0, "failed": 0, "items": 0, "tokens": 0}
         self.attempts: Counter[str] = Counter()
         self.calls: list[dict[str, Any]] = []  # the endpoint's calls in flight, as last polled
+        self.running: dict[str, float] = {}  # step -> since when: what shows when the endpoint tells nothing
         self._progress_url: str | None = None
         self._stop = threading.Event()
         self._live: Live | None = None
@@ -105,7 +106,8 @@ class Progress:
 
     def _status_lines(self) -> list[str]:
         now = time.time()
-        lines = [_call_line(call, now) for call in self.calls]
+        lines = [_call_line(call, now) for call in self.calls] or [
+            f"  {what} ({time.perf_counter() - since:.0f}s)" for what, since in list(self.running.items())]
         if self.dataset:
             lines.append(f"  items scored: {self.done['items']} · answers: {self.done['answers']} ok, "
                          f"{self.done['failed']} failed")
@@ -134,9 +136,11 @@ class Progress:
             if function == "InvokeModelFunction":
                 model = payload.get("modelId", "?")
                 again = f" (attempt {self.attempts[model] + 1})" if self.attempts[model] else ""
+                self.running[f"{escape(model)} answering"] = time.perf_counter()
                 self.say(f"{escape(model)}: answering{again} …")
             elif function == "ScoreFunction":
                 n = sum(1 for r in payload.get("results", []) if r.get("status") == "ok")
+                self.running["the judge"] = time.perf_counter()
                 self.say(f"judging {n} answer(s) …")
             elif function == "ValidateFunction":
                 self.say("validating the request …")
@@ -155,8 +159,10 @@ class Progress:
             return
         with self.lock:
             if done.function == "InvokeModelFunction":
+                self.running.pop(f"{escape(done.payload.get('modelId', '?'))} answering", None)
                 self._model_finished(done)
             elif done.function == "ScoreFunction" and not done.error_type:
+                self.running.pop("the judge", None)
                 r = done.result
                 self.say(f"[green]✓[/green] judged: {r.get('scored')} scored, {r.get('unscored')} unscored "
                          f"({done.seconds:.1f}s)")

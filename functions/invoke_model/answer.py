@@ -40,7 +40,8 @@ def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelR
                                latency_ms=found.latency_ms, stop_reason=found.stop_reason, cached=True)
 
     request = evaluation.request
-    result = converse.converse(build_request(
+    # Past the evaluation's deadline no call starts, and one that would outlast it gets only the time left.
+    result = converse.until(evaluation.deadline_at).converse(build_request(
         task.model_id, system=request.prompt, messages=[user_message(request.article)],
         max_tokens=request.max_tokens, temperature=request.temperature))
     record_model_call(task.model_id, "candidate", result.usage.input_tokens, result.usage.output_tokens,

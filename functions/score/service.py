@@ -96,6 +96,7 @@ def _calls(judgments: list[Verdict | Comparison]) -> dict[str, Any]:
 def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
                   concurrency: int) -> ScoreOutput:
     evaluation = load_evaluation(store, task.evaluation_id)
+    converse = converse.until(evaluation.judging_deadline_at)  # no judge call past the judging deadline
     request = evaluation.request
     criteria = evaluation.criteria
     article = request.article

@@ -201,3 +201,20 @@ def test_a_judge_that_always_fails_still_gives_a_report_with_every_answer_and_co
     assert report["totals"]["candidateCostUsd"] > 0
     assert report["notices"][0].startswith("The judge failed")
     assert "The judge failed" in html
+
+
+def test_a_model_that_never_answers_is_cut_off_at_the_deadline_and_the_report_has_the_others(bedrock_request):
+    # Given a model that never answers, a long read timeout, and a 10 s deadline on the evaluation
+    with offline(faults={LLAMA: Fault(hang=True)}, env={"MODEL_READ_TIMEOUT_SECONDS": "240"}) as (stack, server):
+        started = time.perf_counter()
+        execution = stack.run(bedrock_request | {"deadlineSeconds": 10, "controlAnswer": False})
+        elapsed = time.perf_counter() - started
+        report = stack.report(execution.evaluation_id)
+    # Then the run ends soon after the deadline, the hanging model recorded as failed, the others judged
+    assert execution.succeeded
+    assert elapsed < 25, f"the run took {elapsed:.1f}s with a 10 s deadline"
+    llama = entry(report, LLAMA)
+    assert llama["status"] == "failed" and llama["error"]["error"] in ("ModelTimeoutError", "DeadlineExceededError")
+    assert server.calls[LLAMA] == 1  # the retry after the timeout found the deadline passed and made no call
+    assert sum(e["scoreStatus"] == "scored" for e in report["models"]) == 2
+    assert report["request"]["deadlineSeconds"] == 10

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -23,6 +25,7 @@ from botocore.exceptions import (
 
 from bakeoff.errors import (
     BakeoffError,
+    DeadlineExceededError,
     InvalidModelRequestError,
     ModelAccessDeniedError,
     ModelNotFoundError,
@@ -124,17 +127,53 @@ def map_client_error(exc: ClientError, model_id: str) -> BakeoffError:
     return cls(f"{model_id}: {code or 'error'}: {message}", modelId=model_id, code=code, httpStatus=status)
 
 
-class ConverseClient:
-    """Calls Converse through an injected boto3 ``bedrock-runtime`` client."""
+# Under this many seconds before the deadline, a call is not started: it could not finish in time.
+DEADLINE_MARGIN_SECONDS = 1.0
 
-    def __init__(self, client: Any) -> None:
+
+class ConverseClient:
+    """Calls Converse through an injected boto3 ``bedrock-runtime`` client.
+
+    ``until(deadline_at)`` gives a client for one evaluation: no call starts after its deadline
+    (``DeadlineExceededError``, which no Retry repeats), and a call that would outlast it is given only
+    the time left, so a model that never answers cannot hold the run past its deadline."""
+
+    def __init__(self, client: Any, *, deadline: datetime | None = None) -> None:
         self._client = client
+        self._deadline = deadline
+        self._shorter: dict[int, Any] = {}  # read timeout (s) -> a client like ours with that timeout
+
+    def until(self, deadline_at: str | None) -> ConverseClient:
+        if not deadline_at:
+            return self
+        view = ConverseClient(self._client, deadline=datetime.fromisoformat(deadline_at))
+        view._shorter = self._shorter  # shared: the few shorter clients are made once per container
+        return view
+
+    def _client_for_now(self, model_id: str) -> Any:
+        if self._deadline is None:
+            return self._client
+        left = (self._deadline - datetime.now(UTC)).total_seconds()
+        if left < DEADLINE_MARGIN_SECONDS:
+            raise DeadlineExceededError(f"{model_id}: the evaluation's deadline ({self._deadline.isoformat()}) "
+                                        "passed before this call; it was not made", modelId=model_id)
+        read_timeout = self._client.meta.config.read_timeout
+        if left >= read_timeout:
+            return self._client
+        seconds = max(1, int(left))
+        if seconds not in self._shorter:
+            meta = self._client.meta
+            self._shorter[seconds] = boto3.session.Session().client(
+                "bedrock-runtime", region_name=meta.region_name, endpoint_url=meta.endpoint_url,
+                config=meta.config.merge(Config(read_timeout=seconds)))
+        return self._shorter[seconds]
 
     def converse(self, request: dict[str, Any]) -> ConverseResult:
         model_id = request["modelId"]
+        client = self._client_for_now(model_id)
         started = time.perf_counter()
         try:
-            reply = self._client.converse(**request)
+            reply = client.converse(**request)
         except ClientError as exc:
             raise map_client_error(exc, model_id) from exc
         except (ReadTimeoutError, ConnectTimeoutError) as exc:

@@ -85,6 +85,11 @@ class ModelOutputError(BakeoffError):
 # --- storage --------------------------------------------------------------------------------
 
 
+class DeadlineExceededError(BakeoffError):
+    """The evaluation's deadline (``deadlineSeconds``) passed: this call is not made, and it is not retried.
+    Answers already received stay; the report is written with what there is."""
+
+
 class StorageError(BakeoffError):
     """S3 read or write failed; transient, so the ASL retries it."""
 

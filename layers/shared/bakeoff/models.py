@@ -7,6 +7,7 @@ request and ``report.json`` promise; Python attributes are snake_case.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -113,6 +114,10 @@ class EvaluationRequest(StrictContract):
     use_cache: Annotated[bool, Field(description="Reuse checkpointed answers and verdicts.")] = True
     allow_unpriced: Annotated[bool, Field(description="Accept model IDs that have no price.")] = False
     title: Annotated[str | None, Field(max_length=200), AfterValidator(visible)] = None
+    deadline_seconds: Annotated[int | None, Field(ge=10, le=86_400, description="Seconds from acceptance after "
+                                "which no model is called any more and the report is written with what there "
+                                "is; default: the deployment's EvaluationDeadlineSeconds (single article) or "
+                                "none (dataset).")] = None
 
     @model_validator(mode="after")
     def _article_or_dataset(self) -> EvaluationRequest:
@@ -169,6 +174,20 @@ class Evaluation(Contract):
     items: Annotated[int | None, Field(description="Dataset mode: how many items.")] = None
     item_id: Annotated[str | None, Field(description="Dataset mode: this item's ID (per-item documents).")] = None
     reference: str | None = None
+    deadline_at: Annotated[str | None, Field(description="ISO time after which no candidate is called (see "
+                                             "deadlineSeconds).")] = None
+
+    @property
+    def judging_deadline_at(self) -> str | None:
+        """The judge may score what arrived for as long again as the candidates had: a run with a deadline
+        ends within twice it, with its report."""
+        if not self.deadline_at:
+            return None
+        try:
+            start, end = datetime.fromisoformat(self.created_at), datetime.fromisoformat(self.deadline_at)
+        except ValueError:
+            return None
+        return (end + (end - start)).isoformat(timespec="seconds")
 
 
 # --- cost ------------------------------------------------------------------------------------

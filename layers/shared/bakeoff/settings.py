@@ -25,6 +25,7 @@ class Settings(BaseModel):
     MAX_DATASET_ITEMS: Annotated[int, Field(ge=1, le=10_000)] = 10_000
     JUDGE_CONCURRENCY: Annotated[int, Field(ge=1, le=16)] = 4
     REPORT_PREFIX: str = "reports/"
+    EVALUATION_DEADLINE_SECONDS: Annotated[int, Field(ge=10, le=86_400)] = 900
 
     @field_validator("ALLOWED_MODEL_IDS", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ request (``bakeoff.jsontext``) and checked the same way, before any model is cal
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -231,7 +232,21 @@ def validate_request(
         estimate=cost,
         warnings=warnings,
         items=len(articles) if request.dataset else None,
+        deadline_at=deadline_at(created_at, request, settings),
     )
+
+
+def deadline_at(created_at: str, request: EvaluationRequest, settings: Settings) -> str | None:
+    """When no more model calls may start: ``deadlineSeconds`` after acceptance, else the deployment's
+    default for one article (a dataset may run for hours, so it has a deadline only when it asks for one)."""
+    seconds = request.deadline_seconds or (None if request.dataset else settings.EVALUATION_DEADLINE_SECONDS)
+    if seconds is None:
+        return None
+    try:
+        start = datetime.fromisoformat(created_at)
+    except ValueError:
+        return None
+    return (start + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:

@@ -146,9 +146,12 @@ def describe_evaluation(evaluation_id: str, *, api_key_id: str | None, sfn: Any,
         described = sfn.describe_execution(executionArn=api.execution_arn(evaluation_id))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "ResourceNotFound"):
-            raise EvaluationNotFoundError(f"no evaluation {evaluation_id}") from exc
-        logger.exception("could not describe the execution")
-        raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
+            described = _from_the_bucket(store, evaluation_id, api)
+            if described is None:
+                raise EvaluationNotFoundError(f"no evaluation {evaluation_id}") from exc
+        else:
+            logger.exception("could not describe the execution")
+            raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
     except BotoCoreError as exc:
         logger.exception("could not describe the execution")
         raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
@@ -169,6 +172,26 @@ def describe_evaluation(evaluation_id: str, *, api_key_id: str | None, sfn: Any,
     elif status.status in ("FAILED", "TIMED_OUT", "ABORTED"):
         status.error = failure_summary(described.get("error"), described.get("cause"), status.status)
     return status
+
+
+def _from_the_bucket(store: Store, evaluation_id: str, api: ApiSettings) -> dict[str, Any] | None:
+    """An owned evaluation whose execution Step Functions no longer knows (its history expires after 90
+    days; offline, the server restarted): its report says it SUCCEEDED; without one it was cut short."""
+    try:
+        report = store.get_json(f"{api.REPORT_PREFIX}{evaluation_id}/report.json")
+        request = store.get_json(evaluation_key(evaluation_id, "request.json")) if report is None else None
+    except (StorageError, ValueError):
+        logger.exception("could not read the evaluation from the bucket")
+        return None
+    if isinstance(report, dict) and report.get("createdAt"):
+        return {"status": "SUCCEEDED", "startDate": report["createdAt"], "stopDate": report.get("reportedAt"),
+                "output": None}
+    if isinstance(request, dict) and request.get("createdAt"):
+        return {"status": "ABORTED", "startDate": request["createdAt"], "error": "ExecutionLost",
+                "cause": "the evaluation stopped before it wrote its report (its execution is gone: the "
+                         "offline server restarted, or Step Functions no longer keeps its history). Submit "
+                         "the same request again: every answer and verdict already received is reused."}
+    return None
 
 
 def _iso(value: Any) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +15,16 @@ import pytest
 
 from bakeoff_cli.main import _parser, main
 from bakeoff_cli.serve import serve
-from tests.api.helpers import API_KEY, base_request
+from tests.api.helpers import API_KEY, OTHER_KEY, base_request, http
 
 SERVE_KEY = API_KEY
 
 
-@pytest.fixture(scope="module")
-def served(converse: Any) -> Iterator[str]:
-    """``bakeoff local serve`` with one key, its Retry waits shrunk; yields the base URL."""
+@contextmanager
+def serving(converse_url: str, state_dir: Path) -> Iterator[str]:
+    """``bakeoff local serve`` with one key, its Retry waits shrunk, in a thread; yields the base URL."""
     args = _parser().parse_args(["local", "serve", "--port", "0", "--api-key", SERVE_KEY, "--converse-url",
-                                 converse.url, "--retry-time-scale", "0.01"])
+                                 converse_url, "--retry-time-scale", "0.01", "--state-dir", str(state_dir)])
     ready: list[str] = []
     started, stop = threading.Event(), threading.Event()
     outcome: list[int] = []
@@ -38,6 +40,57 @@ def served(converse: Any) -> Iterator[str]:
     stop.set()
     thread.join(30)
     assert outcome == [0]
+
+
+@pytest.fixture(scope="module")
+def served(converse: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(converse.url, tmp_path_factory.mktemp("serve-state")) as url:
+        yield url
+
+
+def finished(url: str) -> dict[str, Any]:
+    """The evaluation once it stopped running, polled within the usage plan's throttle (one key)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        reply = http("GET", url, api_key=SERVE_KEY)
+        if reply.status == 200 and reply.json()["status"] != "RUNNING":
+            return reply.json()
+        time.sleep(1.0)
+    raise AssertionError(f"{url} still running")
+
+
+def test_a_restarted_server_finds_its_evaluations_and_reports_again(converse, tmp_path) -> None:
+    state = tmp_path / "state"
+    with serving(converse.url, state) as url:
+        accepted = http("POST", url + "/evaluations", json.dumps(base_request()).encode(), api_key=SERVE_KEY).json()
+        before = finished(url + f"/evaluations/{accepted['evaluationId']}")
+    assert before["status"] == "SUCCEEDED"
+    # When the server is started again on the same state folder (its Step Functions history is gone)
+    with serving(converse.url, state) as url:
+        after = http("GET", url + f"/evaluations/{accepted['evaluationId']}", api_key=SERVE_KEY)
+        other_key = http("GET", url + f"/evaluations/{accepted['evaluationId']}", api_key=OTHER_KEY)
+        assert after.status == 200, after.body
+        status = after.json()
+        report = http("GET", status["reportJsonUrl"], api_key=None)
+    # Then the evaluation, its summary and its report are there, and still only for its owner
+    assert status["status"] == "SUCCEEDED"
+    assert status["summary"]["ranking"] == before["summary"]["ranking"]
+    assert report.status == 200 and json.loads(report.body)["evaluationId"] == accepted["evaluationId"]
+    assert other_key.status == 403  # a key this server was not given
+
+
+def test_an_evaluation_cut_short_by_a_restart_says_so_and_how_to_resume(converse, tmp_path) -> None:
+    state = tmp_path / "state"
+    with serving(converse.url, state) as url:
+        accepted = http("POST", url + "/evaluations", json.dumps(base_request()).encode(), api_key=SERVE_KEY).json()
+        finished(url + f"/evaluations/{accepted['evaluationId']}")
+    # Given the server died before the report was written (its report is not on disk)
+    for path in (state / "reports" / accepted["evaluationId"]).iterdir():
+        path.unlink()
+    with serving(converse.url, state) as url:
+        status = http("GET", url + f"/evaluations/{accepted['evaluationId']}", api_key=SERVE_KEY).json()
+    assert status["status"] == "ABORTED" and status["error"]["error"] == "ExecutionLost"
+    assert "Submit the same request again" in status["error"]["cause"]
 
 
 def submit(url: str, event: Path, *extra: str, api_key: str = SERVE_KEY, out: Path) -> int:

@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
         help="override a template parameter, e.g. AllowedModelIds=local.a,local.b",
     )
     serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("out/serve"),
+        help="where every evaluation, report and checkpoint is kept as it is written, so a restarted server "
+        "finds them again (default: ./out/serve)",
+    )
+    serve.add_argument(
         "--retry-time-scale",
         type=float,
         default=1.0,

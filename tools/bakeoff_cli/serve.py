@@ -126,7 +126,7 @@ def _serve(args: argparse.Namespace, root: Path, parameters: dict[str, Any], con
 
     scale = float(getattr(args, "retry_time_scale", 1.0) or 1.0)
     with OfflineStack(root, parameters=parameters, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": converse_url},
-                      retry_time_scale=scale) as offline:
+                      retry_time_scale=scale, state_dir=getattr(args, "state_dir", None)) as offline:
         config = load_config(offline.stack, api_keys=args.api_key, config_file=args.config)
         api = LocalApi.for_offline_stack(offline, config, host=args.host, port=args.port)
         api.on_access.append(_print_access)

@@ -56,14 +56,15 @@ def _backend() -> Any:
     return s3_backends[ACCOUNT]["aws"]
 
 
-def load_objects(bucket: str, folder: Path, prefix: str = "") -> int:
-    """Put every JSON file under ``folder/prefix`` into the bucket at its path relative to ``folder``:
-    the checkpoints of an earlier run, or ``events/bucket/`` (the objects the sample events of later
-    states refer to). Returns the count."""
+def load_objects(bucket: str, folder: Path, prefix: str = "", *, json_only: bool = True) -> int:
+    """Put every JSON file (every file: ``json_only=False``) under ``folder/prefix`` into the bucket at its
+    path relative to ``folder``: the checkpoints of an earlier run, a served stack's state, or
+    ``events/bucket/`` (the objects the sample events of later states refer to). Returns the count."""
     backend = _backend()
     count = 0
     root = folder / prefix
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix == ".json") if root.is_dir() else []:
+    wanted = (lambda p: p.suffix == ".json") if json_only else (lambda p: not p.name.endswith(".partial"))
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and wanted(p)) if root.is_dir() else []:
         backend.put_object(bucket, path.relative_to(folder).as_posix(), path.read_bytes())
         count += 1
     return count
@@ -110,19 +111,20 @@ class WriteThrough:
     def __init__(self) -> None:
         self.folder: Path | None = None
         self.bucket: str | None = None
-        self.prefix = "checkpoints/"
+        self.prefix = "checkpoints/"  # "" for everything (a served stack's state)
 
     @classmethod
     def install(cls) -> WriteThrough:
-        if cls._installed is None:
-            import boto3
+        """The process's instance, hooked on boto3's default session as it is now (moto's mock may have
+        replaced the session since the last stack: each stack's handlers make their clients from it)."""
+        import boto3
 
-            hook = cls()
-            events = boto3._get_default_session().events  # noqa: SLF001 - the session boto3.client() uses
-            events.register("before-parameter-build.s3.PutObject", hook._before)
-            events.register("after-call.s3.PutObject", hook._after)
-            cls._installed = hook
-        return cls._installed
+        hook = cls._installed = cls._installed or cls()
+        events = boto3._get_default_session().events  # noqa: SLF001 - the session boto3.client() uses
+        # unique_id makes registering twice on one session a no-op.
+        events.register("before-parameter-build.s3.PutObject", hook._before, unique_id="bakeoff-write-through-1")
+        events.register("after-call.s3.PutObject", hook._after, unique_id="bakeoff-write-through-2")
+        return hook
 
     def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if self.folder is not None and params.get("Bucket") == self.bucket \

@@ -97,7 +97,7 @@ class OfflineStack:
 
     def __init__(self, root: Path, *, parameters: dict[str, Any] | None = None,
                  env: dict[str, str] | None = None, retry_time_scale: float = 1.0,
-                 checkpoint_dir: Path | None = None) -> None:
+                 checkpoint_dir: Path | None = None, state_dir: Path | None = None) -> None:
         self.root = Path(root)
         self.stack: Stack = read_stack(self.root, parameters=parameters)
         self.env_overrides = env or {}
@@ -106,6 +106,11 @@ class OfflineStack:
         # written through to it as they are made, and saved again at the end, so a rerun in a new command
         # (after a crash or a kill too) calls no model that already answered.
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        # With a state folder, the whole bucket (evaluations, reports, checkpoints) is loaded from it and
+        # written through to it: a server restarted on the same folder finds everything again.
+        self.state_dir = Path(state_dir) if state_dir else None
+        if self.state_dir and self.checkpoint_dir:
+            raise ValueError("give checkpoint_dir or state_dir, not both")
         self.lambda_server: LambdaInvokeServer | None = None
         self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
         self._handlers: dict[str, Any] = {}  # logical ID -> the function that imports its handler once
@@ -124,12 +129,13 @@ class OfflineStack:
         self._exit.enter_context(tuned_moto(self.retry_time_scale))
         self.s3 = boto3.client("s3", region_name=REGION)
         provision_bucket(self.s3, self.stack)
-        if self.checkpoint_dir:
-            load_objects(self.stack.bucket_name, self.checkpoint_dir, "checkpoints/")
-            # Each checkpoint is on disk when its put returns, not only at a clean exit: a killed run
-            # loses no answer or verdict it received. Installed before any handler creates its client.
+        folder, prefix = (self.checkpoint_dir, "checkpoints/") if self.checkpoint_dir else (self.state_dir, "")
+        if folder:
+            load_objects(self.stack.bucket_name, folder, prefix, json_only=bool(prefix))
+            # Each object is on disk when its put returns, not only at a clean exit: a killed run loses
+            # no answer or verdict it received. Installed before any handler creates its client.
             write_through = WriteThrough.install()
-            write_through.folder, write_through.bucket = self.checkpoint_dir, self.stack.bucket_name
+            write_through.folder, write_through.bucket, write_through.prefix = folder, self.stack.bucket_name, prefix
             self._exit.callback(setattr, write_through, "folder", None)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,

@@ -14,6 +14,7 @@ import re
 import sys
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -117,7 +118,8 @@ def seed(store: Store, event: dict, **request_changes) -> None:
     """The state the score step finds: the validated request and every ok model's answer checkpoint."""
     settings = Settings.from_env(STACK.functions["ValidateFunction"].environment)
     request = {k: v for k, v in {**REQUEST, **request_changes}.items() if v is not None}
-    accept(request, evaluation_id=event["evaluationId"], created_at="2025-01-01T00:00:00Z",
+    # Accepted now: the evaluation's deadline (EvaluationDeadlineSeconds) counts from here.
+    accept(request, evaluation_id=event["evaluationId"], created_at=datetime.now(UTC).isoformat(),
            settings=settings, store=store)
     for result in event["results"]:
         if result["status"] == "ok":

@@ -8,25 +8,17 @@ under CI (``CI=true``) the same condition fails them instead, so CI never passes
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sam.sam_cli import HOST_ARCHITECTURE, IMAGE, ROOT, SAM, TIMINGS, record_timing, run_sam, unavailable
+
 HERE = Path(__file__).resolve().parent
-SAM = ROOT / ".venv-tools" / "bin" / "sam"
-IMAGE = os.environ.get("LAMBDA_IMAGE", "bakeoff/lambda-python:3.12")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# The containers run the host's own architecture (an x86-64 stand-in on an x86-64 host).
-HOST_ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
-    platform.machine().lower(), platform.machine())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,30 +27,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.sam)
 
 
-def unavailable(reason: str) -> None:
-    """Skip (a developer's machine) or fail (CI) for a missing prerequisite, with one clear line."""
-    message = f"sam tier: {reason}"
-    if IN_CI:
-        pytest.fail(message + " (CI must run the sam tier)", pytrace=False)
-    pytest.skip(message)
-
-
-def python312_dir() -> str:
-    """`sam build` (no container) needs the runtime's python3.12 on PATH (pyenv's shim only works when
-    pyenv has 3.12 selected, so a real interpreter's folder goes first)."""
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    for candidate in (*sorted(pyenv.glob("3.12*/bin/python3.12")), shutil.which("python3.12"),
-                      sys.executable if sys.version_info[:2] == (3, 12) else None):
-        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
-            return str(Path(candidate).parent)
-    unavailable("no python3.12 for `sam build`")
-    return ""
-
-
-def run_sam(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = os.environ | {"SAM_CLI_TELEMETRY": "0", "PATH": f"{python312_dir()}:{os.environ['PATH']}"}
-    return subprocess.run([str(SAM), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=environment | (env or {}))
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.section("sam tier timings")
+        for what, seconds in TIMINGS:
+            terminalreporter.write_line(f"{seconds:7.1f} s  {what}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +55,9 @@ def _build(build_dir: str, cache_dir: str, *overrides: str) -> Build:
     done = run_sam(*args)
     assert done.returncode == 0, f"sam build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     architecture = next((o.split("=", 1)[1] for o in overrides if o.startswith("Architecture=")), "")
-    return Build(ROOT / build_dir, architecture, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    record_timing(f"sam build --build-dir {build_dir} {' '.join(overrides)}".rstrip(), seconds)
+    return Build(ROOT / build_dir, architecture, seconds)
 
 
 @pytest.fixture(scope="session")
@@ -117,25 +92,25 @@ def lambda_image(docker: str) -> str:
     if os.geteuid() != 0 and not present:
         unavailable(f"no image {IMAGE}, and building it needs root (make lambda-image)")
     if os.geteuid() == 0:
+        started = time.perf_counter()
         done = subprocess.run([str(ROOT / "tools" / "lambda_image" / "build.sh")], capture_output=True, text=True)
         assert done.returncode == 0, f"make lambda-image failed:\n{done.stdout}\n{done.stderr}"
+        record_timing(f"lambda image: {done.stdout.strip().splitlines()[-1]}", time.perf_counter() - started)
     return IMAGE
 
 
 @pytest.fixture(scope="session")
 def bridge_ip(docker: str) -> str:
     """The host's address on Docker's default bridge: where the containers reach the host's servers."""
-    done = subprocess.run(["docker", "network", "inspect", "bridge", "--format",
-                           "{{range .IPAM.Config}}{{.Gateway}}{{end}}"], capture_output=True, text=True)
+    fields = '{{range .IPAM.Config}}{{.Gateway}}{{end}} {{index .Options "com.docker.network.bridge.name"}}'
+    done = subprocess.run(["docker", "network", "inspect", "bridge", "--format", fields], capture_output=True, text=True)
     if done.returncode != 0 or not done.stdout.strip():
         unavailable("Docker has no default bridge network (dockerd --bridge=none cannot publish ports)")
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield
+    gateway, _, interface = done.stdout.strip().rpartition(" ")
+    if gateway:
+        return gateway
+    # dockerd 20.10 records no gateway for its default bridge: the interface's own address is it.
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", interface], capture_output=True, text=True).stdout.split()
+    if "inet" not in shown:
+        unavailable(f"no IPv4 address on Docker's bridge {interface}")
+    return shown[shown.index("inet") + 1].split("/")[0]

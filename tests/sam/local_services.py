@@ -1,0 +1,97 @@
+"""What the containers talk to, on the host's Docker bridge address: a moto server (S3, Step Functions)
+holding ``events/bucket/``, and a scripted Converse endpoint. Plus the two ways of running a function
+on one event - ``sam local invoke`` in a container, ``bakeoff local invoke`` in-process - and how their
+outputs are compared."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bakeoff_offline.bucket import provision_bucket
+from bakeoff_offline.template import read_stack
+from tests.sam.sam_cli import IMAGE, ROOT, run_sam
+
+EVENTS = ROOT / "events"
+FUNCTIONS = {"validate": "ValidateFunction", "invoke_model": "InvokeModelFunction", "score": "ScoreFunction",
+             "report": "ReportFunction", "api": "ApiFunction"}
+# What differs between two runs of the same code on the same event: measured time, and paths in a stack trace.
+VARYING = {"latencyMs", "stackTrace"}
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def s3_client(url: str) -> Any:
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
+def seeded_bucket(moto_url: str, bucket: str) -> str:
+    """A new bucket as the template defines it, holding ``events/bucket/``: the state the sample events
+    were captured against, which ``bakeoff local invoke`` starts from too. One per invocation, so that
+    invocations can run side by side without seeing each other's writes."""
+    s3 = s3_client(moto_url)
+    provision_bucket(s3, read_stack(ROOT, bucket_name=bucket))
+    folder = EVENTS / "bucket"
+    for path in sorted(folder.rglob("*.json")):
+        s3.put_object(Bucket=bucket, Key=path.relative_to(folder).as_posix(), Body=path.read_bytes())
+    return bucket
+
+
+def without_varying(value: Any) -> Any:
+    """``value`` without the keys in VARYING, at any depth, and with JSON strings (an API body, an
+    error message) compared by content."""
+    if isinstance(value, dict):
+        return {k: without_varying(v) for k, v in value.items() if k not in VARYING}
+    if isinstance(value, list):
+        return [without_varying(v) for v in value]
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return without_varying(json.loads(value))
+        except ValueError:
+            return value
+    return value
+
+
+@dataclass
+class Outcome:
+    output: Any
+    seconds: float
+    log: str
+
+
+def sam_invoke(function: str, event: Path, *, template: Path, env_file: Path, architecture: str) -> Outcome:
+    """``sam local invoke`` in the stand-in image; the output is the last line SAM prints."""
+    started = time.perf_counter()
+    done = run_sam("local", "invoke", function, "-t", str(template), "-e", str(event), "--env-vars", str(env_file),
+                   "--invoke-image", IMAGE, "--skip-pull-image", "--region", "us-east-1",
+                   "--parameter-overrides", f"Architecture={architecture}", timeout=300, env=CREDENTIALS)
+    seconds = time.perf_counter() - started
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 0 and lines, f"sam local invoke {function} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
+    return Outcome(json.loads(lines[-1]), seconds, done.stderr)
+
+
+def local_invoke(function: str, event: Path, converse_url: str) -> Outcome:
+    """``bakeoff local invoke``: the same function in-process, with its own moto holding ``events/bucket/``."""
+    started = time.perf_counter()
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "bakeoff"), "local", "invoke", function, "-e", str(event)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=os.environ | CREDENTIALS | {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": converse_url})
+    # The handlers' own log lines come first; the output is the indented JSON document printed last.
+    start = 0 if done.stdout.startswith("{\n") else done.stdout.rfind("\n{\n") + 1
+    assert done.stdout[start:start + 2] == "{\n", f"no output from {function}:\n{done.stdout}\n{done.stderr}"
+    return Outcome(json.JSONDecoder().raw_decode(done.stdout, start)[0], time.perf_counter() - started, done.stderr)

@@ -103,7 +103,8 @@ def lambda_image(docker: str) -> str:
 def bridge_ip(docker: str) -> str:
     """The host's address on Docker's default bridge: where the containers reach the host's servers."""
     fields = '{{range .IPAM.Config}}{{.Gateway}}{{end}} {{index .Options "com.docker.network.bridge.name"}}'
-    done = subprocess.run(["docker", "network", "inspect", "bridge", "--format", fields], capture_output=True, text=True)
+    done = subprocess.run(["docker", "network", "inspect", "bridge", "--format", fields],
+                          capture_output=True, text=True)
     if done.returncode != 0 or not done.stdout.strip():
         unavailable("Docker has no default bridge network (dockerd --bridge=none cannot publish ports)")
     gateway, _, interface = done.stdout.strip().rpartition(" ")

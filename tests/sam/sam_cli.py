@@ -40,10 +40,14 @@ def python312_dir() -> str:
     return ""
 
 
+def sam_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment SAM CLI runs in: no telemetry, python3.12 first on PATH, plus ``extra``."""
+    return os.environ | {"SAM_CLI_TELEMETRY": "0", "PATH": f"{python312_dir()}:{os.environ['PATH']}"} | (extra or {})
+
+
 def run_sam(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = os.environ | {"SAM_CLI_TELEMETRY": "0", "PATH": f"{python312_dir()}:{os.environ['PATH']}"}
     return subprocess.run([str(SAM), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=environment | (env or {}))
+                          env=sam_environment(env))
 
 
 TIMINGS: list[tuple[str, float]] = []

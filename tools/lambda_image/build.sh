@@ -49,9 +49,11 @@ echo /var/lang/lib >"$rootfs/etc/ld.so.conf.d/var-lang.conf"
 chroot "$rootfs" /sbin/ldconfig
 # pip runs on the host (inside the chroot it cannot verify the index's certificate), for the same
 # interpreter and platform as the image's.
-pip=("$PYTHON_HOME/bin/python3.12" -m pip install -q --no-compile --disable-pip-version-check)
-"${pip[@]}" --target "$rootfs/var/lang/lib/python3.12/site-packages" -r "$here/requirements.txt"
-"${pip[@]}" --target "$rootfs/var/runtime" -r "$here/runtime-requirements.txt"
+pip=("$PYTHON_HOME/bin/python3.12" -m pip install -q --no-compile --disable-pip-version-check --root-user-action=ignore)
+"${pip[@]}" --target "$rootfs/var/lang/lib/python3.12/site-packages" -r "$here/requirements.txt" 2>"$work/pip.log" \
+  || { cat "$work/pip.log" >&2; exit 1; }
+"${pip[@]}" --target "$rootfs/var/runtime" -r "$here/runtime-requirements.txt" 2>"$work/pip.log" \
+  || { cat "$work/pip.log" >&2; exit 1; }
 install -m 0755 "$here/bootstrap" "$rootfs/var/runtime/bootstrap"
 install -m 0644 "$here/ric.py" "$rootfs/var/runtime/ric.py"
 chroot "$rootfs" /var/lang/bin/python3.12 -c 'import ssl, sqlite3, ctypes, lzma, bz2, awslambdaric' \
@@ -59,5 +61,7 @@ chroot "$rootfs" /var/lang/bin/python3.12 -c 'import ssl, sqlite3, ctypes, lzma,
 
 echo "lambda-image: docker import and build ..."
 tar -C "$rootfs" -c . | docker import - "$IMAGE-rootfs" >/dev/null
-docker build -q --build-arg ROOTFS_IMAGE="$IMAGE-rootfs" --build-arg INPUTS="$inputs" -t "$IMAGE" "$here" >/dev/null
+docker build -q --build-arg ROOTFS_IMAGE="$IMAGE-rootfs" --build-arg INPUTS="$inputs" -t "$IMAGE" "$here" \
+  >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+docker image rm "$IMAGE-rootfs" >/dev/null
 echo "lambda-image: built $IMAGE (inputs $inputs)"

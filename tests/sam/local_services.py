@@ -16,8 +16,6 @@ from typing import Any
 
 import boto3
 
-from bakeoff_offline.bucket import provision_bucket
-from bakeoff_offline.template import read_stack
 from tests.sam.sam_cli import IMAGE, ROOT, run_sam
 
 EVENTS = ROOT / "events"
@@ -37,18 +35,6 @@ def free_port(host: str) -> int:
 def s3_client(url: str) -> Any:
     return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
                         aws_secret_access_key="testing")
-
-
-def seeded_bucket(moto_url: str, bucket: str) -> str:
-    """A new bucket as the template defines it, holding ``events/bucket/``: the state the sample events
-    were captured against, which ``bakeoff local invoke`` starts from too. One per invocation, so that
-    invocations can run side by side without seeing each other's writes."""
-    s3 = s3_client(moto_url)
-    provision_bucket(s3, read_stack(ROOT, bucket_name=bucket))
-    folder = EVENTS / "bucket"
-    for path in sorted(folder.rglob("*.json")):
-        s3.put_object(Bucket=bucket, Key=path.relative_to(folder).as_posix(), Body=path.read_bytes())
-    return bucket
 
 
 def without_varying(value: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bakeoff_cli.sam_local import ENDPOINT_VARIABLES, prepare
+from bakeoff_cli.sam_local import ENDPOINT_VARIABLES, prepare, seed_bucket
 from converse_local.server import ConverseServer
 from tests.sam.local_services import (
     EVENTS,
@@ -25,8 +25,8 @@ from tests.sam.local_services import (
     Outcome,
     free_port,
     local_invoke,
+    s3_client,
     sam_invoke,
-    seeded_bucket,
     without_varying,
 )
 from tests.sam.sam_cli import ROOT, record_timing
@@ -71,7 +71,9 @@ def invocations(local_build, lambda_image: str, bridge_ip: str, tmp_path_factory
                 index, case = index_case
                 event = held_out if case == HELD_OUT else EVENTS / case
                 function = FUNCTIONS[Path(case).parent.name] if case != HELD_OUT else "ValidateFunction"
-                bucket = seeded_bucket(moto_url, f"bakeoff-sam-{index}")
+                # A bucket per invocation holding events/bucket/: side by side, none sees another's writes.
+                bucket = f"bakeoff-sam-{index}"
+                seed_bucket(ROOT, s3_client(moto_url), bucket)
                 env_file, template = prepare(ROOT, local_build.path, bucket, endpoints, folder / f"env-{index}.json")
                 sam = sam_invoke(function, event, template=template, env_file=env_file,
                                  architecture=local_build.architecture)

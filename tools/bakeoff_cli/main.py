@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     sam_env.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
                          help="s3=, bedrock-runtime= or stepfunctions= a local endpoint (repeatable)")
     sam_env.add_argument("--out", type=Path, default=Path("env.json"), help="the --env-vars file to write")
+    sam_env.add_argument("--seed", action="store_true",
+                         help="create the bucket at the s3 endpoint and put events/bucket/ in it")
 
     serve = local_sub.add_parser("serve", help="serve the HTTP API offline, with API keys and throttling")
     serve.add_argument("--port", type=int, default=3000)

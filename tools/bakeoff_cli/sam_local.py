@@ -48,6 +48,20 @@ def endpoint_template(built_template: Path, names: list[str]) -> Path:
     return target
 
 
+def seed_bucket(root: Path, s3: Any, bucket: str) -> int:
+    """Create ``bucket`` as the template defines it and put ``events/bucket/`` in it: the objects the
+    sample events refer to, the state ``bakeoff local invoke`` starts from. Returns the object count."""
+    from bakeoff_offline.bucket import provision_bucket
+    from bakeoff_offline.template import read_stack
+
+    provision_bucket(s3, read_stack(root, bucket_name=bucket))
+    folder = root / "events" / "bucket"
+    paths = sorted(folder.rglob("*.json"))
+    for path in paths:
+        s3.put_object(Bucket=bucket, Key=path.relative_to(folder).as_posix(), Body=path.read_bytes())
+    return len(paths)
+
+
 def prepare(root: Path, build_dir: Path, bucket: str, endpoints: dict[str, str], out: Path) -> tuple[Path, Path]:
     """Write ``out`` (the ``--env-vars`` file) and the endpoint template; returns both paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +83,15 @@ def sam_env(args: Namespace) -> int:
         print(f"bakeoff: no {build_dir}/template.yaml: run `sam build` first")
         return 2
     env_file, template = prepare(root, build_dir, args.bucket, endpoints, args.out)
+    if args.seed:
+        import boto3
+
+        s3_url = endpoints.get(ENDPOINT_VARIABLES["s3"])
+        if not s3_url:
+            print("bakeoff: --seed needs --endpoint s3=URL (a local S3 such as a moto server)")
+            return 2
+        count = seed_bucket(root, boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1"), args.bucket)
+        print(f"bucket {args.bucket} at {s3_url}: {count} object(s) from events/bucket/")
     print(f"wrote {env_file} and {template}; then, e.g.:\n"
           f"  sam local invoke ValidateFunction -t {template} --env-vars {env_file} "
           f"-e events/validate/valid.json")

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.sam.sam_cli import HOST_ARCHITECTURE, IMAGE, ROOT, SAM, TIMINGS, record_timing, run_sam, unavailable
+from tests.sam.sam_cli import (
+    HOST_ARCHITECTURE,
+    IMAGE,
+    ROOT,
+    SAM,
+    SKIPPED_BECAUSE,
+    TIMINGS,
+    record_timing,
+    run_sam,
+    unavailable,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,6 +42,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("sam tier timings")
         for what, seconds in TIMINGS:
             terminalreporter.write_line(f"{seconds:7.1f} s  {what}")
+    for reason in sorted(SKIPPED_BECAUSE):
+        terminalreporter.write_line(f"sam tier SKIPPED: {reason}", yellow=True, bold=True)
 
 
 @dataclass(frozen=True)

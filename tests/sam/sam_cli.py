@@ -20,11 +20,16 @@ HOST_ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", 
     platform.machine().lower(), platform.machine())
 
 
+# Why tests of the tier were skipped: printed once at the end of the run (conftest.py).
+SKIPPED_BECAUSE: set[str] = set()
+
+
 def unavailable(reason: str) -> None:
     """Skip (a developer's machine) or fail (CI) for a missing prerequisite, with one clear line."""
     message = f"sam tier: {reason}"
     if IN_CI:
         pytest.fail(message + " (CI must run the sam tier)", pytrace=False)
+    SKIPPED_BECAUSE.add(reason)
     pytest.skip(message)
 
 

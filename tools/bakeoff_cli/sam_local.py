@@ -62,6 +62,14 @@ def seed_bucket(root: Path, s3: Any, bucket: str) -> int:
     return len(paths)
 
 
+def built_architecture(built_template: Path) -> str | None:
+    """The architecture the build was made for: ``sam build`` writes the resolved BuildArchitecture of
+    the layer into the built template (the functions' ``Architectures`` stay a parameter reference)."""
+    template = yaml.safe_load(built_template.read_text(encoding="utf-8"))
+    return next((r.get("Metadata", {}).get("BuildArchitecture") for r in template.get("Resources", {}).values()
+                 if r.get("Type") == "AWS::Serverless::LayerVersion"), None)
+
+
 def prepare(root: Path, build_dir: Path, bucket: str, endpoints: dict[str, str], out: Path) -> tuple[Path, Path]:
     """Write ``out`` (the ``--env-vars`` file) and the endpoint template; returns both paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +100,9 @@ def sam_env(args: Namespace) -> int:
             return 2
         count = seed_bucket(root, boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1"), args.bucket)
         print(f"bucket {args.bucket} at {s3_url}: {count} object(s) from events/bucket/")
+    architecture = built_architecture(build_dir / "template.yaml")
+    override = f" --parameter-overrides Architecture={architecture}" if architecture else ""
     print(f"wrote {env_file} and {template}; then, e.g.:\n"
-          f"  sam local invoke ValidateFunction -t {template} --env-vars {env_file} "
-          f"-e events/validate/valid.json")
+          f"  sam local invoke ValidateFunction -t {template}{override} --env-vars {env_file} "
+          f"-e events/validate/valid.json [--invoke-image bakeoff/lambda-python:3.12 --skip-pull-image]")
     return 0

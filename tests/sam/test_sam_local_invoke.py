@@ -18,6 +18,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from bakeoff_cli.sam_local import ENDPOINT_VARIABLES, prepare, seed_bucket
+from bakeoff_offline.template import read_stack
 from converse_local.server import ConverseServer
 from tests.sam.local_services import (
     EVENTS,
@@ -31,6 +32,7 @@ from tests.sam.local_services import (
 )
 from tests.sam.sam_cli import ROOT, record_timing
 from tests.support.converse_fakes import ScriptedBackend
+from tests.support.printed import printed_objects
 from tests.support.responders import good_responder
 
 CASES = sorted(p.relative_to(EVENTS).as_posix() for folder in FUNCTIONS for p in (EVENTS / folder).glob("*.json"))
@@ -106,3 +108,17 @@ def test_a_held_out_invalid_request_is_refused_field_by_field(invocations) -> No
     assert sorted(e["field"] for e in details["errors"]) == [
         "maxTokens", "scoringCriteria.engagement.weight", "temperature", "topK"]
     assert without_varying(sam.output) == without_varying(local.output)
+
+
+def test_each_container_emits_metrics_as_its_own_service(invocations) -> None:
+    """In its own container each function's Powertools Metrics names that function's service, as on
+    Lambda (in one process the layer's single Metrics object keeps its first importer's)."""
+    services = {logical_id: spec.environment["POWERTOOLS_SERVICE_NAME"]
+                for logical_id, spec in read_stack(ROOT).functions.items()}
+    seen = []
+    for case, (sam, _) in invocations.items():
+        function = "ValidateFunction" if case == HELD_OUT else FUNCTIONS[Path(case).parent.name]
+        for record in printed_objects(sam.log, '{"_aws"'):
+            seen.append((case, record["service"]))
+            assert record["service"] == services[function], (case, record)
+    assert {"api", "score"} <= {service for _, service in seen}, seen

@@ -57,32 +57,37 @@ class Build:
         return self.path / "template.yaml"
 
 
-def _build(build_dir: str, cache_dir: str, *overrides: str) -> Build:
+def _build(folder: Path, *overrides: str) -> Build:
+    """`sam build --cached` of template.yaml into ``folder/build``, run from ``folder``: SAM keeps the layer's
+    dependencies in ``.aws-sam/deps`` under the working directory and its build graph beside the build
+    directory, and deletes dependencies that its graph does not list; two builds sharing those would each
+    delete the other's and fetch them again."""
     if not SAM.exists():
         unavailable(f"no SAM CLI at {SAM.relative_to(ROOT)} (make .venv-tools/.installed)")
+    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    args = ["build", "--cached", "--parallel", "--build-dir", build_dir, "--cache-dir", cache_dir]
+    args = ["build", "-t", str(ROOT / "template.yaml"), "--cached", "--parallel", "--build-dir", "build",
+            "--cache-dir", "cache"]
     if overrides:
         args += ["--parameter-overrides", *overrides]
-    done = run_sam(*args)
+    done = run_sam(*args, cwd=folder)
     assert done.returncode == 0, f"sam build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     architecture = next((o.split("=", 1)[1] for o in overrides if o.startswith("Architecture=")), "")
     seconds = time.perf_counter() - started
-    record_timing(f"sam build --build-dir {build_dir} {' '.join(overrides)}".rstrip(), seconds)
-    return Build(ROOT / build_dir, architecture, seconds)
+    record_timing(f"sam build in {folder.relative_to(ROOT)} {' '.join(overrides)}".rstrip(), seconds)
+    return Build(folder / "build", architecture, seconds)
 
 
 @pytest.fixture(scope="session")
 def release_build() -> Path:
     """`sam build` as `make build` runs it: the template's own parameters, into .aws-sam/build."""
-    return _build(".aws-sam/build", ".aws-sam/cache").path
+    return _build(ROOT / ".aws-sam").path
 
 
 @pytest.fixture(scope="session")
 def local_build() -> Build:
     """The same template built for this machine's architecture (a local override, for the containers)."""
-    return _build(f".aws-sam/build-{HOST_ARCHITECTURE}", f".aws-sam/cache-{HOST_ARCHITECTURE}",
-                  f"Architecture={HOST_ARCHITECTURE}")
+    return _build(ROOT / ".aws-sam" / f"local-{HOST_ARCHITECTURE}", f"Architecture={HOST_ARCHITECTURE}")
 
 
 @pytest.fixture(scope="session")

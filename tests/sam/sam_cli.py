@@ -50,8 +50,9 @@ def sam_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return os.environ | {"SAM_CLI_TELEMETRY": "0", "PATH": f"{python312_dir()}:{os.environ['PATH']}"} | (extra or {})
 
 
-def run_sam(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SAM), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+def run_sam(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
+            cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SAM), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=sam_environment(env))
 
 

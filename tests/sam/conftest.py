@@ -50,43 +50,39 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 class Build:
     path: Path  # the build directory, holding template.yaml and one folder per function and layer
     architecture: str
-    seconds: float
-
-    @property
-    def template(self) -> Path:
-        return self.path / "template.yaml"
 
 
-def _build(folder: Path, *overrides: str) -> Build:
-    """`sam build --cached` of template.yaml into ``folder/build``, run from ``folder``: SAM keeps the layer's
-    dependencies in ``.aws-sam/deps`` under the working directory and its build graph beside the build
-    directory, and deletes dependencies that its graph does not list; two builds sharing those would each
-    delete the other's and fetch them again."""
+def _build(cwd: Path, *overrides: str) -> Build:
+    """`sam build --cached` of template.yaml into ``cwd/.aws-sam/build``, run from ``cwd``."""
     if not SAM.exists():
         unavailable(f"no SAM CLI at {SAM.relative_to(ROOT)} (make .venv-tools/.installed)")
-    folder.mkdir(parents=True, exist_ok=True)
+    cwd.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    args = ["build", "-t", str(ROOT / "template.yaml"), "--cached", "--parallel", "--build-dir", "build",
-            "--cache-dir", "cache"]
+    args = ["build", "-t", str(ROOT / "template.yaml"), "--cached", "--parallel", "--build-dir", ".aws-sam/build",
+            "--cache-dir", ".aws-sam/cache"]
     if overrides:
         args += ["--parameter-overrides", *overrides]
-    done = run_sam(*args, cwd=folder)
+    done = run_sam(*args, cwd=cwd)
     assert done.returncode == 0, f"sam build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     architecture = next((o.split("=", 1)[1] for o in overrides if o.startswith("Architecture=")), "")
     seconds = time.perf_counter() - started
-    record_timing(f"sam build in {folder.relative_to(ROOT)} {' '.join(overrides)}".rstrip(), seconds)
-    return Build(folder / "build", architecture, seconds)
+    record_timing(f"sam build in {cwd.relative_to(ROOT)}/.aws-sam/build {' '.join(overrides)}".rstrip(), seconds)
+    return Build(cwd / ".aws-sam" / "build", architecture)
 
 
 @pytest.fixture(scope="session")
 def release_build() -> Path:
     """`sam build` as `make build` runs it: the template's own parameters, into .aws-sam/build."""
-    return _build(ROOT / ".aws-sam").path
+    return _build(ROOT).path
 
 
 @pytest.fixture(scope="session")
 def local_build() -> Build:
-    """The same template built for this machine's architecture (a local override, for the containers)."""
+    """The same template built for this machine's architecture (a local override, for the containers).
+
+    Built from a folder of its own: SAM keeps the layer's dependencies in ``.aws-sam/deps`` under the
+    working directory, lists them in a build graph beside the build directory, and deletes those its
+    graph does not list; two builds sharing one folder would delete each other's and fetch them again."""
     return _build(ROOT / ".aws-sam" / f"local-{HOST_ARCHITECTURE}", f"Architecture={HOST_ARCHITECTURE}")
 
 

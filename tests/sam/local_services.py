@@ -26,6 +26,12 @@ VARYING = {"latencyMs", "stackTrace"}
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
+def sam_process_env(moto_url: str) -> dict[str, str]:
+    """What SAM CLI itself runs with: test credentials, and STS at the moto server. SAM asks STS for the
+    account ID on every `local invoke` / `start-lambda`; offline, the real endpoint costs a 5 s timeout."""
+    return CREDENTIALS | {"AWS_ENDPOINT_URL_STS": moto_url}
+
+
 def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -59,12 +65,14 @@ class Outcome:
     log: str
 
 
-def sam_invoke(function: str, event: Path, *, template: Path, env_file: Path, architecture: str) -> Outcome:
+def sam_invoke(function: str, event: Path, *, template: Path, env_file: Path, architecture: str,
+               moto_url: str) -> Outcome:
     """``sam local invoke`` in the stand-in image; the output is the last line SAM prints."""
     started = time.perf_counter()
     done = run_sam("local", "invoke", function, "-t", str(template), "-e", str(event), "--env-vars", str(env_file),
                    "--invoke-image", IMAGE, "--skip-pull-image", "--region", "us-east-1",
-                   "--parameter-overrides", f"Architecture={architecture}", timeout=300, env=CREDENTIALS)
+                   "--parameter-overrides", f"Architecture={architecture}", timeout=300,
+                   env=sam_process_env(moto_url))
     seconds = time.perf_counter() - started
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 0 and lines, f"sam local invoke {function} failed:\n{done.stdout}\n{done.stderr[-4000:]}"

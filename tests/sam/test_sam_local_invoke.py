@@ -78,7 +78,7 @@ def invocations(local_build, lambda_image: str, bridge_ip: str, tmp_path_factory
                 seed_bucket(ROOT, s3_client(moto_url), bucket)
                 env_file, template = prepare(ROOT, local_build.path, bucket, endpoints, folder / f"env-{index}.json")
                 sam = sam_invoke(function, event, template=template, env_file=env_file,
-                                 architecture=local_build.architecture)
+                                 architecture=local_build.architecture, moto_url=moto_url)
                 record_timing(f"sam local invoke {function} -e {case}", sam.seconds)
                 return case, (sam, local_invoke(function, event, converse.url))
 

@@ -24,7 +24,7 @@ from bakeoff_cli.sam_local import ENDPOINT_VARIABLES, prepare
 from bakeoff_offline.stack import OfflineStack
 from converse_local import wire
 from converse_local.server import ConverseServer
-from tests.sam.local_services import CREDENTIALS, EVENTS, free_port, without_varying
+from tests.sam.local_services import EVENTS, free_port, sam_process_env, without_varying
 from tests.sam.sam_cli import IMAGE, ROOT, SAM, record_timing, sam_environment
 from tests.support.converse_fakes import ScriptedBackend
 from tests.support.responders import good_responder
@@ -60,6 +60,9 @@ def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: Conve
     env_file, template = prepare(ROOT, local_build.path, "bakeoff-local", endpoints,
                                  tmp_path_factory.mktemp("start-lambda") / "env.json")
     log = tmp_path_factory.getbasetemp() / "start-lambda.log"
+    moto = ThreadedMotoServer(ip_address=bridge_ip, port=moto_port, verbose=False)
+    moto.start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per S3 request otherwise
     started = time.perf_counter()
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -68,7 +71,7 @@ def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: Conve
              "--port", str(lambda_port), "--warm-containers", "EAGER",
              "--parameter-overrides", f"Architecture={local_build.architecture}"],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=sam_environment(CREDENTIALS))
+            env=sam_environment(sam_process_env(moto_url)))
     url = f"http://127.0.0.1:{lambda_port}"
     try:
         deadline = time.monotonic() + 300
@@ -82,19 +85,14 @@ def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: Conve
                 assert time.monotonic() < deadline, f"start-lambda did not answer in 300 s:\n{log.read_text()[-4000:]}"
                 time.sleep(1)
         record_timing("sam local start-lambda --warm-containers EAGER, until it answers", time.perf_counter() - started)
-        moto = ThreadedMotoServer(ip_address=bridge_ip, port=moto_port, verbose=False)
-        moto.start()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per S3 request otherwise
-        try:
-            yield url, moto_url
-        finally:
-            moto.stop()
+        yield url, moto_url
     finally:
         process.terminate()
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+        moto.stop()
 
 
 def lambda_client(url: str):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bakeoff_cli.sam_local import ENDPOINT_VARIABLES, prepare, seed_bucket
+from bakeoff_cli.sam_local import ENDPOINT_VARIABLES, endpoint_template, seed_bucket, write_env_vars
 from bakeoff_offline.template import read_stack
 from converse_local.server import ConverseServer
 from tests.sam.local_services import (
@@ -39,6 +39,10 @@ CASES = sorted(p.relative_to(EVENTS).as_posix() for folder in FUNCTIONS for p in
 HELD_OUT = "held-out/invalid-request.json"
 # Invocations side by side: each is mostly SAM rebuilding its image around the layer and a cold start.
 WORKERS = int(os.environ.get("SAM_TIER_WORKERS", "3"))
+
+
+def function_of(case: str) -> str:
+    return "ValidateFunction" if case == HELD_OUT else FUNCTIONS[Path(case).parent.name]
 
 
 def held_out_request() -> dict[str, Any]:
@@ -68,15 +72,16 @@ def invocations(local_build, lambda_image: str, bridge_ip: str, tmp_path_factory
             moto_url = f"http://{bridge_ip}:{port}"
             endpoints = {ENDPOINT_VARIABLES["s3"]: moto_url, ENDPOINT_VARIABLES["stepfunctions"]: moto_url,
                          ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url}
+            template = endpoint_template(local_build.path / "template.yaml", sorted(endpoints))
 
             def run(index_case: tuple[int, str]) -> tuple[str, tuple[Outcome, Outcome]]:
                 index, case = index_case
                 event = held_out if case == HELD_OUT else EVENTS / case
-                function = FUNCTIONS[Path(case).parent.name] if case != HELD_OUT else "ValidateFunction"
+                function = function_of(case)
                 # A bucket per invocation holding events/bucket/: side by side, none sees another's writes.
                 bucket = f"bakeoff-sam-{index}"
                 seed_bucket(ROOT, s3_client(moto_url), bucket)
-                env_file, template = prepare(ROOT, local_build.path, bucket, endpoints, folder / f"env-{index}.json")
+                env_file = write_env_vars(ROOT, bucket, endpoints, folder / f"env-{index}.json")
                 sam = sam_invoke(function, event, template=template, env_file=env_file,
                                  architecture=local_build.architecture, moto_url=moto_url)
                 record_timing(f"sam local invoke {function} -e {case}", sam.seconds)
@@ -117,7 +122,7 @@ def test_each_container_emits_metrics_as_its_own_service(invocations) -> None:
                 for logical_id, spec in read_stack(ROOT).functions.items()}
     seen = []
     for case, (sam, _) in invocations.items():
-        function = "ValidateFunction" if case == HELD_OUT else FUNCTIONS[Path(case).parent.name]
+        function = function_of(case)
         for record in printed_objects(sam.log, '{"_aws"'):
             seen.append((case, record["service"]))
             assert record["service"] == services[function], (case, record)

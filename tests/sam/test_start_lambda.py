@@ -56,7 +56,8 @@ def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: Conve
     """`sam local start-lambda` with warm containers; yields (its URL, the moto server's URL)."""
     moto_port, lambda_port = free_port(bridge_ip), free_port("127.0.0.1")
     moto_url = f"http://{bridge_ip}:{moto_port}"
-    endpoints = {ENDPOINT_VARIABLES["s3"]: moto_url, ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url}
+    endpoints = {ENDPOINT_VARIABLES["s3"]: moto_url, ENDPOINT_VARIABLES["stepfunctions"]: moto_url,
+                 ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url}
     env_file, template = prepare(ROOT, local_build.path, "bakeoff-local", endpoints,
                                  tmp_path_factory.mktemp("start-lambda") / "env.json")
     log = tmp_path_factory.getbasetemp() / "start-lambda.log"

@@ -44,7 +44,9 @@ def endpoint_template(built_template: Path, names: list[str]) -> Path:
     for name in names:
         variables.setdefault(name, "")
     target = built_template.with_name(OVERLAY_NAME)
-    target.write_text(yaml.safe_dump(template, sort_keys=False), encoding="utf-8")
+    partial = target.with_suffix(".partial")  # then a rename: a SAM already reading it sees a whole file
+    partial.write_text(yaml.safe_dump(template, sort_keys=False), encoding="utf-8")
+    partial.replace(target)
     return target
 
 
@@ -70,11 +72,17 @@ def built_architecture(built_template: Path) -> str | None:
                  if r.get("Type") == "AWS::Serverless::LayerVersion"), None)
 
 
-def prepare(root: Path, build_dir: Path, bucket: str, endpoints: dict[str, str], out: Path) -> tuple[Path, Path]:
-    """Write ``out`` (the ``--env-vars`` file) and the endpoint template; returns both paths."""
+def write_env_vars(root: Path, bucket: str, endpoints: dict[str, str], out: Path) -> Path:
+    """Write the ``--env-vars`` file: every function's environment, for ``bucket`` and ``endpoints``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(function_environments(root, bucket, endpoints), indent=2) + "\n", encoding="utf-8")
-    return out, endpoint_template(build_dir / "template.yaml", sorted(endpoints))
+    return out
+
+
+def prepare(root: Path, build_dir: Path, bucket: str, endpoints: dict[str, str], out: Path) -> tuple[Path, Path]:
+    """Write ``out`` (the ``--env-vars`` file) and the endpoint template; returns both paths."""
+    template = endpoint_template(build_dir / "template.yaml", sorted(endpoints))
+    return write_env_vars(root, bucket, endpoints, out), template
 
 
 def sam_env(args: Namespace) -> int:

@@ -146,8 +146,9 @@ def main() -> int:
     args = parser.parse_args()
     status = cold_starts(args.runs)
     if not args.skip_layer:
-        template = read_stack(ROOT).template
-        architecture = args.architecture or template["Globals"]["Function"].get("Architectures", ["x86_64"])[0]
+        stack = read_stack(ROOT)
+        declared = stack.template["Globals"]["Function"].get("Architectures", ["x86_64"])[0]
+        architecture = args.architecture or stack.resolve(declared)
         layer_size(architecture)
     return status
 

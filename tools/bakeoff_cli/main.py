@@ -52,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("function", help="the function's logical ID in template.yaml, e.g. ValidateFunction")
     invoke.add_argument("-e", "--event", type=Path, required=True, help="event JSON, e.g. events/validate/valid.json")
 
+    sam_env = local_sub.add_parser(
+        "sam-env", help="write the --env-vars file and endpoint template for `sam local invoke` against local services")
+    sam_env.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"), help="where `sam build` wrote")
+    sam_env.add_argument("--bucket", default="bakeoff-local", help="the bucket the functions use")
+    sam_env.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
+                         help="s3=, bedrock-runtime= or stepfunctions= a local endpoint (repeatable)")
+    sam_env.add_argument("--out", type=Path, default=Path("env.json"), help="the --env-vars file to write")
+    sam_env.add_argument("--seed", action="store_true",
+                         help="create the bucket at the s3 endpoint and put events/bucket/ in it")
+
     serve = local_sub.add_parser("serve", help="serve the HTTP API offline, with API keys and throttling")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
@@ -136,6 +146,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bakeoff_cli.local_invoke import invoke
 
         return invoke(args)
+    if args.command == "local" and args.local_command == "sam-env":
+        from bakeoff_cli.sam_local import sam_env
+
+        return sam_env(args)
     if args.command == "local" and args.local_command == "serve":
         from bakeoff_cli.serve import serve
 

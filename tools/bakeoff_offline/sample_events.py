@@ -60,6 +60,41 @@ def _capture(root: Path, request: dict[str, Any], evaluation_id: str, fail: set[
         return {"payloads": payloads, "objects": objects}, stack
 
 
+class _FolderS3:
+    """The one S3 call ``Store`` makes to write: ``put_object``, into files under a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:  # noqa: N803 - boto3's names
+        path = self.folder / Key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Body)
+
+
+def _objects_of_written_events(root: Path, request: dict[str, Any], bucket: Path) -> None:
+    """``events/score/three-answers.json`` and ``two-answers-one-failed.json`` are written by hand (the
+    integration tests' scenarios), not captured: put what they refer to in ``bucket`` - the validated
+    request and every ok model's answer checkpoint - so that they run on their own too."""
+    from bakeoff.settings import Settings
+    from bakeoff.storage import Store
+    from bakeoff.validation import accept
+    from bakeoff_offline.template import read_stack
+
+    settings = Settings.from_env(read_stack(root).functions["ValidateFunction"].environment)
+    store = Store(_FolderS3(bucket), "events-bucket")
+    for name in ("three-answers.json", "two-answers-one-failed.json"):
+        event = json.loads((root / "events" / "score" / name).read_text())
+        accept(request, evaluation_id=event["evaluationId"], created_at="2026-12-01T10:56:12+00:00",
+               settings=settings, store=store)
+        for result in event["results"]:
+            if result["status"] == "ok":
+                text = _SampleBackend(set()).converse(result["modelId"], {})["output"]["message"]["content"][0]["text"]
+                store.put_checkpoint(result["answerKey"], {
+                    "modelId": result["modelId"], "text": text, "stopReason": result["stopReason"],
+                    "usage": result["usage"], "latencyMs": result["latencyMs"]})
+
+
 def main() -> None:
     root = Path(__file__).resolve().parents[2]
     events = root / "events"
@@ -80,6 +115,7 @@ def main() -> None:
             path = bucket / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
+    _objects_of_written_events(root, request, bucket)
     (bucket / "README.md").write_text(
         "S3 objects that the sample events in `events/<function>/` refer to (made by "
         "`python -m bakeoff_offline.sample_events`).\n\n`bakeoff local invoke` uploads them to its local bucket; "

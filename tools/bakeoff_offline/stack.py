@@ -97,8 +97,12 @@ class OfflineStack:
 
     def __init__(self, root: Path, *, parameters: dict[str, Any] | None = None,
                  env: dict[str, str] | None = None, retry_time_scale: float = 1.0,
-                 checkpoint_dir: Path | None = None, state_dir: Path | None = None) -> None:
+                 checkpoint_dir: Path | None = None, state_dir: Path | None = None,
+                 lambda_endpoint: str | None = None) -> None:
         self.root = Path(root)
+        # The Lambda Invoke API the state machine's tasks call: by default the real handlers in this
+        # process; or another, such as `sam local start-lambda` running the SAM build in containers.
+        self.lambda_endpoint = lambda_endpoint
         self.stack: Stack = read_stack(self.root, parameters=parameters)
         self.env_overrides = env or {}
         self.retry_time_scale = retry_time_scale
@@ -138,22 +142,27 @@ class OfflineStack:
             write_through.folder, write_through.bucket, write_through.prefix = folder, self.stack.bucket_name, prefix
             self._exit.callback(setattr, write_through, "folder", None)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        definition = self.stack.definition()
+        if not self.lambda_endpoint:
+            self._serve_functions(definition)
+        # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
+        self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint or
+                                              self.lambda_server.url}))
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline")["stateMachineArn"]
+        return self
+
+    def _serve_functions(self, definition: str) -> None:
         functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,
                                                     spec.timeout)
                      for spec in self.stack.functions.values()}
-        definition = self.stack.definition()
         for spec in self.stack.functions.values():
             if spec.arn in definition:  # a state machine function: imported now (see _first_use)
                 self._handlers[spec.logical_id]()
         self.lambda_server = LambdaInvokeServer(functions).start()
         self.lambda_server.on_finish.append(self._maybe_done)
         self._exit.callback(self.lambda_server.stop)
-        # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
-        self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url}))
-        self.state_machine_arn = self.sfn.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition,
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline")["stateMachineArn"]
-        return self
 
     def __exit__(self, *exc: object) -> None:
         try:

@@ -27,6 +27,15 @@ def run_cli(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
                           env=env | {"COLUMNS": "160"})
 
 
+def smallest_model_event(tmp_path: Path, max_tokens: int) -> Path:
+    """The demo's request with only the smallest candidate, judged by another local model."""
+    event = load_event("statemachine/podcast-local.json") | {
+        "models": [SMOLLM], "judgeModelId": QWEN_05, "maxTokens": max_tokens, "controlAnswer": False}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
 def only_report(out: Path) -> dict:
     reports = list(out.glob("*/report.json"))
     assert len(reports) == 1, reports
@@ -53,10 +62,7 @@ def assert_real_answers_and_verdicts(report: dict, models: list[str]) -> None:
 def test_the_smallest_model_end_to_end(tmp_path):
     require_models(SMOLLM, QWEN_05)
     # Given the smallest candidate with a short answer, and a different local judge
-    event = load_event("statemachine/podcast-local.json") | {
-        "models": [SMOLLM], "judgeModelId": QWEN_05, "maxTokens": 48, "controlAnswer": False}
-    path = tmp_path / "event.json"
-    path.write_text(json.dumps(event))
+    path = smallest_model_event(tmp_path, max_tokens=48)
     # When it runs through the real state machine
     result = run_cli("local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open")
     # Then the report has a real answer with real token counts and a verdict from the forced tool call
@@ -98,10 +104,7 @@ def test_a_refused_request_exits_non_zero_and_loads_no_model(tmp_path):
 @pytest.mark.llama
 def test_a_model_server_that_dies_mid_run_stops_the_run_at_once_with_what_died(tmp_path):
     require_models(SMOLLM, QWEN_05)
-    event = load_event("statemachine/podcast-local.json") | {
-        "models": [SMOLLM], "judgeModelId": QWEN_05, "maxTokens": 400, "controlAnswer": False}
-    path = tmp_path / "event.json"
-    path.write_text(json.dumps(event))
+    path = smallest_model_event(tmp_path, max_tokens=400)
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"}
     cli = subprocess.Popen([*BAKEOFF, "local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open"],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

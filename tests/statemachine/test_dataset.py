@@ -21,6 +21,15 @@ def dataset_request(stack, body: bytes) -> dict:
     return request | {"controlAnswer": False}
 
 
+def run_dataset(respond) -> tuple[dict, int]:
+    """The 12-item dataset through the real state machine: its report, and how many candidate calls it took."""
+    with offline(respond) as (stack, server):
+        execution = stack.run(dataset_request(stack, DATASET.read_bytes()))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+    return report, sum(1 for _m, body in server.requests if not is_judge_call(body))
+
+
 def test_twelve_items_two_models_make_24_answers_and_one_aggregated_report():
     # Given claude is judged better than nova on every item, and nova fails on item-07
     def respond(model_id, request):
@@ -32,11 +41,7 @@ def test_twelve_items_two_models_make_24_answers_and_one_aggregated_report():
             raise wire.ConverseError("ValidationException", "Input is too long for this model.")
         return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
 
-    with offline(respond) as (stack, server):
-        execution = stack.run(dataset_request(stack, DATASET.read_bytes()))
-        assert execution.succeeded, execution.cause
-        report = stack.report(execution.evaluation_id)
-    candidate_calls = sum(1 for _m, body in server.requests if not is_judge_call(body))
+    report, candidate_calls = run_dataset(respond)
     assert candidate_calls == 24
     dataset = report["dataset"]
     assert dataset["items"] == 12 and report["totals"]["answers"] == 23 and report["totals"]["failedAnswers"] == 1
@@ -80,12 +85,8 @@ def test_a_judge_that_always_fails_never_blames_the_answers_nor_loses_their_cost
             raise wire.ConverseError("InternalServerException", "The judge is down.")
         return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
 
-    with offline(respond) as (stack, server):
-        execution = stack.run(dataset_request(stack, DATASET.read_bytes()))
-        assert execution.succeeded, execution.cause
-        report = stack.report(execution.evaluation_id)
+    report, candidate_calls = run_dataset(respond)
     # Then every answer is reported as an answer, not judged, with its tokens and cost
-    candidate_calls = sum(1 for _m, body in server.requests if not is_judge_call(body))
     assert candidate_calls == 24
     assert report["totals"]["answers"] == 24 and report["totals"]["failedAnswers"] == 0
     rows = report["dataset"]["rows"]

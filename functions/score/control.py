@@ -17,6 +17,8 @@ from typing import Any
 from bakeoff.metrics import NUMBER, proper_names
 from bakeoff.models import Verdict
 
+# The judge's scale starts at 1 (verdict_schema); weighted scores cannot go below it.
+FLOOR_SCORE = 1.0
 # Added when the answer has neither numbers nor names to change: a claim the article cannot support.
 FABRICATED_CLAIM = "The article also reports that the whole plan was quietly cancelled a year earlier."
 FALLBACK_NAME = "Jordan Whitcombe"
@@ -130,10 +132,14 @@ def control_result(model_id: str, corruption: Corruption, originals: dict[str, V
         original = originals[judge]
         line: dict[str, Any] = {"originalScore": original.weighted_score,
                                 "controlScore": control.weighted_score}
-        if control.status == "scored" and original.weighted_score is not None:
-            line["passed"] = control.weighted_score < original.weighted_score  # type: ignore[operator]
-        else:
+        if control.status != "scored" or original.weighted_score is None:
             line.update(passed=None, reason=control.reason)
+        elif original.weighted_score <= FLOOR_SCORE:
+            # Nothing scores below the scale's floor: a control under an answer scored 1 shows nothing.
+            line.update(passed=None, reason=f"the original answer already scored {original.weighted_score:g}, the "
+                        "lowest score, so the control could not score lower")
+        else:
+            line["passed"] = control.weighted_score < original.weighted_score  # type: ignore[operator]
         per_judge[judge] = line
     measured = [line for line in per_judge.values() if line["passed"] is not None]
     passed = all(line["passed"] for line in measured) if measured else None
@@ -146,6 +152,6 @@ def control_result(model_id: str, corruption: Corruption, originals: dict[str, V
                               "controlScore": mean("controlScore"), "corruption": corruption.description,
                               "perJudge": per_judge}
     if passed is None:
-        result["reason"] = "the judge could not score the control answer: " + "; ".join(
+        result["reason"] = "the control check was inconclusive: " + "; ".join(
             str(line.get("reason")) for line in per_judge.values())
     return result

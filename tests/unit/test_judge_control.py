@@ -95,3 +95,12 @@ def test_an_unscored_control_is_unknown_not_a_pass_or_a_fail():
                             {"j": _verdict("j", None)})
     assert result["passed"] is None
     assert "no JSON" in result["reason"]
+
+
+def test_a_control_under_an_answer_scored_at_the_floor_is_inconclusive_not_failed():
+    # Nothing scores below 1: the check cannot tell a blind judge from one that noticed
+    result = control_result("m", corrupt(SCRIPT, ARTICLE), {"j": _verdict("j", 1.0)}, {"j": _verdict("j", 1.0)})
+    assert result["passed"] is None
+    assert "already scored 1, the lowest score" in result["reason"]
+    just_above = control_result("m", corrupt(SCRIPT, ARTICLE), {"j": _verdict("j", 1.5)}, {"j": _verdict("j", 1.5)})
+    assert just_above["passed"] is False

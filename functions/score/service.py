@@ -117,13 +117,14 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         jobs |= {(j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
                  for j in judges for a, b in ordered_pairs(order)}
     key = evaluation_key(task.evaluation_id, "scores.json")
+    results = [r.dump() for r in task.results]
     try:
         done = run_all(jobs, concurrency)
     except BakeoffError as exc:
         # Keep the branch results beside the judge's failure before the error goes to Retry/Catch: a dataset
         # report reads each item from here, and must report the answers (and their cost) as not judged,
         # never as failed. A later successful attempt overwrites this document.
-        store.put_json(key, {"judgeModelIds": judge_ids, "results": [r.dump() for r in task.results],
+        store.put_json(key, {"judgeModelIds": judge_ids, "results": results,
                              "judgeFailure": {"error": type(exc).__name__, "message": exc.message}})
         raise
     by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
@@ -181,7 +182,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         "judgeCalls": _calls([*verdicts, *control_verdicts, *comparisons]),
         # The branch results too: in dataset mode the report reads each item from here, since a
         # Distributed Map's own results would outgrow the state payload limit.
-        "results": [r.dump() for r in task.results],
+        "results": results,
     })
 
     scored = sum(v.status == "scored" for v in combined.values())

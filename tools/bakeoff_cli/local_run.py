@@ -106,7 +106,7 @@ def unreachable(endpoint_url: str) -> str | None:
 
 def run(args: Namespace) -> int:
     """The whole ``local run`` command; its return value is the exit code (see ``exit_codes``)."""
-    from bakeoff_offline.endpoint import EndpointError, LocalEndpoint
+    from bakeoff_offline.endpoint import EndpointError, LocalEndpoint, ModelServerDied
     from bakeoff_offline.reports import write_index
     from bakeoff_offline.stack import OfflineStack
 
@@ -203,7 +203,7 @@ def run(args: Namespace) -> int:
                 endpoint.__exit__()
     except EndpointError as exc:
         say_error(str(exc))
-        if not any(hint in str(exc) for hint in ("make rebuild-llama", "dmesg")):
+        if not isinstance(exc, ModelServerDied):
             console.print("Install the local models with `make demo` (or see README: Running offline).")
         return Exit.CRASHED
 

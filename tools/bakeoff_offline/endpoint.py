@@ -20,6 +20,10 @@ class EndpointError(RuntimeError):
     pass
 
 
+class ModelServerDied(EndpointError):
+    """The server was killed by a signal: the message says which and what to do (not "install the models")."""
+
+
 # What a signal that killed the model server most likely means, and what to do about it.
 _SIGNAL_HINTS = {
     signal.SIGILL: "llama.cpp ran an instruction this CPU cannot execute: it was compiled for another CPU. "
@@ -88,7 +92,7 @@ class LocalEndpoint:
             self.__exit__()
             tail = self.stderr_tail()
             if returncode is not None and returncode < 0:
-                raise EndpointError(death_message(returncode, tail))
+                raise ModelServerDied(death_message(returncode, tail))
             raise EndpointError(f"the local model endpoint did not start: {tail or 'no output'}")
         self.url = line_box[0]
         threading.Thread(target=self._watch, daemon=True, name="model-server-watch").start()

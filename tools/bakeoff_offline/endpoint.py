@@ -106,7 +106,7 @@ class LocalEndpoint:
         returncode = self.process.wait()
         if self._closing.is_set():
             return
-        self._closing.wait(0.2)  # let the drain thread read the server's last words
+        # At once, before any scheduled Retry reaches the dead server; its last words so far go with it.
         self.death = death_message(returncode, self.stderr_tail())
         if self.on_death:
             self.on_death(self.death)

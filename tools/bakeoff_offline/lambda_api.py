@@ -81,6 +81,9 @@ class LambdaInvokeServer(LoopbackServer):
         self.on_start: list[Callable[[str, Any], None]] = []
         self.on_finish: list[Callable[[Invocation], None]] = []
         self.invocations: list[Invocation] = []
+        # Set when the run was aborted (the model server died): later invocations fail at once, unrun, so
+        # no Retry already scheduled by the state machine calls a process that is gone.
+        self.refusing: str | None = None
         self._lock = threading.Lock()
         server = self
 
@@ -131,6 +134,8 @@ class LambdaInvokeServer(LoopbackServer):
 
     def invoke(self, function: LocalFunction, payload: Any) -> tuple[Any, str | None]:
         """Run the handler; returns (body, function_error)."""
+        if self.refusing is not None:
+            return {"errorMessage": self.refusing, "errorType": "ExecutionAborted", "stackTrace": []}, "Unhandled"
         for listener in self.on_start:
             listener(function.name, payload)
         context = LambdaContext(function_name=function.name, invoked_function_arn=function.arn,

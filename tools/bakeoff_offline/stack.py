@@ -235,6 +235,8 @@ class OfflineStack:
         """Stop the execution being waited for, at once, from any thread: for a failure no Retry can
         mend (the model server died), so no state goes on calling a process that is gone."""
         self._abort = (error, cause)
+        if self.lambda_server:
+            self.lambda_server.refusing = f"{error}: {cause}"
         self._wake.set()
 
     # --- running --------------------------------------------------------------------------

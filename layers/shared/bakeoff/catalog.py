@@ -26,6 +26,14 @@ class ModelInfo(BaseModel):
     context_window: Annotated[int, Field(alias="contextWindow", gt=0)]
     max_output_tokens: Annotated[int, Field(alias="maxOutputTokens", gt=0)]
     tool_use: Annotated[bool | None, Field(alias="toolUse")] = None
+    # Batch inference and prompt caching (issue 19). Unset batch prices fall back to AWS's published rule
+    # (batch is billed at 50% of on-demand); unset cache prices mean the model has no prompt caching.
+    batch_input_per_1k_usd: Annotated[float | None, Field(alias="batchInputPer1kUsd", ge=0)] = None
+    batch_output_per_1k_usd: Annotated[float | None, Field(alias="batchOutputPer1kUsd", ge=0)] = None
+    cache_read_per_1k_usd: Annotated[float | None, Field(alias="cacheReadPer1kUsd", ge=0)] = None
+    cache_write_per_1k_usd: Annotated[float | None, Field(alias="cacheWritePer1kUsd", ge=0)] = None
+    prompt_caching: Annotated[bool | None, Field(alias="promptCaching")] = None
+    batch_inference: Annotated[bool | None, Field(alias="batchInference")] = None
     local: bool = False
     region: str | None = None
     source: str | None = None
@@ -40,6 +48,16 @@ class ModelInfo(BaseModel):
         cost = (Decimal(str(self.input_per_1k_usd)) * input_tokens
                 + Decimal(str(self.output_per_1k_usd)) * output_tokens) / 1000
         return float(round(cost, 8))
+
+    def batch_cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        """Cost of one record of a Bedrock batch inference job: the catalog's batch prices, else half the
+        on-demand prices (AWS bills batch inference at 50% of on-demand)."""
+        half = Decimal("0.5")
+        price_in = (Decimal(str(self.batch_input_per_1k_usd)) if self.batch_input_per_1k_usd is not None
+                    else Decimal(str(self.input_per_1k_usd)) * half)
+        price_out = (Decimal(str(self.batch_output_per_1k_usd)) if self.batch_output_per_1k_usd is not None
+                     else Decimal(str(self.output_per_1k_usd)) * half)
+        return float(round((price_in * input_tokens + price_out * output_tokens) / 1000, 8))
 
 
 class FamilyInfo(BaseModel):

@@ -108,7 +108,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
                     task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id)
               for judge_id in evaluation.judge_model_ids]
     judge_ids = [j.judge_model_id for j in judges]
-    pairwise = request.mode == "pairwise"
+    pairwise = request.compares_pairs
 
     # 1. Every answer by every judge; every ordered pair by every judge in pairwise mode.
     jobs: dict[tuple[str, ...], Callable[[], Verdict | Comparison]] = {

@@ -23,10 +23,10 @@ def cost_usd(model_id: str, usage: Usage) -> float:
 
 def judge_calls(request: EvaluationRequest) -> int:
     """Judge calls per judge: one per answer, one for the control answer, and in pairwise mode
-    two per pair of answers (both orders)."""
+    two per pair of answers (both orders), arena mode too."""
     n = len(request.models)
     calls = n + (1 if request.control_answer else 0)
-    if request.mode == "pairwise":
+    if request.compares_pairs:
         calls += n * (n - 1)
     return calls
 
@@ -45,7 +45,7 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
     calls = judge_calls(request)
     for judge_model_id in judges:
         # A pairwise call reads two answers; count every call at that size to stay on the safe side.
-        answers_per_call = 2 if request.mode == "pairwise" else 1
+        answers_per_call = 2 if request.compares_pairs else 1
         per_call_in = (estimate_tokens(request.article, judge_model_id) + request.max_tokens * answers_per_call
                        + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria)
         per_call_out = judge_max_tokens(criteria)

@@ -102,8 +102,10 @@ class EvaluationRequest(StrictContract):
               "families, instead of judgeModelId."),
         AfterValidator(lambda v: _unique(v) if v else v),
     ] = None
-    mode: Annotated[Literal["single", "pairwise"], Field(description="single: each answer scored on the "
-                    "rubric; pairwise: also every pair compared in both orders.")] = "single"
+    mode: Annotated[Literal["single", "pairwise", "arena"], Field(description="single: each answer scored on "
+                    "the rubric; pairwise: also every pair compared in both orders; arena: pairwise, and the "
+                    "report fits Bradley-Terry ratings (raw and length-controlled) with bootstrap CIs over items."
+                    )] = "single"
     control_answer: Annotated[bool, Field(description="Also judge a corrupted copy of the best answer, to "
                               "check that the judge notices.")] = True
     max_tokens: Annotated[int, Field(ge=16, le=8192, description="Output cap per candidate answer.")] = 1024
@@ -131,9 +133,20 @@ class EvaluationRequest(StrictContract):
             raise ValueError("give either judgeModelId or judges (a panel), not both")
         return self
 
+    @model_validator(mode="after")
+    def _arena_needs_two(self) -> EvaluationRequest:
+        if self.mode == "arena" and len(self.models) < 2:
+            raise ValueError("mode 'arena' rates models against each other: give at least 2 models")
+        return self
+
     @property
     def criteria(self) -> dict[str, Criterion]:
         return self.scoring_criteria
+
+    @property
+    def compares_pairs(self) -> bool:
+        """Pairwise and arena modes both judge every ordered pair of answers."""
+        return self.mode in ("pairwise", "arena")
 
 
 class ResolvedCriterion(Contract):

@@ -104,6 +104,10 @@ def test_the_body_is_validated_at_the_gateway_against_the_model() -> None:
     schema = API_PROPS["Models"][model["Model"]]
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
     assert schema["additionalProperties"] is False
+    # The template carries a copy of the API's schema file: the two must not drift apart.
+    schema_file = Path(__file__).parents[2] / "api" / "evaluation-request.schema.json"
+    assert schema == json.loads(schema_file.read_text(encoding="utf-8")), \
+        "template.yaml's EvaluationRequest model differs from the schema file: run tools/dev/sync_api_schema.py"
 
 
 def test_gateway_refusals_say_when_to_retry() -> None:

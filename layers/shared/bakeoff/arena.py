@@ -311,3 +311,20 @@ def arena_section(battles: Sequence[Battle], models: Sequence[str], *, names: Ma
                         length_coefficient=fitted.length_coefficient, separability=fitted.separability,
                         not_separable=[list(p) for p in fitted.not_separable], battles=fitted.battles,
                         items=fitted.items, resamples=fitted.resamples, position_flip_rate=flip_rate)
+
+
+def arena_from_scores(documents: Sequence[tuple[str, Mapping[str, Any]]], models: Sequence[str], *,
+                      names: Mapping[str, str] | None = None, resamples: int = 500) -> ArenaSection | None:
+    """The arena section from the score step's documents, one ``(item ID, scores document)`` per item
+    (a single-article run is one item). Word counts come from each answer's text metrics."""
+    battles: list[Battle] = []
+    flips = pairs = 0
+    for item, doc in documents:
+        pairwise = (doc.get("judgeHealth") or {}).get("pairwise") or {}
+        words = {m: ((entry.get("metrics") or {}).get("wordCount") or 0)
+                 for m, entry in (doc.get("models") or {}).items()}
+        battles += battles_from_pairwise(item, pairwise.get("results") or [], words)
+        flips += sum(1 for line in pairwise.get("results") or [] if line.get("flipped"))
+        pairs += pairwise.get("pairs") or 0
+    return arena_section(battles, models, names=names, flip_rate=round(flips / pairs, 4) if pairs else None,
+                         resamples=resamples)

@@ -1,4 +1,4 @@
-"""The exit codes of ``bakeoff local run`` and ``bakeoff submit``: a promise to the CI jobs and scripts
+"""The exit codes of ``bakeoff local run``, ``bakeoff submit`` and ``bakeoff compare``: a promise to the CI jobs and scripts
 that branch on them, so each number keeps its meaning once published (README: "Exit codes").
 
 0 means a ranking exists: at least one model was scored. Every other outcome is non-zero, and the two in
@@ -21,6 +21,8 @@ class Exit(IntEnum):
     TIMED_OUT = 5  # --timeout passed before the evaluation ended
     NO_ANSWERS = 6  # every candidate failed: nothing to rank (a report is written)
     NOT_JUDGED = 7  # candidates answered but the judge scored none of them (a report is written)
+    REGRESSED = 8  # compare: a model got significantly worse · local run: a score gate failed
+    UNHEALTHY_JUDGE = 9  # gates were given but the judge health check failed (no --allow-unhealthy-judge)
 
 
 HELP = """exit codes:
@@ -31,7 +33,9 @@ HELP = """exit codes:
   4  submit --fail-on-error: at least one model failed
   5  --timeout passed before the evaluation ended
   6  no candidate answered (every model failed); the report is still written
-  7  the candidates answered but the judge scored none of them; the report is still written"""
+  7  the candidates answered but the judge scored none of them; the report is still written
+  8  compare: a model got significantly worse · local run: a --min-score/--max-regression gate failed
+  9  gates were given but the judge health check failed (override: --allow-unhealthy-judge)"""
 
 
 def outcome(totals: dict[str, Any]) -> Exit:

@@ -121,8 +121,12 @@ def test_a_gate_that_does_not_hold_fails(served, tmp_path, capsys) -> None:
     assert "gate FAIL accuracy >= 8" in capsys.readouterr().out
 
 
-def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path) -> None:
+def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path, converse, capsys) -> None:
+    calls = sum(converse.calls.values())
     assert submit(served, event_file(tmp_path), "--min-score", "humour=1", out=tmp_path / "out") == 1
+    # Refused before the request was sent: no model was called, nothing was paid for
+    assert "not sent: --min-score names the criterion 'humour'" in capsys.readouterr().out
+    assert sum(converse.calls.values()) == calls and not (tmp_path / "out").exists()
 
 
 def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_downloaded(

@@ -160,7 +160,8 @@ def markdown(comparison: Comparison, gate_lines: list[tuple[bool, str]] | None =
                    f"{_signed(c.delta)} | {_test(c)} | {'**' + verdict + '**' if c.significant else verdict} |")
     out.append("")
     costs = [f"{_md(comparison.name(m))}: cost {_signed(d, '{:+.6f}')} USD, latency "
-             f"{_signed(comparison.latency_delta_ms.get(m), '{:+.0f}')} ms" for m, d in comparison.cost_delta_usd.items()]
+             f"{_signed(comparison.latency_delta_ms.get(m), '{:+.0f}')} ms"
+             for m, d in comparison.cost_delta_usd.items()]
     out += [f"- {line}" for line in costs]
     if comparison.flips:
         out.append(f"- items whose best model changed: {len(comparison.flips)} "
@@ -204,9 +205,16 @@ def compare(args: argparse.Namespace) -> int:
 # --- --baseline and the gates of submit / local run -----------------------------------------------
 
 
+class GateCannotHold(ValueError):
+    """A gate names a criterion or model the request (or the baseline) does not have: it could only fail,
+    so it fails before the request is sent (exit 1 in both commands: submit's "a gate failed", local
+    run's "refused before any model was called")."""
+
+
 def prepare_gates(args: argparse.Namespace, request: Any, client: Any = None) -> tuple[Any, dict[str, Any] | None]:
     """The gates and the baseline report, checked against the request before anything is paid for.
-    Raises ValueError with every problem when a gate or the baseline cannot be used."""
+    Raises ValueError for a malformed option or an unreadable baseline (the command line is wrong),
+    GateCannotHold with every problem when a gate names what the request or baseline lacks."""
     from bakeoff_cli.gates import Gates
 
     gates = Gates.parse(getattr(args, "min_score", []) or [], getattr(args, "max_regression", []) or [],
@@ -217,9 +225,11 @@ def prepare_gates(args: argparse.Namespace, request: Any, client: Any = None) ->
             baseline = resolve_run(args.baseline, reports=getattr(args, "reports", None), client=client)
         except RunNotFound as exc:
             raise ValueError(f"--baseline {exc}") from None
+    elif gates.max_regressions:
+        raise ValueError("--max-regression needs --baseline RUN (the run to compare with)")
     problems = gates.check_against_request(request, baseline=baseline)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise GateCannotHold("; ".join(problems))
     return gates, baseline
 
 

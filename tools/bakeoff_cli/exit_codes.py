@@ -1,5 +1,5 @@
-"""The exit codes of ``bakeoff local run``, ``bakeoff submit`` and ``bakeoff compare``: a promise to the CI jobs and scripts
-that branch on them, so each number keeps its meaning once published (README: "Exit codes").
+"""The exit codes of ``bakeoff local run``, ``bakeoff submit`` and ``bakeoff compare``: a promise to the CI
+jobs and scripts that branch on them, so each number keeps its meaning once published (README: "Exit codes").
 
 0 means a ranking exists: at least one model was scored. Every other outcome is non-zero, and the two in
 which a report is still written (6, 7) say so, so a job can publish the report and still fail.

@@ -130,9 +130,7 @@ class Gates:
 
     def check_against_request(self, request: Any, *, baseline: Mapping[str, Any] | None = None) -> list[str]:
         """Why a gate cannot be evaluated on this request (and baseline), before anything is paid for."""
-        problems = []
-        if self.max_regressions and baseline is None:
-            problems.append("--max-regression needs --baseline RUN (the run to compare with)")
+        problems: list[str] = []
         if not isinstance(request, dict):
             return problems
         criteria = set(request.get("scoringCriteria") or {}) | {WEIGHTED}

@@ -134,9 +134,12 @@ def run(args: Namespace) -> int:
 
     try:
         # A gate that names what the request lacks, or a baseline that cannot be read, stops the run now.
-        from bakeoff_cli.compare import prepare_gates
+        from bakeoff_cli.compare import GateCannotHold, prepare_gates
 
         gates, baseline = prepare_gates(args, request)
+    except GateCannotHold as exc:
+        say_error(f"not run: {exc}")
+        return Exit.REFUSED_LOCAL
     except ValueError as exc:
         say_error(str(exc))
         return Exit.REFUSED

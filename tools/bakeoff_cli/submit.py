@@ -189,7 +189,7 @@ def _step_summary(status: dict[str, Any], gate_lines: list[str]) -> None:
 
 
 def submit(args: argparse.Namespace) -> int:
-    from bakeoff_cli.compare import apply_gates, prepare_gates
+    from bakeoff_cli.compare import GateCannotHold, apply_gates, prepare_gates
 
     client = ApiClient(args.api, args.api_key)
     try:
@@ -204,6 +204,9 @@ def submit(args: argparse.Namespace) -> int:
         for error in exc.details.get("errors") or []:
             print(f"  {error['field']}: {error['message']}", flush=True)
         return EXIT_REFUSED
+    except GateCannotHold as exc:
+        _say(f"not sent: {exc}")
+        return EXIT_GATE
     except (ValueError, OSError) as exc:
         _say(f"not sent: {exc}")
         return EXIT_REFUSED

@@ -106,7 +106,8 @@ def _signed(value: float | None, fmt: str = "{:+.2f}") -> str:
 
 def _test(change: Any) -> str:
     if not change.tested:
-        return f"n={change.items}, no test"
+        return f"n={change.items}, " + ("no difference" if change.items >= 2 and change.improved == change.worsened == 0
+                                       else "no test")
     p = format_p(change.wilcoxon_p) if change.wilcoxon_p is not None else "p -"
     ci = change.bootstrap_ci
     return f"n={change.items}, Wilcoxon {p}" + (f", CI [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")

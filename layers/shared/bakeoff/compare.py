@@ -132,6 +132,8 @@ class Change:
     def figures(self) -> str:
         """The paired test's figures, for a line of text."""
         if not self.tested:
+            if self.items >= 2 and self.improved == self.worsened == 0:
+                return f"n={self.items}, the same score on every item"
             return f"{self.items} shared item(s), no paired test"
         parts = [f"n={self.items}", f"Wilcoxon {format_p(self.wilcoxon_p)}" if self.wilcoxon_p is not None
                  else "Wilcoxon: no non-zero difference"]

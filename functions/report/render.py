@@ -537,8 +537,10 @@ def render_report(report: dict[str, Any]) -> str:
 
 def render_index(rows: list[dict[str, Any]]) -> str:
     """``reports/index.html``: every evaluation, newest first, with its winner, cost and status."""
+    from functions.report.trend import with_trends
+
     ordered = sorted(rows, key=lambda row: row.get("createdAt") or "", reverse=True)
-    return _page("index.html.j2", script=False, rows=ordered)
+    return _page("index.html.j2", script=False, rows=with_trends(ordered))
 
 
 # --- CSV -------------------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""The reports index's trend: the runs of one request side by side, so a drift in the winner's score
+(or a change of winner) between reruns shows without opening each report.
+
+"The same request" is the same request body except what does not change the work done (its title, its
+cache switch, its budget and deadline): the same article or dataset, models, prompt, rubric and judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+# Fields of a request that do not change what is asked of the models or the judge.
+NOT_THE_WORK = ("title", "useCache", "budgetUsd", "deadlineSeconds")
+
+
+def request_key(request: dict[str, Any] | None) -> str | None:
+    """A short fingerprint of the work a request asks for; None when the report holds no request."""
+    if not isinstance(request, dict):
+        return None
+    work = {k: v for k, v in request.items() if k not in NOT_THE_WORK}
+    return hashlib.sha256(json.dumps(work, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def with_trends(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The index rows, each of a request that ran more than once given ``trend``: every run of that request,
+    oldest first, with its winner and score (``current`` marks the row's own run)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("requestKey"):
+            groups.setdefault(row["requestKey"], []).append(row)
+    out = []
+    for row in rows:
+        runs = sorted(groups.get(row.get("requestKey") or "", []), key=lambda r: r.get("createdAt") or "")
+        if len(runs) < 2:
+            out.append(row)
+            continue
+        out.append(row | {"trend": [{"evaluationId": r["evaluationId"], "score": r.get("winnerScore"),
+                                     "winner": r.get("winnerName") or r.get("winner"),
+                                     "judgeHealthFailed": bool(r.get("judgeHealthFailed")),
+                                     "current": r["evaluationId"] == row["evaluationId"]} for r in runs]})
+    return out

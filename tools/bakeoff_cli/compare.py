@@ -223,7 +223,9 @@ def prepare_gates(args: argparse.Namespace, request: Any, client: Any = None) ->
     baseline = None
     if getattr(args, "baseline", None):
         try:
-            baseline = resolve_run(args.baseline, reports=getattr(args, "reports", None), client=client)
+            # An evaluation ID is looked up where this command writes its reports unless --reports says otherwise.
+            reports = getattr(args, "reports", None) or getattr(args, "out", None)
+            baseline = resolve_run(args.baseline, reports=reports, client=client)
         except RunNotFound as exc:
             raise ValueError(f"--baseline {exc}") from None
     elif gates.max_regressions:

@@ -13,7 +13,7 @@ from typing import Any
 
 class Exit(IntEnum):
     OK = 0  # the evaluation ran and at least one model was scored (and, for submit, every gate held)
-    GATE_FAILED = 1  # submit: a --min-score gate failed
+    GATE_FAILED = 1  # submit: a --min-score/--max-regression gate failed (or could not hold: not sent)
     REFUSED_LOCAL = 1  # local run: the request was refused before any model was called (kept since 0.1)
     REFUSED = 2  # submit: the API refused the request; either command: the command line is wrong
     CRASHED = 3  # the run broke: the state machine failed, the model server died, or Bakeoff crashed
@@ -27,7 +27,7 @@ class Exit(IntEnum):
 
 HELP = """exit codes:
   0  a ranking: at least one model was scored (submit: and every --min-score gate held)
-  1  local run: the request was refused, no model was called · submit: a --min-score gate failed
+  1  local run: the request was refused, no model was called · submit: a --min-score/--max-regression gate failed
   2  submit: the API refused the request · either: the command line is wrong
   3  the run broke: the state machine failed, the local model server died, or bakeoff crashed
   4  submit --fail-on-error: at least one model failed

@@ -26,8 +26,8 @@ def _add_gates(parser: argparse.ArgumentParser, *, min_score_help: str) -> None:
                         "(or 'weighted') and the paired test says the drop is significant")
     parser.add_argument("--allow-unhealthy-judge", action="store_true",
                         help="let gates pass although the judge health check failed")
-    parser.add_argument("--reports", type=Path, default=Path("out"),
-                        help="where evaluation IDs given to --baseline are looked up first (default: ./out)")
+    parser.add_argument("--reports", type=Path,
+                        help="where evaluation IDs given to --baseline are looked up first (default: --out)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -102,7 +102,8 @@ def names_field(errors: list[dict[str, str]], field: str) -> bool:
 
 
 class Script:
-    """What the scripted models do. ``mode``: ok | judge_throttled | candidate_fails | all_candidates_fail."""
+    """What the scripted models do. ``mode``: ok | judge_throttled | judge_blind (scores the corrupted
+    control answer as high as the original) | candidate_fails | all_candidates_fail."""
 
     FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
 
@@ -120,7 +121,7 @@ class Script:
             # A healthy judge: an answer no candidate wrote (the corrupted control copy) scores lower.
             sent = json.dumps(request)
             written = any(json.dumps(self.answer(m))[1:-1] in sent for m in self.models_seen)
-            score = self.score if written else max(1, self.score - 3)
+            score = self.score if written or self.mode == "judge_blind" else max(1, self.score - 3)
             return wire.tool_response("record_verdict", {
                 "scores": {n: {"reason": "scripted", "score": score} for n in names},
                 "evidence": ["Sunday visits could reach 300 a week"]}, input_tokens=400, output_tokens=60)

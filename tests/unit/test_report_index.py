@@ -4,6 +4,7 @@ runs of one request shown as a trend (functions/report/trend.py), from rows as i
 from __future__ import annotations
 
 import copy
+import json
 
 from functions.report.build import index_row
 from functions.report.render import render_index
@@ -57,3 +58,38 @@ def test_index_rows_written_before_these_fields_still_render():
            "winner": "amazon.nova-lite-v1:0", "totalCostUsd": 0.01, "models": 2, "failed": 0, "status": "ok"}
     text = Page(render_index([old, old | {"evaluationId": "20261102T000000Z-0000000b"}])).text("evaluations")
     assert "amazon.nova-lite-v1:0" in text and "runs, oldest first" not in text and "judge health" not in text
+
+
+def test_the_offline_index_links_each_rerun_to_its_compare_page(tmp_path):
+    from bakeoff_offline.reports import write_index
+
+    # Given three runs of one request in out/, the last with the winner scored lower on its one item
+    first = load("three_models")
+    runs = [rerun(first, "20261201T090000Z-00000001", "2026-12-01T09:00:00+00:00", 8.5),
+            rerun(first, "20261202T090000Z-00000002", "2026-12-02T09:00:00+00:00", 8.5),
+            rerun(first, "20261203T090000Z-00000003", "2026-12-03T09:00:00+00:00", 6.4, healthy=False)]
+    for report in runs:
+        folder = tmp_path / report["evaluationId"]
+        folder.mkdir()
+        (folder / "report.json").write_text(json.dumps(report))
+
+    index = write_index(tmp_path)
+
+    # Then each run after the first has a compare page with the run before it, linked from the trend
+    pages = sorted(p.name for p in (tmp_path / "compare").iterdir())
+    assert pages == [f"{runs[0]['evaluationId']}..{runs[1]['evaluationId']}.html",
+                     f"{runs[1]['evaluationId']}..{runs[2]['evaluationId']}.html"]
+    links = {a["href"] for a in Page(index.read_text()).all("a") if a.get("href", "").startswith("./compare/")}
+    assert links == {f"./compare/{name}" for name in pages}
+    same = Page((tmp_path / "compare" / pages[0]).read_text())
+    assert same.text("verdict").strip() == "No significant change."
+    changed = Page((tmp_path / "compare" / pages[1]).read_text())
+    winner = first["models"][0]
+    row = next(a for a in changed.all("tr") if a.get("data-model") == winner["modelId"]
+               and a.get("data-criterion") == "weighted")
+    assert row  # the winner's weighted change is listed
+    text = changed.text("changes")
+    assert f"{winner['name']} {winner['modelId']} weighted 8.50 6.40 -2.10 1 0 / 1 – – not testable (1 shared item)" \
+        in " ".join(text.split())
+    assert "the after run's judge health check failed" in (tmp_path / "compare" / pages[1]).read_text()
+    assert changed.all("script") == []

@@ -162,13 +162,13 @@ class Gates:
         for gate in self.max_regressions:
             lines += gate.check(comparison) if comparison is not None else [
                 (False, f"{gate.criterion} drop <= {gate.max_drop:g}: no comparison with the baseline")]
-        unhealthy = report is not None and judge_health_failed(report)
-        unknown = report is None
         blocked = False
-        if self and not self.allow_unhealthy_judge and (unhealthy or unknown):
-            blocked = True
-            lines.append((False, "judge health: the control check failed (the judge did not score a corrupted "
-                                 "answer below the original), so no gate can pass; --allow-unhealthy-judge "
-                                 "overrides" if unhealthy else
-                                 "judge health unknown (report.json was not read), so no gate can pass"))
+        if self and not self.allow_unhealthy_judge:
+            if report is None:
+                lines.append((False, "judge health unknown (report.json could not be read), so no gate can pass"))
+            elif judge_health_failed(report):
+                blocked = True
+                lines.append((False, "judge health: the control check failed (the judge did not score a corrupted "
+                                     "answer below the original), so no gate can pass; --allow-unhealthy-judge "
+                                     "overrides"))
         return all(ok for ok, _ in lines), blocked, lines

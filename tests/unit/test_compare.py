@@ -82,6 +82,15 @@ def test_a_small_drop_on_few_items_is_not_significant():
     assert not nova.significant and nova.verdict() == "no significant change"
 
 
+def test_the_same_drop_on_every_item_is_significant_without_a_bootstrap_interval():
+    after = dataset_report("b", {NOVA: [v - 2 for v in BASE[NOVA]]})
+    nova = compare_reports(dataset_report("a", {NOVA: BASE[NOVA]}), after).find(NOVA, "weighted")
+    assert nova.bootstrap_ci is None  # no spread to resample
+    assert nova.wilcoxon_p == pytest.approx(stats.wilcoxon([-2] * 12, method=stats.PermutationMethod(
+        n_resamples=np.inf)).pvalue) == pytest.approx(2 / 4096)
+    assert nova.worse and nova.delta == -2
+
+
 def test_items_whose_best_model_changed_are_flips():
     # item-00: claude led 8 to 6, now nova leads 9 to 8; item-01 was a 7-7 tie, now claude leads
     after = dataset_report("b", {CLAUDE: BASE[CLAUDE], NOVA: [9, 6, 5, 6, 8, 6, 7, 5, 6, 7, 6, 5]})

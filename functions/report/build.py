@@ -16,6 +16,7 @@ from bakeoff.models import Answer, JudgeFailure, ModelResult, ReportInput, Repor
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
 from functions.report.render import render_csv, render_index, render_report
+from functions.report.trend import request_key
 
 SCHEMA_VERSION = 1
 
@@ -254,11 +255,15 @@ def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutpu
 
 
 def index_row(report: dict[str, Any]) -> dict[str, Any]:
-    """One evaluation's line in the reports index."""
+    """One evaluation's line in the reports index (``functions/report/trend.py`` groups reruns by ``requestKey``)."""
+    winner = next((m for m in report.get("models") or [] if m.get("modelId") == report["winner"]), {})
     return {"evaluationId": report["evaluationId"], "createdAt": report["createdAt"], "title": report["title"],
-            "winner": report["winner"], "totalCostUsd": report["totalCostUsd"],
+            "winner": report["winner"], "winnerName": winner.get("name"), "winnerScore": winner.get("weightedScore"),
+            "totalCostUsd": report["totalCostUsd"],
             "models": report["totals"]["models"], "failed": report["totals"]["failed"],
-            "status": "ok" if report["totals"]["failed"] == 0 else "partial"}
+            "status": "ok" if report["totals"]["failed"] == 0 else "partial",
+            "judgeHealthFailed": (report.get("judgeHealth") or {}).get("controlPassed") is False,
+            "requestKey": request_key(report.get("request"))}
 
 
 INDEX_ATTEMPTS = 30

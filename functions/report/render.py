@@ -535,10 +535,13 @@ def render_report(report: dict[str, Any]) -> str:
     return _page("report.html.j2", script=True, r=_report_view(report))
 
 
-def render_index(rows: list[dict[str, Any]]) -> str:
-    """``reports/index.html``: every evaluation, newest first, with its winner, cost and status."""
+def render_index(rows: list[dict[str, Any]], *, compare_pages: bool = False) -> str:
+    """``reports/index.html``: every evaluation, newest first, with its winner, cost and status; reruns of
+    one request as a trend (linked to their compare pages when ``compare_pages`` were written beside it)."""
+    from functions.report.trend import with_trends
+
     ordered = sorted(rows, key=lambda row: row.get("createdAt") or "", reverse=True)
-    return _page("index.html.j2", script=False, rows=ordered)
+    return _page("index.html.j2", script=False, rows=with_trends(ordered, compare_pages=compare_pages))
 
 
 # --- CSV -------------------------------------------------------------------------------------

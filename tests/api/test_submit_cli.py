@@ -121,8 +121,12 @@ def test_a_gate_that_does_not_hold_fails(served, tmp_path, capsys) -> None:
     assert "gate FAIL accuracy >= 8" in capsys.readouterr().out
 
 
-def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path) -> None:
+def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path, converse, capsys) -> None:
+    calls = sum(converse.calls.values())
     assert submit(served, event_file(tmp_path), "--min-score", "humour=1", out=tmp_path / "out") == 1
+    # Refused before the request was sent: no model was called, nothing was paid for
+    assert "not sent: --min-score names the criterion 'humour'" in capsys.readouterr().out
+    assert sum(converse.calls.values()) == calls and not (tmp_path / "out").exists()
 
 
 def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_downloaded(
@@ -170,3 +174,35 @@ def test_a_bad_gate_is_a_usage_error(served, tmp_path) -> None:
 def test_serve_refuses_to_start_without_a_key(converse) -> None:
     args = _parser().parse_args(["local", "serve", "--port", "0", "--converse-url", converse.url])
     assert serve(args, stop=threading.Event()) == 2
+
+
+def test_a_gate_for_a_named_model_not_just_the_winner(served, tmp_path, capsys) -> None:
+    llama = "meta.llama3-70b-instruct-v1:0"
+    code = submit(served, event_file(tmp_path), "--min-score", f"{llama}:weighted=7", "--min-score",
+                  f"{llama}:accuracy=8", out=tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    assert f"gate PASS weighted >= 7 for {llama}: {llama} scored 7" in printed
+    assert f"gate FAIL accuracy >= 8 for {llama}: {llama} scored 7" in printed
+
+
+def test_no_gate_passes_when_the_judge_health_check_failed_unless_allowed(served, tmp_path, script, capsys) -> None:
+    # Given a judge that scores a corrupted copy of the best answer as high as the original
+    script.mode = "judge_blind"
+    code = submit(served, event_file(tmp_path), "--min-score", "weighted=1", out=tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert code == 9, printed
+    assert "gate PASS weighted >= 1" in printed and "gate FAIL judge health: the control check failed" in printed
+    code = submit(served, event_file(tmp_path), "--min-score", "weighted=1", "--allow-unhealthy-judge",
+                  out=tmp_path / "out2")
+    assert code == 0, capsys.readouterr().out
+
+
+def test_a_baseline_that_cannot_be_read_is_refused_before_the_request_is_sent(served, tmp_path, converse,
+                                                                              capsys) -> None:
+    calls = sum(converse.calls.values())
+    code = submit(served, event_file(tmp_path), "--baseline", "20261202T000000Z-deadbeef", "--max-regression",
+                  "weighted=0.5", out=tmp_path / "out")
+    assert code == 2
+    assert "not sent: --baseline 20261202T000000Z-deadbeef: the API answered 404" in capsys.readouterr().out
+    assert sum(converse.calls.values()) == calls

@@ -107,7 +107,6 @@ def unreachable(endpoint_url: str) -> str | None:
 def run(args: Namespace) -> int:
     """The whole ``local run`` command; its return value is the exit code (see ``exit_codes``)."""
     from bakeoff_offline.endpoint import EndpointError, LocalEndpoint, ModelServerDied
-    from bakeoff_offline.reports import write_index
     from bakeoff_offline.stack import OfflineStack
 
     if not args.verbose:
@@ -133,6 +132,17 @@ def run(args: Namespace) -> int:
         models.append(DEFAULT_LOCAL_JUDGE)
     local_models = [m for m in models if m.startswith("local.")]
 
+    try:
+        # A gate that names what the request lacks, or a baseline that cannot be read, stops the run now.
+        from bakeoff_cli.compare import GateCannotHold, prepare_gates
+
+        gates, baseline = prepare_gates(args, request)
+    except GateCannotHold as exc:
+        say_error(f"not run: {exc}")
+        return Exit.REFUSED_LOCAL
+    except ValueError as exc:
+        say_error(str(exc))
+        return Exit.REFUSED
     refusal = prevalidate(root, request, local, dataset)
     if refusal is not None:
         print_refusal(type(refusal).__name__, refusal.details, local=local)
@@ -222,6 +232,8 @@ def run(args: Namespace) -> int:
         console.print(escape(str(details.get("message") or execution.cause or "")))
         return Exit.CRASHED
 
+    from bakeoff_offline.reports import write_index  # imports functions/ from the checkout (task_root)
+
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     write_index(args.out)
     print_summary(report, folder, execution.seconds)
@@ -230,6 +242,12 @@ def run(args: Namespace) -> int:
         say_error("nothing answered: every candidate model failed (their errors are above and in the report)")
     elif code == Exit.NOT_JUDGED:
         say_error("the judge scored none of the answers (see judge health in the report): no ranking")
+    elif gates or baseline is not None:
+        from bakeoff_cli.compare import apply_gates, ranked
+
+        held, blocked, _lines = apply_gates(gates, report, ranked(report), baseline, args.out,
+                                            say=lambda line: console.print(escape(line)))
+        code = Exit.UNHEALTHY_JUDGE if blocked else (Exit.OK if held else Exit.REGRESSED)
     if not args.no_open and sys.stdout.isatty() and not os.environ.get("CI"):
         try:
             webbrowser.open((folder / "report.html").resolve().as_uri())

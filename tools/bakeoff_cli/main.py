@@ -14,6 +14,22 @@ from bakeoff_cli.exit_codes import HELP as EXIT_CODES
 from bakeoff_cli.exit_codes import Exit
 
 
+def _add_gates(parser: argparse.ArgumentParser, *, min_score_help: str) -> None:
+    """The gate options ``submit`` and ``local run`` share (``bakeoff_cli.gates``)."""
+    parser.add_argument("--min-score", action="append", default=[], metavar="[MODEL:]CRITERION=VALUE",
+                        help=min_score_help)
+    parser.add_argument("--baseline", metavar="RUN",
+                        help="compare with this run: a report.json, its folder, or an evaluation ID (looked up "
+                        "under --reports, or through the API); prints the comparison and writes compare.md/.json")
+    parser.add_argument("--max-regression", action="append", default=[], metavar="[MODEL:]CRITERION=DROP",
+                        help="with --baseline: fail when a model (or MODEL) lost more than DROP on CRITERION "
+                        "(or 'weighted') and the paired test says the drop is significant")
+    parser.add_argument("--allow-unhealthy-judge", action="store_true",
+                        help="let gates pass although the judge health check failed")
+    parser.add_argument("--reports", type=Path,
+                        help="where evaluation IDs given to --baseline are looked up first (default: --out)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bakeoff",
@@ -47,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         help="neither reuse nor keep the answers and verdicts in OUT/.checkpoints (a rerun of the "
         "same request otherwise calls no model that already answered)",
     )
+    _add_gates(run, min_score_help="fail (exit 8) unless the best model (or MODEL) scores at least VALUE "
+               "(criterion or 'weighted')")
 
     invoke = local_sub.add_parser("invoke", help="run one function in-process (the Docker-free `sam local invoke`)")
     invoke.add_argument("function", help="the function's logical ID in template.yaml, e.g. ValidateFunction")
@@ -104,13 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--api", required=True, help="the API's base URL")
     submit.add_argument("--api-key", required=True)
     submit.add_argument("--wait", action="store_true", help="poll until the evaluation ends")
-    submit.add_argument(
-        "--min-score",
-        action="append",
-        default=[],
-        metavar="CRITERION=VALUE",
-        help="fail unless the best model scores at least VALUE (criterion or 'weighted')",
-    )
+    _add_gates(submit, min_score_help="fail unless the best model (or MODEL) scores at least VALUE "
+               "(criterion or 'weighted')")
     submit.add_argument("--fail-on-error", action="store_true", help="fail when any model failed")
     submit.add_argument("--out", type=Path, default=Path("out"), help="where the report is downloaded")
     submit.add_argument("--timeout", type=float, default=1800)
@@ -120,6 +133,21 @@ def _parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds before the first status poll; then x1.5 per poll, at most 20",
     )
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two runs: per model and criterion the change, with a paired test over shared items",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("before", help="the baseline run: a report.json, its folder, or an evaluation ID")
+    compare.add_argument("after", help="the run to check against it (same forms)")
+    compare.add_argument("--reports", type=Path, default=Path("out"),
+                         help="where evaluation IDs are looked up first (default: ./out)")
+    compare.add_argument("--api", help="a Bakeoff API to fetch evaluation IDs from (default: $BAKEOFF_API_URL)")
+    compare.add_argument("--api-key", help="its API key (default: $BAKEOFF_API_KEY)")
+    compare.add_argument("--markdown", type=Path, help="also write the comparison as a Markdown table here")
+    compare.add_argument("--json", type=Path, help="also write the comparison as JSON here")
     return parser
 
 
@@ -158,6 +186,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bakeoff_cli.submit import submit
 
         return submit(args)
+    if args.command == "compare":
+        from bakeoff_cli.compare import compare
+
+        return compare(args)
     return 2
 
 

@@ -1,16 +1,17 @@
 """``bakeoff submit``: the CI trigger. Post a request, wait, print the ranking, fetch the report, gate.
 
-Standard library only (and ``bakeoff.jsontext``, which is too), so a CI job needs nothing but
-``pip install`` of this package. Exit codes:
+Standard library only (and ``bakeoff.jsontext``, ``bakeoff.compare`` and ``bakeoff.statistics``, which
+are too), so a CI job needs nothing but ``pip install`` of this package without extras. Exit codes:
 
 - 0: accepted (and, when waiting, at least one model was scored and every gate held)
-- 1: a ``--min-score`` gate failed
+- 1: a ``--min-score`` or ``--max-regression`` gate failed (``bakeoff_cli.gates``)
 - 2: the request was refused (400/403/...) or the command line is wrong
 - 3: the evaluation ended FAILED, TIMED_OUT or ABORTED
 - 4: ``--fail-on-error`` and at least one model failed
 - 5: ``--timeout`` passed before the evaluation ended
 - 6: no candidate answered (every model failed); the report is still downloaded
 - 7: the candidates answered but the judge scored none of them; the report is still downloaded
+- 9: gates were given but the judge health check failed (``--allow-unhealthy-judge`` overrides)
 
 (``bakeoff_cli.exit_codes`` holds the table for both commands.)
 
@@ -27,7 +28,6 @@ import random
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,35 +43,6 @@ EXIT_MODEL_ERRORS, EXIT_TIMEOUT, EXIT_NO_ANSWERS, EXIT_NOT_JUDGED = (
 DONE = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_POLL_SECONDS = 20.0
 USER_AGENT = "bakeoff-submit/1"
-
-
-@dataclass(frozen=True)
-class Gate:
-    criterion: str  # a criterion name, or "weighted"
-    minimum: float
-
-    def check(self, best: dict[str, Any] | None) -> tuple[bool, str]:
-        label = f"{self.criterion} >= {self.minimum:g}"
-        if best is None:
-            return False, f"{label}: no model was scored"
-        scores = best.get("scores") or {}
-        value = best.get("weightedScore") if self.criterion == "weighted" else scores.get(self.criterion)
-        if value is None:
-            return False, f"{label}: {best['modelId']} has no {self.criterion!r} score"
-        return value >= self.minimum, f"{label}: {best['modelId']} scored {value:g}"
-
-
-def parse_gates(specs: list[str]) -> list[Gate]:
-    gates = []
-    for spec in specs:
-        name, sep, value = spec.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError(spec)
-            gates.append(Gate(name.strip(), float(value)))
-        except ValueError:
-            raise ValueError(f"--min-score {spec!r}: expected CRITERION=NUMBER, e.g. accuracy=7") from None
-    return gates
 
 
 class ApiClient:
@@ -192,6 +163,15 @@ def download_reports(status: dict[str, Any], out_dir: Path) -> Path | None:
     return saved
 
 
+def _saved_report(folder: Path | None) -> dict[str, Any] | None:
+    """The downloaded report.json (judge health, per-item scores for --baseline), or None."""
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8")) if folder else None
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
 def _step_summary(status: dict[str, Any], gate_lines: list[str]) -> None:
     """A Markdown table in the GitHub Actions job summary, when running there."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -209,20 +189,27 @@ def _step_summary(status: dict[str, Any], gate_lines: list[str]) -> None:
 
 
 def submit(args: argparse.Namespace) -> int:
+    from bakeoff_cli.compare import GateCannotHold, apply_gates, prepare_gates
+
+    client = ApiClient(args.api, args.api_key)
     try:
-        gates = parse_gates(args.min_score)
         # Read as strictly as the API reads the body, and refused here as the API would refuse it.
         request = parse_json(Path(args.event).read_text(encoding="utf-8"), what=str(args.event))
         dump_utf8(request)
+        # A gate naming a criterion or model the request lacks, or a baseline that cannot be read,
+        # is refused now: after the run it could only fail, and the run would be paid for.
+        gates, baseline = prepare_gates(args, request, client)
     except RequestValidationError as exc:
         _say(f"not sent: {exc.message}")
         for error in exc.details.get("errors") or []:
             print(f"  {error['field']}: {error['message']}", flush=True)
         return EXIT_REFUSED
+    except GateCannotHold as exc:
+        _say(f"not sent: {exc}")
+        return EXIT_GATE
     except (ValueError, OSError) as exc:
-        _say(str(exc))
+        _say(f"not sent: {exc}")
         return EXIT_REFUSED
-    client = ApiClient(args.api, args.api_key)
     try:
         status, body = client.request("POST", "/evaluations", request)
         if status != 202:
@@ -232,7 +219,7 @@ def submit(args: argparse.Namespace) -> int:
         _say(f"accepted {evaluation_id} (estimated ${body.get('estimatedCostUsd', 0):.4f})")
         for warning in body.get("warnings") or []:
             _say(f"warning: {warning}")
-        if not (args.wait or gates or args.fail_on_error):
+        if not (args.wait or gates or args.fail_on_error or baseline):
             return EXIT_OK
         interval = getattr(args, "poll_interval", 2.0)
         final = poll(client, evaluation_id, timeout=args.timeout, interval=interval)
@@ -264,13 +251,13 @@ def submit(args: argparse.Namespace) -> int:
              else "nothing answered: every candidate model failed")
         _step_summary(final, ["no model was scored"])
         return code
-    best = ranking[0]
-    results = [gate.check(best) for gate in gates]
-    for ok, line in results:
-        _say(f"gate {'PASS' if ok else 'FAIL'} {line}")
+    report = _saved_report(saved)
+    held, blocked, results = apply_gates(gates, report, ranking, baseline, Path(args.out), say=_say)
     failed_models = summary.get("failed") or []
     _step_summary(final, [f"{'PASS' if ok else 'FAIL'} {line}" for ok, line in results])
-    if not all(ok for ok, _ in results):
+    if blocked:
+        return Exit.UNHEALTHY_JUDGE
+    if not held:
         return EXIT_GATE
     if args.fail_on_error and failed_models:
         _say(f"{len(failed_models)} model(s) failed: {', '.join(m['modelId'] for m in failed_models)}")

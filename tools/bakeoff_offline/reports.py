@@ -6,18 +6,29 @@ import json
 from pathlib import Path
 
 from functions.report.build import index_row
+from functions.report.compare_page import render_compare
 from functions.report.render import render_index
+from functions.report.trend import compare_page_name, consecutive_runs
 
 
 def write_index(out_dir: Path) -> Path:
-    """``out/index.html`` over every ``out/*/report.json``, newest first (each run is its own moto)."""
-    rows = []
+    """``out/index.html`` over every ``out/*/report.json``, newest first (each run is its own moto), and a
+    compare page (``out/compare/A..B.html``) for each run and the previous run of the same request."""
+    rows, reports = [], {}
     for path in Path(out_dir).glob("*/report.json"):
         try:
-            rows.append(index_row(json.loads(path.read_text(encoding="utf-8"))))
-        except (ValueError, KeyError):
+            report = json.loads(path.read_text(encoding="utf-8"))
+            rows.append(index_row(report))
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a foreign or half-written file: not ours to list
+        reports[report["evaluationId"]] = report
     rows.sort(key=lambda r: r["createdAt"], reverse=True)
+    pages = Path(out_dir) / "compare"
+    for before, after in consecutive_runs(rows):
+        page = pages / compare_page_name(before, after)
+        if not page.is_file():  # both reports are final once written: a page once rendered stays true
+            pages.mkdir(exist_ok=True)
+            page.write_text(render_compare(reports[before], reports[after]), encoding="utf-8")
     target = Path(out_dir) / "index.html"
-    target.write_text(render_index(rows), encoding="utf-8")
+    target.write_text(render_index(rows, compare_pages=True), encoding="utf-8")
     return target

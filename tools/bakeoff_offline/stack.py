@@ -20,6 +20,7 @@ from bakeoff.errors import parse_cause
 from bakeoff_offline.bucket import WriteThrough, load_objects, provision_bucket, save_objects
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
 from bakeoff_offline.moto_tuning import tuned_moto
+from bakeoff_offline.task_root import use_task_root
 from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
 
 _env_lock = threading.Lock()
@@ -100,6 +101,7 @@ class OfflineStack:
                  checkpoint_dir: Path | None = None, state_dir: Path | None = None,
                  lambda_endpoint: str | None = None) -> None:
         self.root = Path(root)
+        use_task_root(self.root)  # the handlers in template.yaml are imported from this checkout
         # The Lambda Invoke API the state machine's tasks call: by default the real handlers in this
         # process; or another, such as `sam local start-lambda` running the SAM build in containers.
         self.lambda_endpoint = lambda_endpoint

@@ -23,13 +23,14 @@ import pytest
 from moto import mock_aws
 
 from bakeoff.errors import ModelThrottledError
+from bakeoff.evaluations import EvaluationStore
 from bakeoff.models import Verdict
 from bakeoff.settings import Settings
 from bakeoff.storage import Store, evaluation_key
-from bakeoff.validation import accept
 from bakeoff_offline.template import read_stack
 from converse_local import wire
 from functions.score.judge import PAIRWISE_TOOL_NAME, TOOL_NAME
+from functions.validate.service import accept
 from tests.support.converse_fakes import converse_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +121,7 @@ def seed(store: Store, event: dict, **request_changes) -> None:
     request = {k: v for k, v in {**REQUEST, **request_changes}.items() if v is not None}
     # Accepted now: the evaluation's deadline (EvaluationDeadlineSeconds) counts from here.
     accept(request, evaluation_id=event["evaluationId"], created_at=datetime.now(UTC).isoformat(),
-           settings=settings, store=store)
+           settings=settings, evaluations=EvaluationStore(store))
     for result in event["results"]:
         if result["status"] == "ok":
             store.put_checkpoint(result["answerKey"], {

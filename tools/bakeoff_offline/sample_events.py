@@ -76,17 +76,18 @@ def _objects_of_written_events(root: Path, request: dict[str, Any], bucket: Path
     """``events/score/three-answers.json`` and ``two-answers-one-failed.json`` are written by hand (the
     integration tests' scenarios), not captured: put what they refer to in ``bucket`` - the validated
     request and every ok model's answer checkpoint - so that they run on their own too."""
+    from bakeoff.evaluations import EvaluationStore
     from bakeoff.settings import Settings
     from bakeoff.storage import Store
-    from bakeoff.validation import accept
     from bakeoff_offline.template import read_stack
+    from functions.validate.service import accept
 
     settings = Settings.from_env(read_stack(root).functions["ValidateFunction"].environment)
     store = Store(_FolderS3(bucket), "events-bucket")
     for name in ("three-answers.json", "two-answers-one-failed.json"):
         event = json.loads((root / "events" / "score" / name).read_text())
         accept(request, evaluation_id=event["evaluationId"], created_at="2026-12-01T10:56:12+00:00",
-               settings=settings, store=store)
+               settings=settings, evaluations=EvaluationStore(store))
         for result in event["results"]:
             if result["status"] == "ok":
                 text = _SampleBackend(set()).converse(result["modelId"], {})["output"]["message"]["content"][0]["text"]

@@ -13,8 +13,7 @@ import pytest
 
 from bakeoff_offline.stack import OfflineStack
 from converse_local.faults import Fault
-from tests.support.converse_fakes import converse_server
-from tests.support.responders import Responder, good_responder
+from tests.support.converse_fakes import Responder, converse_server, good_responder
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

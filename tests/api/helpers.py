@@ -15,7 +15,7 @@ from typing import Any
 
 from bakeoff_offline.local_api import KeyPolicy
 from bakeoff_offline.stack import OfflineStack
-from converse_local import wire
+from tests.support.converse_fakes import ScriptedModels, answer, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).parent / "corpus"
@@ -101,27 +101,23 @@ def names_field(errors: list[dict[str, str]], field: str) -> bool:
 # --- the Converse boundary ---------------------------------------------------------------------
 
 
-class Script:
-    """What the scripted models do. ``mode``: ok | judge_throttled | candidate_fails | all_candidates_fail."""
+FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
+NO_ACCESS = "You don't have access to the model"
 
-    FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
 
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.score = 7
+def summary(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    return answer(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
 
-    def __call__(self, model_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        if "toolConfig" in request:  # the judge, forced to call its verdict tool
-            if self.mode == "judge_throttled":
-                raise wire.throttling_error()
-            schema = request["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
-            names = list(schema["properties"]["scores"]["properties"])
-            return wire.tool_response("record_verdict", {
-                "scores": {n: {"reason": "scripted", "score": self.score} for n in names},
-                "evidence": ["Sunday visits could reach 300 a week"]}, input_tokens=400, output_tokens=60)
-        if (self.mode == "candidate_fails" and model_id == self.FAILING_MODEL) or self.mode == "all_candidates_fail":
-            raise wire.ConverseError("AccessDeniedException", "You don't have access to the model")
-        return wire.text_response(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
+
+def sevens(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    return verdict(request, 7, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
+                   input_tokens=400, output_tokens=60)
+
+
+def scripted_models() -> ScriptedModels:
+    """The API tests' models: every candidate answers, the judge gives 7s; tests change a rule for a while
+    (``models.judge = throttled()``) and the ``_reset_script`` fixture puts these back."""
+    return ScriptedModels(candidate=summary, judge=sevens)
 
 
 def converse_calls(server: Any) -> int:

@@ -15,7 +15,8 @@ import pytest
 
 from bakeoff_cli.main import _parser, main
 from bakeoff_cli.serve import serve
-from tests.api.helpers import API_KEY, OTHER_KEY, base_request, http
+from tests.api.helpers import API_KEY, FAILING_MODEL, NO_ACCESS, OTHER_KEY, base_request, http
+from tests.support.converse_fakes import error, throttled
 
 SERVE_KEY = API_KEY
 
@@ -128,7 +129,7 @@ def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path) -> None:
 def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_downloaded(
         served, tmp_path, script, capsys) -> None:
     # Given a judge throttled past every Retry: the answers stand, nothing is scored
-    script.mode = "judge_throttled"
+    script.judge = throttled()
     code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
     printed = capsys.readouterr().out
     assert code == 7, printed
@@ -140,7 +141,7 @@ def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_d
 
 
 def test_no_answer_at_all_fails_with_its_own_code(served, tmp_path, script, capsys) -> None:
-    script.mode = "all_candidates_fail"
+    script.candidate = error("AccessDeniedException", NO_ACCESS)
     code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
     printed = capsys.readouterr().out
     assert code == 6, printed
@@ -148,7 +149,7 @@ def test_no_answer_at_all_fails_with_its_own_code(served, tmp_path, script, caps
 
 
 def test_a_failed_model_fails_only_with_fail_on_error(served, tmp_path, script) -> None:
-    script.mode = "candidate_fails"
+    script.by_model[FAILING_MODEL] = error("AccessDeniedException", NO_ACCESS)
     assert submit(served, event_file(tmp_path), "--wait", out=tmp_path / "a") == 0
     assert submit(served, event_file(tmp_path), "--wait", "--fail-on-error", out=tmp_path / "b") == 4
 

@@ -5,7 +5,6 @@ candidates and judges scripted at the Converse boundary. What the score step mea
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ ANSWERS = {
     REQUEST["models"][1]: "HOST 1: A new ferry for Harborview.\nHOST 2: It carries 200 people.",
     REQUEST["models"][2]: "Harborview gets an electric ferry in 2029.",
 }
-_BLOCK = re.compile(r'<candidate_answer label="[A-Z]">\n(.*?)\n</candidate_answer>', re.DOTALL)
 
 
 def scripted(score: int) -> ScriptedModels:

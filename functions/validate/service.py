@@ -15,8 +15,9 @@ from bakeoff.settings import Settings
 from bakeoff.validation import check_request, parse_dataset, parse_request
 
 
-def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
-           evaluations: EvaluationStore) -> Evaluation:
+def accept(
+    raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, evaluations: EvaluationStore
+) -> Evaluation:
     """Validate, then store the evaluation once under ``evaluations/<id>/request.json`` for later states.
 
     The owner the API recorded (``evaluations/<id>/owner.json``) is stored with it, so every later
@@ -33,8 +34,9 @@ def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings,
                 errors=[{"field": "dataset.s3Uri", "message": f"no object at {request.dataset.s3_uri}"}],
             )
         items = parse_dataset(body, max_items=settings.MAX_DATASET_ITEMS)
-    evaluation = check_request(request, evaluation_id=evaluation_id, created_at=created_at, settings=settings,
-                               items=items)
+    evaluation = check_request(
+        request, evaluation_id=evaluation_id, created_at=created_at, settings=settings, items=items
+    )
     owner = evaluations.owner(evaluation_id)
     if owner is not None:
         evaluation.api_key_id = owner.api_key_id

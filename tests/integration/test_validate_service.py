@@ -43,8 +43,9 @@ def dataset_request(store: Store, lines: list[dict]) -> dict:
 
 
 def test_a_request_is_stored_once_and_read_back_as_the_same_evaluation(store):
-    evaluation = accept(REQUEST, evaluation_id="e1", created_at=CREATED, settings=SETTINGS,
-                        evaluations=EvaluationStore(store))
+    evaluation = accept(
+        REQUEST, evaluation_id="e1", created_at=CREATED, settings=SETTINGS, evaluations=EvaluationStore(store)
+    )
     assert load_evaluation(store, "e1") == evaluation
     assert store.list_keys("evaluations/") == [evaluation_key("e1", "request.json")]
     assert evaluation.api_key_id is None  # started without the API: nobody's
@@ -57,13 +58,17 @@ def test_the_owner_the_api_recorded_scopes_the_evaluation(store):
 
 
 def test_a_dataset_stores_one_evaluation_per_item_and_the_manifest(store):
-    request = dataset_request(store, [{"id": "a", "article": ARTICLE}, {"id": "b", "article": ARTICLE,
-                                                                        "reference": "A new ferry."}])
-    evaluation = accept(request, evaluation_id="d1", created_at=CREATED, settings=SETTINGS,
-                        evaluations=EvaluationStore(store))
+    request = dataset_request(
+        store, [{"id": "a", "article": ARTICLE}, {"id": "b", "article": ARTICLE, "reference": "A new ferry."}]
+    )
+    evaluation = accept(
+        request, evaluation_id="d1", created_at=CREATED, settings=SETTINGS, evaluations=EvaluationStore(store)
+    )
     assert evaluation.items == 2
     assert store.get_json(evaluation_key("d1", "items.json")) == [
-        {"evaluationId": "d1~a", "itemId": "a"}, {"evaluationId": "d1~b", "itemId": "b"}]
+        {"evaluationId": "d1~a", "itemId": "a"},
+        {"evaluationId": "d1~b", "itemId": "b"},
+    ]
     child = load_evaluation(store, "d1~b")
     assert (child.item_id, child.reference, child.items) == ("b", "A new ferry.", None)
     assert child.request.article == ARTICLE and child.request.dataset is None
@@ -75,12 +80,18 @@ def test_a_missing_dataset_is_a_field_error_and_nothing_is_stored(store):
     with pytest.raises(RequestValidationError) as refused:
         accept(request, evaluation_id="d2", created_at=CREATED, settings=SETTINGS, evaluations=EvaluationStore(store))
     assert refused.value.details["errors"] == [
-        {"field": "dataset.s3Uri", "message": f"no object at s3://{store.bucket}/datasets/none.jsonl"}]
+        {"field": "dataset.s3Uri", "message": f"no object at s3://{store.bucket}/datasets/none.jsonl"}
+    ]
     assert store.list_keys("evaluations/") == []
 
 
 def test_an_invalid_request_stores_nothing(store):
     with pytest.raises(RequestValidationError):
-        accept({**REQUEST, "models": []}, evaluation_id="e3", created_at=CREATED, settings=SETTINGS,
-               evaluations=EvaluationStore(store))
+        accept(
+            {**REQUEST, "models": []},
+            evaluation_id="e3",
+            created_at=CREATED,
+            settings=SETTINGS,
+            evaluations=EvaluationStore(store),
+        )
     assert store.list_keys("evaluations/") == []

@@ -16,9 +16,22 @@ from tests.support.converse_fakes import (
 )
 
 CANDIDATE = {"messages": [{"role": "user", "content": [{"text": "the article"}]}]}
-JUDGE = {"system": [{"text": "rubric"}], "messages": [{"role": "user", "content": [{"text": "an answer"}]}],
-         "toolConfig": {"tools": [{"toolSpec": {"name": "record_verdict", "inputSchema": {"json": {
-             "properties": {"scores": {"properties": {"accuracy": {}, "structure": {}}}}}}}}]}}
+JUDGE = {
+    "system": [{"text": "rubric"}],
+    "messages": [{"role": "user", "content": [{"text": "an answer"}]}],
+    "toolConfig": {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "record_verdict",
+                    "inputSchema": {
+                        "json": {"properties": {"scores": {"properties": {"accuracy": {}, "structure": {}}}}}
+                    },
+                }
+            }
+        ]
+    },
+}
 
 
 def tool_input(reply: dict) -> dict:
@@ -54,10 +67,14 @@ def test_a_models_own_rule_comes_before_its_role_and_an_error_is_raised_fresh_ea
 
 
 def test_a_rule_may_be_a_function_and_may_return_an_error():
-    models = ScriptedModels(judge=lambda model_id, request: verdict(request, lambda name: len(name)),
-                            candidate=lambda model_id, request: error("ValidationException", "too long"))
-    assert {n: s["score"] for n, s in tool_input(models("j", JUDGE))["scores"].items()} == {"accuracy": 8,
-                                                                                           "structure": 9}
+    models = ScriptedModels(
+        judge=lambda model_id, request: verdict(request, lambda name: len(name)),
+        candidate=lambda model_id, request: error("ValidationException", "too long"),
+    )
+    assert {n: s["score"] for n, s in tool_input(models("j", JUDGE))["scores"].items()} == {
+        "accuracy": 8,
+        "structure": 9,
+    }
     with pytest.raises(wire.ConverseError, match="too long"):
         models("m", CANDIDATE)
 

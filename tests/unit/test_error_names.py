@@ -9,10 +9,12 @@ import sys
 from bakeoff import errors
 from bakeoff.errors import BakeoffError, all_error_names
 
-PROBE = ("import json, sys\n"
-         "for name in sys.argv[1:]: __import__(name)\n"
-         "from bakeoff.errors import all_error_names\n"
-         "print(json.dumps(sorted(all_error_names())))\n")
+PROBE = (
+    "import json, sys\n"
+    "for name in sys.argv[1:]: __import__(name)\n"
+    "from bakeoff.errors import all_error_names\n"
+    "print(json.dumps(sorted(all_error_names())))\n"
+)
 
 
 def names_after_importing(*modules: str) -> list[str]:
@@ -38,8 +40,15 @@ def test_a_subclass_defined_elsewhere_is_not_one_of_the_names():
 
 
 def test_every_error_class_in_the_module_is_named():
-    defined = {name for name, value in vars(errors).items() if isinstance(value, type)
-               and issubclass(value, BakeoffError)}
+    defined = {
+        name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, BakeoffError)
+    }
     assert all_error_names() == defined
-    assert {"BakeoffError", "RequestValidationError", "BudgetExceededError", "ModelThrottledError",
-            "StorageError", "ReportError"} <= all_error_names()
+    assert {
+        "BakeoffError",
+        "RequestValidationError",
+        "BudgetExceededError",
+        "ModelThrottledError",
+        "StorageError",
+        "ReportError",
+    } <= all_error_names()

@@ -68,8 +68,9 @@ class EvaluationStore:
 
     def load(self, evaluation_id: str) -> Evaluation:
         """The validated evaluation (read from S3 once per container: it never changes)."""
-        return Evaluation.model_validate(self.store.require_immutable_json(evaluation_key(evaluation_id,
-                                                                                           "request.json")))
+        return Evaluation.model_validate(
+            self.store.require_immutable_json(evaluation_key(evaluation_id, "request.json"))
+        )
 
 
 def load_evaluation(store: Store, evaluation_id: str) -> Evaluation:

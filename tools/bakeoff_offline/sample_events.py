@@ -9,10 +9,13 @@ verdict checkpoints), so ``bakeoff local invoke`` and ``sam local invoke`` (afte
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from bakeoff_offline.stack import OfflineStack
 from converse_local import wire
@@ -61,10 +64,17 @@ def _capture(root: Path, request: dict[str, Any], evaluation_id: str, fail: set[
 
 
 class _FolderS3:
-    """The one S3 call ``Store`` makes to write: ``put_object``, into files under a folder."""
+    """The two S3 calls ``Store`` makes to accept a request - ``get_object`` (is there an owner?) and
+    ``put_object`` - on files under a folder."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    def get_object(self, *, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        path = self.folder / Key
+        if not path.is_file():
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": Key}}, "GetObject")
+        return {"Body": io.BytesIO(path.read_bytes())}
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:  # noqa: N803 - boto3's names
         path = self.folder / Key

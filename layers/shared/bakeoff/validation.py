@@ -112,7 +112,7 @@ def check_request(
               *check_limits(request, articles, catalog)]
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
-    cost, cost_warnings = check_budget(request, [judge for judge, _ in judges], articles, settings)
+    cost, cost_warnings = check_budget(request, [judge for judge, _ in judges], items, settings)
     return Evaluation(
         evaluation_id=evaluation_id,
         created_at=created_at,
@@ -220,14 +220,16 @@ def check_limits(request: EvaluationRequest, articles: list[str], catalog: Catal
     return errors
 
 
-def check_budget(request: EvaluationRequest, judges: list[str], articles: list[str],
+def check_budget(request: EvaluationRequest, judges: list[str], items: list[DatasetItem] | None,
                  settings: Settings) -> tuple[CostEstimate, list[str]]:
-    """The cost estimate and its warnings; ``BudgetExceededError`` when it is over ``budgetUsd`` or the
-    deployment's limit, or when ``budgetUsd`` is set and some model has no price to check it with."""
+    """The cost estimate (summed over a dataset's ``items``) and its warnings; ``BudgetExceededError`` when
+    it is over ``budgetUsd`` or the deployment's limit, or when ``budgetUsd`` is set and some model has no
+    price to check it with."""
     if request.article is not None:
         cost = estimate(request, judges)
     else:
-        cost = combine_estimates([estimate(request.model_copy(update={"article": a}), judges) for a in articles])
+        per_item = [estimate(request.model_copy(update={"article": item.article}), judges) for item in items or []]
+        cost = combine_estimates(per_item)
     warnings: list[str] = []
     if cost.unpriced:
         names = ", ".join(cost.unpriced)

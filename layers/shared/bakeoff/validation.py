@@ -25,8 +25,8 @@ from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
 
-# Re-exported only until functions/score and functions/report (reworked on another branch) import it
-# from bakeoff.evaluations, where it moved; then remove it.
+# Re-exported only until the states that read evaluations (functions/score, functions/report and new
+# ones on other branches) import it from bakeoff.evaluations, where it moved; then remove it.
 from bakeoff.evaluations import load_evaluation  # noqa: F401
 from bakeoff.jsontext import parse_json
 from bakeoff.models import CostEstimate, DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion

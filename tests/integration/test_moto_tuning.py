@@ -86,6 +86,25 @@ def test_an_unknown_moto_runs_plain_with_one_warning_and_the_same_results(monkey
     assert "plain moto" in warnings[0]
 
 
+def test_a_tuning_that_fails_midway_is_undone_whole_and_moto_runs_plain(monkeypatch, caplog):
+    # Given a moto whose S3 URL module cannot be reloaded (the last speed tuning, after the parser's)
+    real_reload = importlib.reload
+
+    def reload(module):
+        if module.__name__ == moto_tuning.S3_URLS_MODULE:
+            raise RuntimeError("changed in a new moto")
+        return real_reload(module)
+
+    monkeypatch.setattr(importlib, "reload", reload)
+    parser = importlib.import_module(moto_tuning.PARSER_MODULE).AmazonStateLanguageParser
+    original_parse = parser.__dict__["parse"]
+    with caplog.at_level(logging.WARNING, logger=moto_tuning.__name__), mock_aws(), tuned_moto():
+        # Then none of the speed tunings stays, not even those applied before the failure
+        assert parser.__dict__["parse"] is original_parse
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == moto_tuning.__name__]
+    assert "changed in a new moto" in warning and "plain moto" in warning
+
+
 def test_a_known_moto_is_tuned_without_a_word(caplog):
     with caplog.at_level(logging.WARNING, logger=moto_tuning.__name__), mock_aws(), tuned_moto():
         assert _speed_tunings_in_place()

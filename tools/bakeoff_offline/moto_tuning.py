@@ -4,8 +4,8 @@ Each speed change here alters how fast the offline stack runs, never what the de
 handlers do; each was found by profiling a dataset run (20 items x 3 models + judge) with py-spy, and
 ``bench/README.md`` has the figures. They reach into moto's private names, so they are applied only to
 a moto version they were checked against (``KNOWN_GOOD_MOTO``) and only when every name they replace
-is where it was. On any other version, or with a name gone, the stack runs on plain moto and says so in
-one log line: an upgrade may cost speed, never correctness. ``tests/integration/test_moto_tuning.py``
+is where it was. On any other version, with a name gone, or when one fails as it is applied (then all
+are undone), the stack runs on plain moto and says so in one log line: an upgrade may cost speed, never correctness. ``tests/integration/test_moto_tuning.py``
 fails loudly in that case, so whoever upgrades moto checks the tunings and adds the version.
 
 Speed (gated):
@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import moto
 from botocore import UNSIGNED
 from botocore.config import Config
 
@@ -146,13 +147,12 @@ def missing_names(names: tuple[tuple[str, str], ...]) -> list[str]:
 
 def why_untuned() -> str | None:
     """Why the speed tunings cannot be applied to the installed moto, or None when they can."""
-    import moto
-
-    if moto.__version__ not in KNOWN_GOOD_MOTO:
-        return f"moto {moto.__version__} is not a version the tunings were checked with ({', '.join(KNOWN_GOOD_MOTO)})"
+    version = moto.__version__
+    if version not in KNOWN_GOOD_MOTO:
+        return f"moto {version} is not a version the tunings were checked with ({', '.join(KNOWN_GOOD_MOTO)})"
     import_interpreter()
     gone = missing_names(SPEED_NAMES)
-    return f"moto {moto.__version__} has no {', '.join(gone)}" if gone else None
+    return f"moto {version} has no {', '.join(gone)}" if gone else None
 
 
 class _ScaledTime:
@@ -262,8 +262,15 @@ def tuned_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
         swap = _Swaps(undo)
         reason = why_untuned()
         if reason is None:
-            _tune_for_speed(swap)
-        else:
+            speed = contextlib.ExitStack()
+            try:
+                _tune_for_speed(_Swaps(speed))
+            except Exception as exc:  # noqa: BLE001 - a name that is there but behaves otherwise
+                speed.close()  # what was applied is undone: all the speed tunings or none
+                reason = f"a speed tuning failed on moto {moto.__version__} ({type(exc).__name__}: {exc})"
+            else:
+                undo.push(speed)
+        if reason is not None:
             left_out.append(f"{reason}: plain moto, slower but the same results")
         if gone := missing_names(FIDELITY_NAMES):
             left_out.append(f"S3 requests to one key are not serialised ({', '.join(gone)} missing)")

@@ -5,8 +5,9 @@ handlers do; each was found by profiling a dataset run (20 items x 3 models + ju
 ``bench/README.md`` has the figures. They reach into moto's private names, so they are applied only to
 a moto version they were checked against (``KNOWN_GOOD_MOTO``) and only when every name they replace
 is where it was. On any other version, with a name gone, or when one fails as it is applied (then all
-are undone), the stack runs on plain moto and says so in one log line: an upgrade may cost speed, never correctness. ``tests/integration/test_moto_tuning.py``
-fails loudly in that case, so whoever upgrades moto checks the tunings and adds the version.
+are undone), the stack runs on plain moto and says so in one log line: an upgrade may cost speed,
+never correctness. ``tests/integration/test_moto_tuning.py`` fails loudly in that case, so whoever
+upgrades moto checks the tunings and adds the version.
 
 Speed (gated):
 

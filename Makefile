@@ -12,19 +12,24 @@ PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/pytho
 DEMO_EVENT ?= events/statemachine/podcast-local.json
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast test-sam docker lambda-image lint validate build rebuild-llama clean help
+.PHONY: help demo test test-fast unit integration test-sam docker lambda-image lint format validate build deploy \
+	rebuild-llama clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo          - a real bake-off offline with local models, then the report's path"
 	@echo "make test          - install everything the tests need, then run all tiers"
 	@echo "make test-fast     - unit, integration and state-machine tests only (no llama, no browser, no Docker)"
+	@echo "make unit          - the unit tier alone (tests/unit: pure logic, no network)"
+	@echo "make integration   - the integration tier alone (tests/integration: handlers in-process under moto)"
 	@echo "make test-sam      - the sam tier alone: sam build, then sam local invoke / start-lambda in Docker"
 	@echo "make lambda-image  - the stand-in Lambda Python 3.12 image (bakeoff/lambda-python:3.12), cached"
 	@echo "make docker        - install and start Docker (root; Debian's docker.io)"
-	@echo "make lint          - ruff, cfn-lint, checkov, sam validate --lint, statelint"
+	@echo "make lint          - ruff check, ruff format --check, cfn-lint, checkov, sam validate --lint, statelint"
+	@echo "make format        - ruff format: rewrite the Python files in the project's format"
 	@echo "make validate      - the template and the state machine only: cfn-lint, sam validate --lint, statelint"
 	@echo "make build         - sam build (the deployable artifact in .aws-sam/build)"
+	@echo "make deploy        - sam build, then sam deploy (--guided the first time: no deploy defaults in samconfig.toml)"
 	@echo "make rebuild-llama - compile llama.cpp again for the portable CPU baseline and reinstall it"
 	@echo "make clean         - remove the venvs, the build and the demo's output"
 
@@ -91,8 +96,16 @@ test-sam: $(VENV)/.dev $(TOOLS)/.installed docker
 test-fast: $(VENV)/.dev $(TOOLS)/.installed
 	$(BIN)/python -m pytest -m "not llama and not browser and not sam" $(PYTEST_ARGS)
 
+# One tier each, as `sam init`'s templates name them; the tools venv lets the template checks run, not skip.
+unit: $(VENV)/.dev $(TOOLS)/.installed
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.dev $(TOOLS)/.installed
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
 lint: $(VENV)/.dev $(TOOLS)/.installed $(CHECKOV)/.installed validate
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(CHECKOV)/bin/checkov -f template.yaml --quiet
 
 # statelint through tools/dev/lint_asl.py: it accepts statelint's one wrong complaint (ItemReader's InputType).
@@ -101,8 +114,20 @@ validate: $(VENV)/.dev $(TOOLS)/.installed
 	$(TOOLS)/bin/sam validate --lint --region us-east-1
 	$(BIN)/python tools/dev/lint_asl.py statemachine/*.asl.json
 
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+
 build: $(TOOLS)/.installed
 	PATH="$$(dirname $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
+
+# The first deploy asks for the stack's name, region and parameters (and offers to save them to
+# samconfig.toml); once samconfig.toml has deploy defaults, a deploy asks nothing.
+deploy: build
+	@if grep -q '^\[default\.deploy\.parameters\]' samconfig.toml 2>/dev/null; then \
+	  echo "$(TOOLS)/bin/sam deploy"; $(TOOLS)/bin/sam deploy; \
+	else \
+	  echo "$(TOOLS)/bin/sam deploy --guided"; $(TOOLS)/bin/sam deploy --guided; \
+	fi
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam out test-output

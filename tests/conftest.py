@@ -13,20 +13,10 @@ import pytest
 
 from bakeoff_offline.stack import OfflineStack
 from converse_local.faults import Fault
-from tests.support.converse_fakes import converse_server
-from tests.support.responders import Responder, good_responder
+from tests.support.converse_fakes import Responder, converse_server, good_responder
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _asl_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Parsed definitions (tools/bakeoff_offline/moto_tuning.py) go to this run's temporary folder, not
-    the user's ~/.cache; the commands the tests start inherit the variable."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BAKEOFF_CACHE_DIR", str(tmp_path_factory.mktemp("asl-cache")))
-        yield
 
 
 def load_event(relative: str) -> Any:

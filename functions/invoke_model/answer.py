@@ -5,10 +5,10 @@ from __future__ import annotations
 from bakeoff.converse import ConverseClient, build_request, user_message
 from bakeoff.errors import CheckpointCorruptError, ModelOutputError
 from bakeoff.estimate import cost_usd
+from bakeoff.evaluations import load_evaluation
 from bakeoff.models import Answer, Evaluation, ModelResult, ModelTask
 from bakeoff.observability import logger, record_model_call
 from bakeoff.storage import Store, checkpoint_key
-from bakeoff.validation import load_evaluation
 
 
 def answer_key(evaluation: Evaluation, model_id: str) -> str:

@@ -4,14 +4,15 @@ import os
 
 import boto3
 
+from bakeoff.evaluations import EvaluationStore
 from bakeoff.models import ValidateInput, ValidateOutput
 from bakeoff.observability import logger, metrics, tracer
 from bakeoff.settings import Settings
 from bakeoff.storage import S3_CONFIG, Store
-from bakeoff.validation import accept
+from functions.validate.service import accept
 
 settings = Settings.from_env(os.environ)
-store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
+evaluations = EvaluationStore(Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME))
 
 
 @logger.inject_lambda_context
@@ -20,5 +21,5 @@ store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
 def lambda_handler(event, context):
     task = ValidateInput.model_validate(event)
     evaluation = accept(task.request, evaluation_id=task.evaluation_id, created_at=task.started_at,
-                        settings=settings, store=store)
+                        settings=settings, evaluations=evaluations)
     return ValidateOutput.of(evaluation, settings).dump()

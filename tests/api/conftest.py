@@ -11,8 +11,8 @@ import pytest
 
 from bakeoff_offline.local_api import GatewayConfig, LocalApi
 from bakeoff_offline.stack import OfflineStack
-from tests.api.helpers import OTHER_KEY, ROOT, Script, key, load_corpus
-from tests.support.converse_fakes import converse_server
+from tests.api.helpers import OTHER_KEY, ROOT, healthy, key, load_corpus, scripted_models, summary
+from tests.support.converse_fakes import ScriptedModels, converse_server
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -22,19 +22,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def script() -> Script:
-    return Script()
+def script() -> ScriptedModels:
+    return scripted_models()
 
 
 @pytest.fixture(autouse=True)
 def _reset_script(request: pytest.FixtureRequest) -> None:
     if "script" in request.fixturenames:
         script = request.getfixturevalue("script")
-        script.mode, script.score = "ok", 7
+        script.candidate, script.judge, script.by_model = summary, healthy, {}
 
 
 @pytest.fixture(scope="module")
-def converse(script: Script) -> Iterator[Any]:
+def converse(script: ScriptedModels) -> Iterator[Any]:
     with converse_server(script) as server:
         yield server
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bakeoff_offline.local_api import KeyPolicy
 from bakeoff_offline.stack import OfflineStack
-from converse_local import wire
+from tests.support.converse_fakes import ScriptedModels, answer, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).parent / "corpus"
@@ -101,12 +101,38 @@ def names_field(errors: list[dict[str, str]], field: str) -> bool:
 # --- the Converse boundary ---------------------------------------------------------------------
 
 
-class Script:
-    """What the scripted models do. ``mode``: ok | judge_throttled | judge_blind (scores the corrupted
-    control answer as high as the original) | candidate_fails | all_candidates_fail."""
+FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
+NO_ACCESS = "You don't have access to the model"
+# The candidates that answered, so the judge can tell their text from the corrupted control copy.
+ANSWERED: set[str] = set()
 
-    FAILING_MODEL = "meta.llama3-70b-instruct-v1:0"
 
+def summary(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    ANSWERED.add(model_id)
+    return answer(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
+
+
+def sevens(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A blind judge: 7 for everything, the corrupted control copy included (its health check fails)."""
+    return verdict(request, 7, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
+                   input_tokens=400, output_tokens=60)
+
+
+def healthy(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A healthy judge: 7 for what a candidate wrote, 4 for an answer none wrote (the control copy)."""
+    sent = json.dumps(request)
+    written = any(json.dumps(f"A summary from {m}.")[1:-1] in sent for m in ANSWERED)
+    return verdict(request, 7 if written else 4, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
+                   input_tokens=400, output_tokens=60)
+
+
+def scripted_models() -> ScriptedModels:
+    """The API tests' models: every candidate answers, a healthy judge gives 7s; tests change a rule for a
+    while (``models.judge = throttled()``) and the ``_reset_script`` fixture puts these back."""
+    return ScriptedModels(candidate=summary, judge=healthy)
+
+
+<<<<<<< HEAD
     def __init__(self) -> None:
         self.mode = "ok"
         self.score = 7
@@ -133,6 +159,21 @@ class Script:
     @staticmethod
     def answer(model_id: str) -> str:
         return f"A summary from {model_id}."
+=======
+def summary(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    return answer(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
+
+
+def sevens(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    return verdict(request, 7, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
+                   input_tokens=400, output_tokens=60)
+
+
+def scripted_models() -> ScriptedModels:
+    """The API tests' models: every candidate answers, the judge gives 7s; tests change a rule for a while
+    (``models.judge = throttled()``) and the ``_reset_script`` fixture puts these back."""
+    return ScriptedModels(candidate=summary, judge=sevens)
+>>>>>>> wt17-core
 
 
 def converse_calls(server: Any) -> int:

@@ -22,6 +22,7 @@ from tests.api.helpers import (
     post,
     wait_done,
 )
+from tests.support.converse_fakes import throttled
 from tests.support.s3_faults import FailingPuts, store_client
 
 UNKNOWN_ID = "20250101T000000Z-0123abcd"
@@ -186,7 +187,7 @@ def test_a_failed_evaluation_reports_its_error_without_a_stack_trace(api, offlin
 
 def test_a_judge_that_always_fails_still_succeeds_with_the_answers_not_judged(api, script) -> None:
     # Given a judge that is throttled on every call (the Score state retries, then its Catch)
-    script.mode = "judge_throttled"
+    script.judge = throttled()
     done = wait_done(post(api, base_request() | {"useCache": False}).json()["statusUrl"])
     # Then the report exists: no ranking, every answer listed as answered but not scored
     assert done["status"] == "SUCCEEDED" and done["reportUrl"]

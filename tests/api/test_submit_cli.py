@@ -15,7 +15,8 @@ import pytest
 
 from bakeoff_cli.main import _parser, main
 from bakeoff_cli.serve import serve
-from tests.api.helpers import API_KEY, OTHER_KEY, base_request, http
+from tests.api.helpers import API_KEY, FAILING_MODEL, NO_ACCESS, OTHER_KEY, base_request, http, sevens
+from tests.support.converse_fakes import error, throttled
 
 SERVE_KEY = API_KEY
 
@@ -132,7 +133,7 @@ def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path, converse
 def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_downloaded(
         served, tmp_path, script, capsys) -> None:
     # Given a judge throttled past every Retry: the answers stand, nothing is scored
-    script.mode = "judge_throttled"
+    script.judge = throttled()
     code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
     printed = capsys.readouterr().out
     assert code == 7, printed
@@ -144,7 +145,7 @@ def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_d
 
 
 def test_no_answer_at_all_fails_with_its_own_code(served, tmp_path, script, capsys) -> None:
-    script.mode = "all_candidates_fail"
+    script.candidate = error("AccessDeniedException", NO_ACCESS)
     code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
     printed = capsys.readouterr().out
     assert code == 6, printed
@@ -152,7 +153,7 @@ def test_no_answer_at_all_fails_with_its_own_code(served, tmp_path, script, caps
 
 
 def test_a_failed_model_fails_only_with_fail_on_error(served, tmp_path, script) -> None:
-    script.mode = "candidate_fails"
+    script.by_model[FAILING_MODEL] = error("AccessDeniedException", NO_ACCESS)
     assert submit(served, event_file(tmp_path), "--wait", out=tmp_path / "a") == 0
     assert submit(served, event_file(tmp_path), "--wait", "--fail-on-error", out=tmp_path / "b") == 4
 
@@ -188,7 +189,7 @@ def test_a_gate_for_a_named_model_not_just_the_winner(served, tmp_path, capsys) 
 
 def test_no_gate_passes_when_the_judge_health_check_failed_unless_allowed(served, tmp_path, script, capsys) -> None:
     # Given a judge that scores a corrupted copy of the best answer as high as the original
-    script.mode = "judge_blind"
+    script.judge = sevens
     code = submit(served, event_file(tmp_path), "--min-score", "weighted=1", out=tmp_path / "out")
     printed = capsys.readouterr().out
     assert code == 9, printed

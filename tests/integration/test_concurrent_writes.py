@@ -28,7 +28,7 @@ WRITERS = 12
 
 @pytest.fixture
 def s3() -> Any:
-    with mock_aws(), tuned_moto(cache_dir=None):
+    with mock_aws(), tuned_moto():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield client

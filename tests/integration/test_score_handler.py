@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import sys
-import threading
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,14 +20,13 @@ import pytest
 from moto import mock_aws
 
 from bakeoff.errors import ModelThrottledError
+from bakeoff.evaluations import EvaluationStore
 from bakeoff.models import Verdict
 from bakeoff.settings import Settings
 from bakeoff.storage import Store, evaluation_key
-from bakeoff.validation import accept
 from bakeoff_offline.template import read_stack
-from converse_local import wire
-from functions.score.judge import PAIRWISE_TOOL_NAME, TOOL_NAME
-from tests.support.converse_fakes import converse_server
+from functions.validate.service import accept
+from tests.support.converse_fakes import ScriptedModels, answer, converse_server, preference, shown_answers, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "score"
@@ -50,57 +46,32 @@ ANSWERS = {
     MISTRAL: "Harborview will get an electric ferry.",
 }
 MODEL_OF = {text: model for model, text in ANSWERS.items()}
-_BLOCK = re.compile(r'<candidate_answer label="[A-Z]">\n(.*?)\n</candidate_answer>', re.DOTALL)
 
 
-def shown_answers(request: dict) -> list[str]:
-    return _BLOCK.findall(wire.last_user_text(request))
+def scripted_judges(scores, control=None, prefer=None, throttle_once=None) -> ScriptedModels:
+    """The judges, scripted: ``scores[judge][model]`` per answer (None: an unusable reply),
+    ``control[judge]`` for the corrupted copy, ``prefer(first, second)`` for pairwise;
+    ``throttle_once(judge, shown answers)``: throttle that request the first time."""
+    control = control or {}
+    prefer = prefer or (lambda first, second: "A")
 
-
-def rubric_names(request: dict) -> list[str]:
-    return list(request["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]["properties"]["scores"]
-                ["properties"])
-
-
-def verdict_reply(request: dict, score: int) -> dict:
-    scores = {n: {"reason": f"{n} looks like a {score}", "score": score} for n in rubric_names(request)}
-    payload = {"scores": scores, "evidence": ["voted 7 to 2"]}
-    return wire.tool_response(TOOL_NAME, payload, input_tokens=1000, output_tokens=100)
-
-
-def preference_reply(winner: str) -> dict:
-    return wire.tool_response(PAIRWISE_TOOL_NAME, {"reason": "read both", "winner": winner},
-                              input_tokens=1800, output_tokens=30)
-
-
-class Judges:
-    """A scripted Converse backend: ``scores[judge][model]`` per answer, ``control[judge]`` for the
-    corrupted copy, ``prefer(first, second)`` for pairwise. Counts successful replies per request."""
-
-    def __init__(self, scores, control=None, prefer=None, throttle_once=None):
-        self.scores = scores
-        self.control = control or {}
-        self.prefer = prefer or (lambda first, second: "A")
-        self.throttle_once = throttle_once  # predicate on (judge, shown answers): throttle it the first time
-        self.throttled: list[tuple] = []
-        self.succeeded: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, model_id: str, request: dict) -> dict:
+    def judge(model_id: str, request: dict) -> dict:
         shown = shown_answers(request)
-        key = json.dumps([model_id, request["system"], wire.last_user_text(request)])
-        with self._lock:
-            if self.throttle_once and self.throttle_once(model_id, shown) and key not in self.throttled:
-                self.throttled.append(key)
-                raise wire.throttling_error()
-            self.succeeded[key] += 1
         if len(shown) == 2:
-            return preference_reply(self.prefer(MODEL_OF[shown[0]], MODEL_OF[shown[1]]))
+            return preference(request, prefer(MODEL_OF[shown[0]], MODEL_OF[shown[1]]))
         model = MODEL_OF.get(shown[0])
-        score = self.scores[model_id][model] if model else self.control[model_id]
+        score = scores[model_id][model] if model else control[model_id]
         if score is None:
-            return wire.text_response("I would rather not say.", input_tokens=1000, output_tokens=6)
-        return verdict_reply(request, score)
+            return answer("I would rather not say.", input_tokens=1000, output_tokens=6)
+        return verdict(request, score, reason=lambda name: f"{name} looks like a {score}",
+                       evidence=["voted 7 to 2"], input_tokens=1000, output_tokens=100)
+
+    throttle_first = None
+    if throttle_once:
+        def throttle_first(model_id: str, request: dict) -> bool:
+            return throttle_once(model_id, shown_answers(request))
+
+    return ScriptedModels(by_model=dict.fromkeys(scores, judge), throttle_first=throttle_first)
 
 
 @pytest.fixture
@@ -120,7 +91,7 @@ def seed(store: Store, event: dict, **request_changes) -> None:
     request = {k: v for k, v in {**REQUEST, **request_changes}.items() if v is not None}
     # Accepted now: the evaluation's deadline (EvaluationDeadlineSeconds) counts from here.
     accept(request, evaluation_id=event["evaluationId"], created_at=datetime.now(UTC).isoformat(),
-           settings=settings, store=store)
+           settings=settings, evaluations=EvaluationStore(store))
     for result in event["results"]:
         if result["status"] == "ok":
             store.put_checkpoint(result["answerKey"], {
@@ -145,7 +116,7 @@ def event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-def run(monkeypatch, store, backend: Judges, name="three-answers.json", **request_changes):
+def run(monkeypatch, store, backend: ScriptedModels, name="three-answers.json", **request_changes):
     ev = event(name)
     seed(store, ev, **request_changes)
     with converse_server(backend) as server:
@@ -158,7 +129,7 @@ def run(monkeypatch, store, backend: Judges, name="three-answers.json", **reques
 
 def test_one_judge_writes_the_scores_contract(aws, monkeypatch):
     # Given a judge that scores 9, 6, 3 and the corrupted best answer 2
-    judges = Judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2})
+    judges = scripted_judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2})
     # When
     out, doc = run(monkeypatch, aws, judges)
     # Then
@@ -194,7 +165,7 @@ def test_one_judge_writes_the_scores_contract(aws, monkeypatch):
 
 
 def test_a_failed_model_is_not_judged(aws, monkeypatch):
-    judges = Judges({NOVA: {HAIKU: 7, MISTRAL: 7}}, control={NOVA: 7})
+    judges = scripted_judges({NOVA: {HAIKU: 7, MISTRAL: 7}}, control={NOVA: 7})
     out, doc = run(monkeypatch, aws, judges, "two-answers-one-failed.json")
     assert set(doc["models"]) == {HAIKU, MISTRAL}
     assert out["scored"] == 2
@@ -204,7 +175,7 @@ def test_a_failed_model_is_not_judged(aws, monkeypatch):
 
 
 def test_an_unusable_reply_is_unscored_and_counted(aws, monkeypatch):
-    judges = Judges({NOVA: {HAIKU: 8, LLAMA: 6, MISTRAL: None}}, control={NOVA: 3})
+    judges = scripted_judges({NOVA: {HAIKU: 8, LLAMA: 6, MISTRAL: None}}, control={NOVA: 3})
     out, doc = run(monkeypatch, aws, judges)
     assert (out["scored"], out["unscored"]) == (2, 1)
     mistral = doc["models"][MISTRAL]
@@ -220,7 +191,7 @@ def test_an_unusable_reply_is_unscored_and_counted(aws, monkeypatch):
 
 def test_a_panel_scores_with_every_judge_and_measures_their_agreement(aws, monkeypatch):
     # Given two judges of different families: 8/6/4 and 7/6/5
-    judges = Judges({NOVA: {HAIKU: 8, LLAMA: 6, MISTRAL: 4}, COHERE: {HAIKU: 7, LLAMA: 6, MISTRAL: 5}},
+    judges = scripted_judges({NOVA: {HAIKU: 8, LLAMA: 6, MISTRAL: 4}, COHERE: {HAIKU: 7, LLAMA: 6, MISTRAL: 5}},
                     control={NOVA: 3, COHERE: 7})
     _, doc = run(monkeypatch, aws, judges, judgeModelId=None, judges=[NOVA, COHERE])
     # Then each model has both judges' scores and their mean
@@ -249,7 +220,7 @@ def test_a_panel_scores_with_every_judge_and_measures_their_agreement(aws, monke
 
 
 def test_a_judge_that_always_prefers_the_first_answer_gives_all_ties(aws, monkeypatch):
-    judges = Judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2}, prefer=lambda a, b: "A")
+    judges = scripted_judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2}, prefer=lambda a, b: "A")
     _, doc = run(monkeypatch, aws, judges, mode="pairwise")
     pairwise = doc["judgeHealth"]["pairwise"]
     assert pairwise["positionFlipRate"] == 1.0
@@ -263,7 +234,7 @@ def test_a_judge_that_always_prefers_the_first_answer_gives_all_ties(aws, monkey
 
 def test_a_position_blind_judge_gives_real_wins(aws, monkeypatch):
     rank = {HAIKU: 3, LLAMA: 2, MISTRAL: 1}
-    judges = Judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2},
+    judges = scripted_judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2},
                     prefer=lambda a, b: "A" if rank[a] > rank[b] else "B")
     _, doc = run(monkeypatch, aws, judges, mode="pairwise")
     pairwise = doc["judgeHealth"]["pairwise"]
@@ -283,7 +254,7 @@ def test_a_retried_step_recalls_nothing_that_succeeded(aws, monkeypatch, throttl
             return len(shown) == 2 and MODEL_OF[shown[0]] == MISTRAL
         return len(shown) == 1 and shown[0] not in MODEL_OF
 
-    judges = Judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2}, throttle_once=throttle_once)
+    judges = scripted_judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2}, throttle_once=throttle_once)
     ev = event("three-answers.json")
     seed(aws, ev, mode="pairwise")
     with converse_server(judges) as server:
@@ -295,8 +266,8 @@ def test_a_retried_step_recalls_nothing_that_succeeded(aws, monkeypatch, throttl
         out = lambda_handler(ev, CONTEXT)
     # Then every judgment succeeded exactly once over both attempts
     assert judges.throttled
-    assert max(judges.succeeded.values()) == 1
-    assert sum(judges.succeeded.values()) == 3 + 6 + 1
+    assert max(judges.answered.values()) == 1
+    assert sum(judges.answered.values()) == 3 + 6 + 1
     doc = aws.require_json(out["scoresKey"])
     assert doc["judgeHealth"]["controlPassed"] is True
     assert doc["judgeHealth"]["pairwise"]["pairs"] == 3
@@ -308,7 +279,7 @@ def test_no_answer_to_judge_calls_no_judge_and_measures_nothing(aws, monkeypatch
     ev["results"] = [{"modelId": r["modelId"], "status": "failed", "error": {"error": "ModelTimeoutError"}}
                      for r in ev["results"]]
     seed(aws, ev, mode="pairwise")
-    judges = Judges({NOVA: {}})
+    judges = scripted_judges({NOVA: {}})
     with converse_server(judges) as server:
         out = handler(monkeypatch, server)(ev, CONTEXT)
     doc = aws.require_json(out["scoresKey"])
@@ -317,4 +288,4 @@ def test_no_answer_to_judge_calls_no_judge_and_measures_nothing(aws, monkeypatch
     assert doc["judgeHealth"]["controlPassed"] is None and doc["judgeHealth"]["control"] is None
     assert doc["judgeHealth"]["pairwise"]["pairs"] == 0
     assert doc["judgeHealth"]["pairwise"]["positionFlipRate"] is None
-    assert not judges.succeeded
+    assert not judges.answered

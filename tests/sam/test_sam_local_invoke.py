@@ -31,9 +31,8 @@ from tests.sam.local_services import (
     without_varying,
 )
 from tests.sam.sam_cli import ROOT, record_timing
-from tests.support.converse_fakes import ScriptedBackend
+from tests.support.converse_fakes import ScriptedBackend, good_responder
 from tests.support.printed import printed_objects
-from tests.support.responders import good_responder
 
 CASES = sorted(p.relative_to(EVENTS).as_posix() for folder in FUNCTIONS for p in (EVENTS / folder).glob("*.json"))
 HELD_OUT = "held-out/invalid-request.json"

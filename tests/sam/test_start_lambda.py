@@ -27,22 +27,14 @@ from converse_local import wire
 from converse_local.server import ConverseServer
 from tests.sam.local_services import EVENTS, free_port, sam_process_env, without_varying
 from tests.sam.sam_cli import IMAGE, ROOT, SAM, record_timing, sam_environment
-from tests.support.converse_fakes import ScriptedBackend
-from tests.support.responders import good_responder
+from tests.support.converse_fakes import ScriptedBackend, ScriptedModels
 
 REQUEST = json.loads((EVENTS / "statemachine" / "podcast-bedrock.json").read_text())
 FAILING = REQUEST["models"][1]
 
 
-def responder():
-    good = good_responder()
-
-    def respond(model_id: str, request: dict) -> dict:
-        if model_id == FAILING:
-            raise wire.invalid_model_error(model_id)
-        return good(model_id, request)
-
-    return respond
+def responder() -> ScriptedModels:
+    return ScriptedModels(by_model={FAILING: lambda model_id, request: wire.invalid_model_error(model_id)})
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,9 @@ import pytest
 
 from bakeoff_cli.exit_codes import Exit
 from bakeoff_cli.main import main
-from converse_local import wire
 from converse_local.faults import Fault
 from tests.conftest import ROOT, load_event
-from tests.support.converse_fakes import converse_server
-from tests.support.responders import good_responder, is_judge_call
+from tests.support.converse_fakes import ScriptedModels, converse_server, error, good_responder
 
 BAKEOFF = [sys.executable, "-m", "bakeoff_cli.main"]
 JUDGE = "amazon.nova-pro-v1:0"
@@ -51,12 +49,12 @@ def test_a_ranking_exits_0(tmp_path, request_):
 
 
 def test_no_candidate_answering_exits_6_with_a_report(tmp_path, request_):
-    def respond(model_id, request):
-        if is_judge_call(request):
-            raise AssertionError("the judge must not be asked when nothing answered")
-        raise wire.ConverseError("AccessDeniedException", "You don't have access to the model")
+    def must_not_judge(model_id, request):
+        raise AssertionError("the judge must not be asked when nothing answered")
 
-    with converse_server(respond) as server:
+    models = ScriptedModels(candidate=error("AccessDeniedException", "You don't have access to the model"),
+                            judge=must_not_judge)
+    with converse_server(models) as server:
         result = run_cli(request_, tmp_path, server.url)
     assert result.returncode == Exit.NO_ANSWERS, result.stdout + result.stderr
     assert "nothing answered: every candidate model failed" in result.stdout

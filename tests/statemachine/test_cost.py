@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from converse_local import wire
 from tests.conftest import offline
+from tests.support.converse_fakes import ScriptedModels, answer, good_responder, tool_use, verdict
 from tests.support.printed import printed_objects
-from tests.support.responders import good_responder, is_judge_call, verdict
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 LLAMA = "meta.llama3-70b-instruct-v1:0"
@@ -64,17 +63,16 @@ def test_actual_cost_matches_hand_arithmetic(bedrock_request):
 def test_billed_attempts_count_an_empty_answer_and_a_retried_verdict(bedrock_request):
     attempts = {"judge": 0}
 
-    def respond(model_id, request):
-        if is_judge_call(request):
-            attempts["judge"] += 1
-            if attempts["judge"] == 1:  # the first verdict is unusable, the retry is fine: both are billed
-                return wire.tool_response("record_verdict", {"scores": {}}, input_tokens=2000, output_tokens=150)
-            return verdict(request)
-        if model_id == LLAMA:  # answers nothing, but Bedrock bills the input
-            return wire.text_response("", input_tokens=1000, output_tokens=0)
-        return good_responder(input_tokens=1000, output_tokens=500)(model_id, request)
+    def judge(model_id, request):
+        attempts["judge"] += 1
+        if attempts["judge"] == 1:  # the first verdict is unusable, the retry is fine: both are billed
+            return tool_use("record_verdict", {"scores": {}}, input_tokens=2000, output_tokens=150)
+        return verdict(request)
 
-    with offline(respond) as (stack, server):
+    models = ScriptedModels(candidate=good_responder(input_tokens=1000, output_tokens=500).candidate, judge=judge,
+                            # answers nothing, but Bedrock bills the input
+                            by_model={LLAMA: answer("", input_tokens=1000, output_tokens=0)})
+    with offline(models) as (stack, server):
         execution = stack.run(bedrock_request | {"controlAnswer": False})
         report = stack.report(execution.evaluation_id)
     assert execution.succeeded

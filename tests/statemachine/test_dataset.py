@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from converse_local import wire
 from tests.conftest import EVENTS, offline
-from tests.support.responders import good_responder, is_judge_call, verdict
+from tests.support.converse_fakes import ScriptedModels, answer, error, good_responder, is_judge_call, verdict
 
 DATASET = EVENTS / "datasets" / "council-votes-12.jsonl"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -30,18 +29,23 @@ def run_dataset(respond) -> tuple[dict, int]:
     return report, sum(1 for _m, body in server.requests if not is_judge_call(body))
 
 
+def one_line(model_id, request):
+    return answer(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
+
+
 def test_twelve_items_two_models_make_24_answers_and_one_aggregated_report():
     # Given claude is judged better than nova on every item, and nova fails on item-07
-    def respond(model_id, request):
+    def judge(model_id, request):
         text = request["messages"][0]["content"][0]["text"]
-        if is_judge_call(request):
-            spread = len(text) % 3  # varies by item, the same for both models' answers to one item
-            return verdict(request, (7 if "(anthropic" in text else 4) + spread)
-        if model_id == NOVA and "Northgate" in text:  # item-07's town
-            raise wire.ConverseError("ValidationException", "Input is too long for this model.")
-        return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
+        spread = len(text) % 3  # varies by item, the same for both models' answers to one item
+        return verdict(request, (7 if "(anthropic" in text else 4) + spread)
 
-    report, candidate_calls = run_dataset(respond)
+    def candidate(model_id, request):
+        if model_id == NOVA and "Northgate" in request["messages"][0]["content"][0]["text"]:  # item-07's town
+            return error("ValidationException", "Input is too long for this model.")
+        return one_line(model_id, request)
+
+    report, candidate_calls = run_dataset(ScriptedModels(candidate=candidate, judge=judge))
     assert candidate_calls == 24
     dataset = report["dataset"]
     assert dataset["items"] == 12 and report["totals"]["answers"] == 23 and report["totals"]["failedAnswers"] == 1
@@ -80,12 +84,8 @@ def test_a_missing_dataset_is_refused():
 
 def test_a_judge_that_always_fails_never_blames_the_answers_nor_loses_their_cost():
     # Given candidates that answer every item and a judge that always fails (500, past every Retry)
-    def respond(model_id, request):
-        if is_judge_call(request):
-            raise wire.ConverseError("InternalServerException", "The judge is down.")
-        return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=200, output_tokens=20)
-
-    report, candidate_calls = run_dataset(respond)
+    models = ScriptedModels(candidate=one_line, judge=error("InternalServerException", "The judge is down."))
+    report, candidate_calls = run_dataset(models)
     # Then every answer is reported as an answer, not judged, with its tokens and cost
     assert candidate_calls == 24
     assert report["totals"]["answers"] == 24 and report["totals"]["failedAnswers"] == 0

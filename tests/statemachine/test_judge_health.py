@@ -5,17 +5,20 @@ candidates and judges scripted at the Converse boundary. What the score step mea
 from __future__ import annotations
 
 import json
-import re
-import threading
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bakeoff_offline.stack import OfflineStack
-from converse_local import wire
 from converse_local.faults import Fault
-from tests.support.converse_fakes import converse_server
+from tests.support.converse_fakes import (
+    ScriptedModels,
+    answer,
+    converse_server,
+    preference,
+    shown_answers,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = json.loads((ROOT / "events" / "statemachine" / "podcast-bedrock.json").read_text())
@@ -27,33 +30,23 @@ ANSWERS = {
     REQUEST["models"][1]: "HOST 1: A new ferry for Harborview.\nHOST 2: It carries 200 people.",
     REQUEST["models"][2]: "Harborview gets an electric ferry in 2029.",
 }
-_BLOCK = re.compile(r'<candidate_answer label="[A-Z]">\n(.*?)\n</candidate_answer>', re.DOTALL)
 
 
-class Backend:
+def scripted(score: int) -> ScriptedModels:
     """Candidates answer from ``ANSWERS``; the judge gives every criterion ``score`` and prefers answer A."""
 
-    def __init__(self, score: int):
-        self.score = score
-        self.judged: Counter[str] = Counter()
-        self._lock = threading.Lock()
+    def judge(model_id: str, request: dict) -> dict:
+        if len(shown_answers(request)) == 2:
+            return preference(request, "A", reason="A reads better")
+        return verdict(request, score, reason="superb", evidence=["voted 7 to 2"], input_tokens=1000,
+                       output_tokens=100)
 
-    def __call__(self, model_id: str, request: dict) -> dict:
-        if model_id != JUDGE:
-            return wire.text_response(ANSWERS[model_id], input_tokens=1200, output_tokens=80)
-        with self._lock:
-            self.judged[json.dumps([request["system"], wire.last_user_text(request)])] += 1
-        spec = request["toolConfig"]["tools"][0]["toolSpec"]
-        if len(_BLOCK.findall(wire.last_user_text(request))) == 2:
-            return wire.tool_response(spec["name"], {"reason": "A reads better", "winner": "A"},
-                                      input_tokens=1800, output_tokens=30)
-        names = spec["inputSchema"]["json"]["properties"]["scores"]["properties"]
-        return wire.tool_response(spec["name"], {"scores": {n: {"reason": "superb", "score": self.score}
-                                                            for n in names}, "evidence": ["voted 7 to 2"]},
-                                  input_tokens=1000, output_tokens=100)
+    return ScriptedModels(candidate=lambda model_id, request: answer(ANSWERS[model_id], input_tokens=1200,
+                                                                     output_tokens=80),
+                          by_model={JUDGE: judge})
 
 
-def run(backend: Backend, request: dict, faults: dict[str, Fault] | None = None):
+def run(backend: ScriptedModels, request: dict, faults: dict[str, Fault] | None = None):
     with converse_server(backend, faults=faults) as server:
         env = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url}
         with OfflineStack(ROOT, env=env, retry_time_scale=0.01) as stack:
@@ -64,7 +57,7 @@ def run(backend: Backend, request: dict, faults: dict[str, Fault] | None = None)
 
 def test_a_judge_that_gives_everything_10_fails_the_control_and_the_report_says_so():
     # Given a judge that cannot tell a corrupted answer from the original
-    backend = Backend(score=10)
+    backend = scripted(score=10)
     # When the whole evaluation runs
     _, report, _ = run(backend, REQUEST)
     # Then
@@ -80,22 +73,22 @@ def test_a_judge_that_gives_everything_10_fails_the_control_and_the_report_says_
     assert all(m["tie"] and len(m["tiedWith"]) == 2 for m in report["models"])
     assert all("metrics" in m for m in report["models"])
     # three answers and the control, all in the judge's cost
-    judge_calls = sum(backend.judged.values())
+    judge_calls = sum(backend.answered_by(JUDGE).values())
     assert judge_calls == 4
     assert report["judgeCostUsd"] == pytest.approx(judge_calls * (1000 * 0.0008 + 100 * 0.0032) / 1000)
 
 
 def test_a_throttled_judge_is_retried_by_the_state_machine_without_rejudging():
     # Given the judge's first call is throttled, in pairwise mode
-    backend = Backend(score=7)
+    backend = scripted(score=7)
     _, report, history = run(backend, {**REQUEST, "mode": "pairwise"},
                              faults={JUDGE: Fault(throttle_first=1)})
     # Then the Score step failed once with the retryable error and succeeded on retry
     failures = [e for e in history if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failures] == ["ModelThrottledError"]
     # and no judgment that succeeded was asked for twice: 3 answers + 6 ordered pairs + 1 control
-    assert max(backend.judged.values()) == 1
-    assert sum(backend.judged.values()) == 3 + 6 + 1
+    assert max(backend.answered_by(JUDGE).values()) == 1
+    assert sum(backend.answered_by(JUDGE).values()) == 3 + 6 + 1
     pairwise = report["judgeHealth"]["pairwise"]
     assert (pairwise["positionFlipRate"], pairwise["ties"]) == (1.0, 3)
     assert report["judgeHealth"]["controlPassed"] is False  # 7 for the control as for the original

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from converse_local.faults import Fault
 from tests.conftest import ROOT, load_event
-from tests.support.converse_fakes import converse_server
-from tests.support.responders import good_responder, is_judge_call
+from tests.support.converse_fakes import converse_server, good_responder, is_judge_call
 
 BAKEOFF = [sys.executable, "-m", "bakeoff_cli.main"]
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 
-from converse_local import wire
 from tests.conftest import offline
+from tests.support.converse_fakes import ScriptedModels, answer
 from tests.support.printed import printed_objects
-from tests.support.responders import good_responder, is_judge_call
 
 SERVICES = {"ValidateFunction": "validate", "InvokeModelFunction": "invoke_model", "ScoreFunction": "score",
             "ReportFunction": "report"}
@@ -52,13 +51,7 @@ def test_each_invocation_logs_as_its_own_function(bedrock_request, capfd):
 
 
 def test_a_judge_worker_threads_warning_logs_as_the_score_function(bedrock_request, capfd):
-    good = good_responder()
-
-    def unusable_judge(model_id, request):
-        if is_judge_call(request):
-            return wire.text_response("no verdict here", input_tokens=10, output_tokens=3)
-        return good(model_id, request)
-
+    unusable_judge = ScriptedModels(judge=answer("no verdict here", input_tokens=10, output_tokens=3))
     with offline(unusable_judge) as (stack, _server):
         to_this_tests_stdout(stack)
         capfd.readouterr()

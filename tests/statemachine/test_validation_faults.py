@@ -11,7 +11,7 @@ import re
 
 from tests.conftest import EVENTS, offline
 from tests.statemachine.test_dataset import DATASET, dataset_request
-from tests.support.responders import good_responder, is_judge_call
+from tests.support.converse_fakes import good_responder, is_judge_call
 
 BLANK_ARTICLES = {
     "200 spaces": " " * 200,

@@ -6,10 +6,9 @@ boto3, so Retry/Catch paths are driven by the HTTP errors Bedrock itself would s
 
 from __future__ import annotations
 
-from converse_local import wire
 from converse_local.faults import Fault
 from tests.conftest import offline
-from tests.support.responders import good_responder
+from tests.support.converse_fakes import ScriptedModels, good_responder, no_access
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 LLAMA = "meta.llama3-70b-instruct-v1:0"
@@ -52,12 +51,7 @@ def test_a_model_throttled_twice_is_retried_and_its_answer_kept(bedrock_request)
 
 
 def test_a_model_failing_for_good_is_recorded_and_the_others_are_scored(bedrock_request):
-    def respond(model_id, request):
-        if model_id == MISTRAL:
-            raise wire.ConverseError("AccessDeniedException", "You don't have access to the model.")
-        return good_responder()(model_id, request)
-
-    with offline(respond) as (stack, server):
+    with offline(ScriptedModels(by_model={MISTRAL: no_access()})) as (stack, server):
         execution = stack.run(bedrock_request)
         report = stack.report(execution.evaluation_id)
     assert execution.succeeded, execution.cause

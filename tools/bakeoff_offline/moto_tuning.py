@@ -1,70 +1,78 @@
-"""moto, tuned for the offline stack.
+"""moto, tuned for the offline stack, behind a version gate.
 
-Each change here alters how fast the offline stack runs, never what the definition or the handlers
-do; each was found by profiling a dataset run (20 items x 3 models + judge) with py-spy, and
-``bench/README.md`` has the figures. They reach into moto's and botocore's private names, so moto's
-version is pinned in ``requirements-dev.txt`` and ``tests/integration/test_moto_tuning.py`` fails
-loudly if a patched name moves.
+Each speed change here alters how fast the offline stack runs, never what the definition or the
+handlers do; each was found by profiling a dataset run (20 items x 3 models + judge) with py-spy, and
+``bench/README.md`` has the figures. They reach into moto's private names, so they are applied only to
+a moto version they were checked against (``KNOWN_GOOD_MOTO``) and only when every name they replace
+is where it was. On any other version, with a name gone, or when one fails as it is applied (then all
+are undone), the stack runs on plain moto and says so in one log line: an upgrade may cost speed,
+never correctness. ``tests/integration/test_moto_tuning.py`` fails loudly in that case, so whoever
+upgrades moto checks the tunings and adds the version.
+
+Speed (gated):
 
 - **Import without EC2.** The interpreter's Batch task imports ``moto.batch.utils``; that runs
   ``moto/batch/__init__``, which imports moto's EC2 models and builds their region and instance-type
   tables (1.2 s of start-up) for a task Bakeoff's ASL never uses.
 - **Parse a definition once.** moto parses the definition with its ANTLR grammar at
-  ``create_state_machine`` and again at every execution start (0.4 s each for Bakeoff's ASL). The
-  parsed program is declarative - evaluation state lives in each execution's ``Environment`` - so
-  one parse serves every execution of the same text.
-- **Parsed definitions kept on disk.** The first parse in a process costs 0.2 s, every command; the
-  parsed program is pickled under ``$BAKEOFF_CACHE_DIR`` (default ``$XDG_CACHE_HOME/bakeoff/asl``, or
-  ``~/.cache/bakeoff/asl``), in a folder only its user may write, and only this user's files are read; named by
-  the hash of the definition's text, moto's version and Python's, and loads in 2 ms. A definition
-  that does not parse is never cached, so it fails as before; an unreadable cache file is parsed
-  afresh and replaced. ``BAKEOFF_CACHE_DIR=`` (empty) turns the cache off.
+  ``create_state_machine`` and again at every execution start (0.2-0.4 s each for Bakeoff's ASL). The
+  parsed program is declarative - evaluation state lives in each execution's ``Environment`` - so one
+  parse serves every execution of the same text in the process. (Parsed programs were once also
+  pickled to disk to spare each command its first parse, ~0.2 s; dropped: unpickling moto's internals
+  from a cache folder is a code-loading path of its own, for 3% of a command.)
 - **Parse a JSONPath once.** ``jsonpath_ng.ext.parse`` builds a new PLY lexer and parser on every
   call, and moto calls it for every ``$.path`` of every state it runs: a fifth of a dataset run's CPU.
   Parsed paths are immutable, so they are cached by their text.
-- **One Lambda client.** moto builds a new boto3 Lambda client for every ``lambda:invoke`` task
-  (~20 ms of CPU each); one client per endpoint serves them all (boto3 clients are thread-safe).
+- **One unsigned Lambda client.** moto builds a new boto3 Lambda client for every ``lambda:invoke``
+  task (~20 ms of CPU each); one client per endpoint serves them all (boto3 clients are thread-safe).
+  It is made with botocore's public ``Config(signature_version=UNSIGNED)``: the local Lambda API checks
+  no signature, and SigV4 signing was 7% of a dataset run's CPU. (The stack's own Step Functions client
+  is unsigned the same way, in ``stack.py``. S3 requests stay signed - moto's S3 treats an unsigned
+  request as anonymous, which the bucket's public-access block refuses - and so do Bedrock's.)
 - **S3's URL table loaded once.** moto's S3 backend reloads its ``moto.s3.urls`` module twice for
   every request (so that a changed ``MOTO_S3_CUSTOM_ENDPOINTS`` takes effect); nothing changes it
-  during a run, so it is reloaded once at the start. Each S3 call got 20-40% cheaper (2.7-3.8 ms ->
-  2.1-2.5 ms in a micro-benchmark).
-- **S3's error model built before the run.** moto builds it on the first S3 error (a checkpoint
-  miss) by listing every botocore service, in a cache without a lock: 60 parallel first misses would
-  each do it.
-- **S3's error table built once.** moto makes a new ``ErrorLookupFactory`` for every error it
-  returns, so its per-factory cache never hits and every checkpoint miss (120 in a 20-item run)
-  rebuilds the table of S3's error shapes (0.5 ms each). One table per service serves them all.
-- **No request signing for Step Functions and Lambda.** In the offline stack they go to moto and to
-  the local Lambda API, neither of which checks a signature (SigV4 signing was 7% of a dataset run's
-  CPU, all services together). S3 requests are still signed: moto's S3 treats an unsigned request as
-  anonymous and the bucket's public-access block refuses it. Bedrock requests are still signed: the
-  Converse endpoint may be anything ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` names.
+  during a run, so it is reloaded once at the start. Each S3 call got 20-40% cheaper.
+- **S3's error model built before the run, and its error table once per service.** moto builds the
+  model on the first S3 error (a checkpoint miss) by listing every botocore service, in a cache
+  without a lock; and it makes a new ``ErrorLookupFactory`` for every error it returns, so its
+  per-factory cache never hits and every checkpoint miss rebuilds the table (0.5 ms each).
+
+Fidelity (applied on any moto that has the names, since without it moto is less like S3):
+
 - **One key, one request at a time.** moto checks a PutObject's ``If-Match`` / ``If-None-Match`` and
   then writes, with other threads free to run in between, so two concurrent writers could both pass
   the check that S3 lets only one pass (the reports index relies on it); and a put disposes of the
   key's old buffer while another put or a get may still be reading it ("I/O operation on closed
-  file", seen on ``reports/index.json`` and ``index.html``). PutObject and GetObject of the same key
-  are serialised (64 lock stripes by key). A fidelity fix, not a speed one; it patches moto alike.
-- **Retry waits scaled** (tests only): moto's retrier sleeps for real between attempts.
+  file"). PutObject and GetObject of the same key are serialised (64 lock stripes by key).
+
+Tests only: **Retry waits scaled** (``retry_time_scale``): moto's retrier sleeps for real between attempts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib
 import importlib.util
+import logging
 import os
-import pickle
 import sys
-import tempfile
 import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
+
+import boto3
+import moto
+from botocore import UNSIGNED
+from botocore.config import Config
+
+logger = logging.getLogger(__name__)
+
+# The moto releases every speed tuning below was checked against (tests/integration/test_moto_tuning.py).
+# botocore is not gated: nothing of it is patched (signing is skipped through its public Config).
+KNOWN_GOOD_MOTO = frozenset({"5.2.5"})
 
 PARSER_MODULE = "moto.stepfunctions.parser.asl.parse.asl_parser"
 JSON_PATH_MODULES = ("moto.stepfunctions.parser.asl.utils.json_path",
@@ -76,7 +84,27 @@ S3_MODELS_MODULE = "moto.s3.models"
 S3_URLS_MODULE = "moto.s3.urls"
 S3_RESPONSES_MODULE = "moto.s3.responses"
 ERRORS_MODULE = "moto.core.errors"
-SERVED_OFFLINE = frozenset({"states", "lambda"})  # botocore signing names
+
+# Every name a tuning replaces or calls, as ("module" or "module:Class", attribute).
+SPEED_NAMES = (
+    (PARSER_MODULE + ":AmazonStateLanguageParser", "parse"),
+    *((module, "parse") for module in JSON_PATH_MODULES),
+    (LAMBDA_TASKS_MODULE, "boto_client_for"),
+    (S3_MODELS_MODULE + ":S3Backend", "_url_module"),
+    (ERRORS_MODULE + ":ErrorLookupFactory", "for_service"),
+    (ERRORS_MODULE + ":ErrorLookupFactory", "_create_error_lut"),
+    ("moto.core.utils", "get_service_model"),
+    ("moto.core.utils", "service_name_from_moto_package_name"),
+)
+FIDELITY_NAMES = tuple((S3_RESPONSES_MODULE + ":S3Response", name)
+                       for name in ("put_object", "get_object", "parse_key_name"))
+RETRY_NAMES = ((RETRY_MODULE, "time"),)
+
+# What moto 5.2.5's own boto_client_for gives a task's client (no retries: the ASL's Retry decides; no
+# client timeout: the state's TimeoutSeconds does), plus no signing.
+LAMBDA_TASK_CONFIG = Config(signature_version=UNSIGNED, parameter_validation=False,
+                            retries={"max_attempts": 0, "total_max_attempts": 1},
+                            connect_timeout=99999999, read_timeout=99999999)
 
 
 def import_interpreter() -> None:
@@ -99,6 +127,35 @@ def import_interpreter() -> None:
             del sys.modules["moto.batch"]
 
 
+def _owner(target: str) -> Any:
+    module_name, _, class_name = target.partition(":")
+    owner = importlib.import_module(module_name)
+    return getattr(owner, class_name) if class_name else owner
+
+
+def missing_names(names: tuple[tuple[str, str], ...]) -> list[str]:
+    """The names of ``names`` this moto does not have (a module that does not import counts as missing)."""
+    gone = []
+    for target, attribute in names:
+        try:
+            found = hasattr(_owner(target), attribute)
+        except (ImportError, AttributeError):
+            found = False
+        if not found:
+            gone.append(f"{target}.{attribute}")
+    return gone
+
+
+def why_untuned() -> str | None:
+    """Why the speed tunings cannot be applied to the installed moto, or None when they can."""
+    version = moto.__version__
+    if version not in KNOWN_GOOD_MOTO:
+        return f"moto {version} is not a version the tunings were checked with ({', '.join(KNOWN_GOOD_MOTO)})"
+    import_interpreter()
+    gone = missing_names(SPEED_NAMES)
+    return f"moto {version} has no {', '.join(gone)}" if gone else None
+
+
 class _ScaledTime:
     """Stands in for the ``time`` module inside moto's retrier so Retry waits can be shortened."""
 
@@ -112,50 +169,18 @@ class _ScaledTime:
         return getattr(time, name)
 
 
-def asl_cache_dir() -> Path | None:
-    """Where parsed definitions are kept: ``$BAKEOFF_CACHE_DIR``, else ``$XDG_CACHE_HOME/bakeoff/asl``,
-    else ``~/.cache/bakeoff/asl``; ``None`` (no cache) when ``BAKEOFF_CACHE_DIR`` is set but empty."""
-    if "BAKEOFF_CACHE_DIR" in os.environ:
-        return Path(os.environ["BAKEOFF_CACHE_DIR"]) if os.environ["BAKEOFF_CACHE_DIR"] else None
-    try:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    except RuntimeError:  # no home directory (some containers): run without the cache
-        return None
-    return Path(base) / "bakeoff" / "asl"
+class _Swaps:
+    """Sets names for the duration of an ``ExitStack``, putting the originals back when it closes."""
 
+    def __init__(self, undo: contextlib.ExitStack) -> None:
+        self.undo = undo
 
-def _kept_on_disk(parse: Callable[[str], Any], folder: Path) -> Callable[[str], Any]:
-    """``parse``, with each successful result pickled in ``folder`` under a name that changes with the
-    definition's text, moto's version and Python's. Returns ``(program, None)`` from the cache: moto's
-    second value (the ANTLR tree) is only read by its static analysers, which Bakeoff never runs."""
-    import moto
-
-    salt = f"moto {moto.__version__} python {sys.version_info[0]}.{sys.version_info[1]}\n"
-
-    def cached(definition: str) -> Any:
-        path = folder / (hashlib.sha256((salt + definition).encode()).hexdigest()[:32] + ".pickle")
-        try:
-            if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
-                raise PermissionError(f"{path} belongs to another user")  # unpickling runs its code
-            return pickle.loads(path.read_bytes()), None
-        except Exception:  # noqa: BLE001 - no file, or one that cannot be read: parse afresh
-            pass
-        result = parse(definition)
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # only this user may plant a pickle
-            handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        except OSError:  # a cache that cannot be written only costs the next command its parse
-            return result
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(pickle.dumps(result[0], protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(temporary, path)  # atomic: a concurrent reader sees no file or the whole file
-        except Exception:  # noqa: BLE001 - e.g. a program too deep to pickle: keep the parse, skip the cache
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-        return result
-
-    return cached
+    def __call__(self, target: str, attribute: str, value: Any) -> None:
+        owner = _owner(target)
+        # On a class, the class's own entry (a staticmethod or property stays one when restored).
+        original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+        self.undo.callback(setattr, owner, attribute, original)
+        setattr(owner, attribute, value)
 
 
 def _memoized(function: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -163,99 +188,100 @@ def _memoized(function: Callable[[str], Any]) -> Callable[[str], Any]:
     return functools.lru_cache(maxsize=1024)(function)
 
 
-_DEFAULT_CACHE: Any = object()
+def _tune_for_speed(swap: _Swaps) -> None:
+    from moto.core.utils import get_service_model, service_name_from_moto_package_name
+
+    service_name_from_moto_package_name("s3")
+    get_service_model("s3")
+
+    factory = _owner(ERRORS_MODULE + ":ErrorLookupFactory")
+    tables: dict[str | None, Any] = {}
+    build_table = factory._create_error_lut
+
+    def one_table_per_service(self: Any, service_model: Any) -> Any:
+        service_id = service_model.metadata.get("serviceId")
+        if service_id is None:
+            return build_table(service_model)
+        if service_id not in tables:  # a race builds one twice; either result is the same table
+            tables[service_id] = build_table(service_model)
+        return tables[service_id]
+
+    swap(ERRORS_MODULE + ":ErrorLookupFactory", "for_service", one_table_per_service)
+
+    # On the class, so every importer of it sees the change.
+    parser = _owner(PARSER_MODULE + ":AmazonStateLanguageParser")
+    swap(PARSER_MODULE + ":AmazonStateLanguageParser", "parse", staticmethod(_memoized(parser.parse)))
+    for module_name in JSON_PATH_MODULES:
+        swap(module_name, "parse", _memoized(_owner(module_name).parse))
+
+    original_client_for = _owner(LAMBDA_TASKS_MODULE).boto_client_for
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def one_unsigned_lambda_client(region: str, service: str, state_credentials: Any = None) -> Any:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA")
+        # moto 5.2.5 ignores state_credentials too: every task's client is the same but for the endpoint.
+        if service != "lambda" or not endpoint:
+            return original_client_for(region=region, service=service, state_credentials=state_credentials)
+        with lock:
+            if (region, endpoint) not in clients:
+                clients[region, endpoint] = boto3.client("lambda", region_name=region, endpoint_url=endpoint,
+                                                         config=LAMBDA_TASK_CONFIG)
+            return clients[region, endpoint]
+
+    swap(LAMBDA_TASKS_MODULE, "boto_client_for", one_unsigned_lambda_client)
+
+    s3_urls = importlib.reload(importlib.import_module(S3_URLS_MODULE))
+    swap(S3_MODELS_MODULE + ":S3Backend", "_url_module", property(lambda backend: s3_urls))
+
+
+def _serialise_each_key(swap: _Swaps) -> None:
+    responses = _owner(S3_RESPONSES_MODULE + ":S3Response")
+    stripes = [threading.Lock() for _ in range(64)]
+
+    def one_at_a_time_per_key(operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def serialised(response: Any) -> Any:
+            name = f"{response.bucket_name}/{response.parse_key_name()}"
+            with stripes[hash(name) % len(stripes)]:
+                return operation(response)
+
+        return serialised
+
+    for operation in ("put_object", "get_object"):
+        swap(S3_RESPONSES_MODULE + ":S3Response", operation, one_at_a_time_per_key(getattr(responses, operation)))
 
 
 @contextlib.contextmanager
-def tuned_moto(retry_time_scale: float = 1.0, cache_dir: Path | None = _DEFAULT_CACHE) -> Iterator[None]:
-    """Apply the changes above inside a running ``mock_aws``; undo them on exit. ``cache_dir``: where
-    parsed definitions are kept (``asl_cache_dir()`` unless given; ``None`` for no disk cache)."""
-    folder = asl_cache_dir() if cache_dir is _DEFAULT_CACHE else cache_dir
-    import_interpreter()
-    from moto.core.utils import get_service_model, service_name_from_moto_package_name
+def tuned_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
+    """Apply the changes above inside a running ``mock_aws``; undo them on exit.
 
+    The speed tunings only on a known moto with every name in place; the fidelity fix and the retry
+    scaling wherever their names exist. What is left out is said in one warning.
+    """
+    left_out: list[str] = []
     with contextlib.ExitStack() as undo:
-
-        def swap(target: str, attribute: str, value: Any) -> None:
-            """Set ``module.attribute`` (or ``module:Class.attribute``) until the block ends."""
-            module_name, _, class_name = target.partition(":")
-            owner = importlib.import_module(module_name)
-            if class_name:
-                owner = getattr(owner, class_name)
-            undo.callback(setattr, owner, attribute, owner.__dict__[attribute] if class_name else
-                          getattr(owner, attribute))
-            setattr(owner, attribute, value)
-
-        service_name_from_moto_package_name("s3")
-        get_service_model("s3")
-
-        factory = importlib.import_module(ERRORS_MODULE).ErrorLookupFactory
-        tables: dict[str | None, Any] = {}
-        build_table = factory._create_error_lut
-
-        def one_table_per_service(self: Any, service_model: Any) -> Any:
-            service_id = service_model.metadata.get("serviceId")
-            if service_id is None:
-                return build_table(service_model)
-            if service_id not in tables:  # a race builds one twice; either result is the same table
-                tables[service_id] = build_table(service_model)
-            return tables[service_id]
-
-        swap(ERRORS_MODULE + ":ErrorLookupFactory", "for_service", one_table_per_service)
-
-        parse = importlib.import_module(PARSER_MODULE).AmazonStateLanguageParser.parse
-        if folder is not None:
-            parse = _kept_on_disk(parse, Path(folder))
-        # On the class, so every importer of it sees the change.
-        swap(PARSER_MODULE + ":AmazonStateLanguageParser", "parse", staticmethod(_memoized(parse)))
-        for module_name in JSON_PATH_MODULES:
-            swap(module_name, "parse", _memoized(importlib.import_module(module_name).parse))
-
-        tasks = importlib.import_module(LAMBDA_TASKS_MODULE)
-        original_client_for = tasks.boto_client_for
-        clients: dict[tuple[str, str, str | None], Any] = {}
-        lock = threading.Lock()
-
-        def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-            key = (region, service, os.environ.get("AWS_ENDPOINT_URL_LAMBDA"))
-            with lock:
-                if key not in clients:
-                    clients[key] = original_client_for(region=region, service=service,
-                                                       state_credentials=state_credentials)
-                return clients[key]
-
-        swap(LAMBDA_TASKS_MODULE, "boto_client_for", cached_client_for)
-
-        s3_urls = importlib.reload(importlib.import_module(S3_URLS_MODULE))
-        swap(S3_MODELS_MODULE + ":S3Backend", "_url_module", property(lambda backend: s3_urls))
-
-        from botocore.signers import RequestSigner
-
-        sign = RequestSigner.sign
-
-        def sign_unless_served_offline(signer: RequestSigner, operation_name: str, request: Any,
-                                       region_name: str | None = None, signing_type: str = "standard",
-                                       expires_in: int | None = None, signing_name: str | None = None) -> None:
-            if signing_type == "standard" and signer.signing_name in SERVED_OFFLINE:
-                return
-            sign(signer, operation_name, request, region_name, signing_type, expires_in, signing_name)
-
-        swap("botocore.signers:RequestSigner", "sign", sign_unless_served_offline)
-
-        responses = importlib.import_module(S3_RESPONSES_MODULE)
-        stripes = [threading.Lock() for _ in range(64)]
-
-        def one_at_a_time_per_key(operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
-            def serialised(response: Any) -> Any:
-                name = f"{response.bucket_name}/{response.parse_key_name()}"
-                with stripes[hash(name) % len(stripes)]:
-                    return operation(response)
-
-            return serialised
-
-        for operation in ("put_object", "get_object"):
-            swap(S3_RESPONSES_MODULE + ":S3Response", operation,
-                 one_at_a_time_per_key(getattr(responses.S3Response, operation)))
+        swap = _Swaps(undo)
+        reason = why_untuned()
+        if reason is None:
+            speed = contextlib.ExitStack()
+            try:
+                _tune_for_speed(_Swaps(speed))
+            except Exception as exc:  # noqa: BLE001 - a name that is there but behaves otherwise
+                speed.close()  # what was applied is undone: all the speed tunings or none
+                reason = f"a speed tuning failed on moto {moto.__version__} ({type(exc).__name__}: {exc})"
+            else:
+                undo.push(speed)
+        if reason is not None:
+            left_out.append(f"{reason}: plain moto, slower but the same results")
+        if gone := missing_names(FIDELITY_NAMES):
+            left_out.append(f"S3 requests to one key are not serialised ({', '.join(gone)} missing)")
+        else:
+            _serialise_each_key(swap)
         if retry_time_scale != 1.0:
-            swap(RETRY_MODULE, "time", _ScaledTime(retry_time_scale))
+            if gone := missing_names(RETRY_NAMES):
+                left_out.append(f"Retry waits are not scaled ({', '.join(gone)} missing)")
+            else:
+                swap(RETRY_MODULE, "time", _ScaledTime(retry_time_scale))
+        if left_out:
+            logger.warning("moto_tuning: %s", "; ".join(left_out))
         yield

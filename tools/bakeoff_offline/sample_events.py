@@ -9,10 +9,13 @@ verdict checkpoints), so ``bakeoff local invoke`` and ``sam local invoke`` (afte
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from bakeoff_offline.stack import OfflineStack
 from converse_local import wire
@@ -61,10 +64,17 @@ def _capture(root: Path, request: dict[str, Any], evaluation_id: str, fail: set[
 
 
 class _FolderS3:
-    """The one S3 call ``Store`` makes to write: ``put_object``, into files under a folder."""
+    """The two S3 calls ``Store`` makes to accept a request - ``get_object`` (is there an owner?) and
+    ``put_object`` - on files under a folder."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    def get_object(self, *, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        path = self.folder / Key
+        if not path.is_file():
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": Key}}, "GetObject")
+        return {"Body": io.BytesIO(path.read_bytes())}
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:  # noqa: N803 - boto3's names
         path = self.folder / Key
@@ -76,17 +86,18 @@ def _objects_of_written_events(root: Path, request: dict[str, Any], bucket: Path
     """``events/score/three-answers.json`` and ``two-answers-one-failed.json`` are written by hand (the
     integration tests' scenarios), not captured: put what they refer to in ``bucket`` - the validated
     request and every ok model's answer checkpoint - so that they run on their own too."""
+    from bakeoff.evaluations import EvaluationStore
     from bakeoff.settings import Settings
     from bakeoff.storage import Store
-    from bakeoff.validation import accept
     from bakeoff_offline.template import read_stack
+    from functions.validate.service import accept
 
     settings = Settings.from_env(read_stack(root).functions["ValidateFunction"].environment)
     store = Store(_FolderS3(bucket), "events-bucket")
     for name in ("three-answers.json", "two-answers-one-failed.json"):
         event = json.loads((root / "events" / "score" / name).read_text())
         accept(request, evaluation_id=event["evaluationId"], created_at="2026-12-01T10:56:12+00:00",
-               settings=settings, store=store)
+               settings=settings, evaluations=EvaluationStore(store))
         for result in event["results"]:
             if result["status"] == "ok":
                 text = _SampleBackend(set()).converse(result["modelId"], {})["output"]["message"]["content"][0]["text"]

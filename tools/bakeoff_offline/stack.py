@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
 
 from bakeoff.errors import parse_cause
 from bakeoff_offline.bucket import WriteThrough, load_objects, provision_bucket, save_objects
@@ -143,7 +145,8 @@ class OfflineStack:
             write_through = WriteThrough.install()
             write_through.folder, write_through.bucket, write_through.prefix = folder, self.stack.bucket_name, prefix
             self._exit.callback(setattr, write_through, "folder", None)
-        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        # Unsigned: moto checks no signature, and SigV4 is CPU the run can use (see moto_tuning).
+        self.sfn = boto3.client("stepfunctions", region_name=REGION, config=Config(signature_version=UNSIGNED))
         definition = self.stack.definition()
         if not self.lambda_endpoint:
             self._serve_functions(definition)

@@ -7,6 +7,10 @@ candidate; not of a candidate's family when ``strictJudge``), the token limits o
 cost estimate against the request's and the deployment's budgets (an unpriced model's cost is unknown:
 never $0, and no ``budgetUsd`` can be checked against it). A dataset's lines are read as strictly as a
 request (``bakeoff.jsontext``) and checked the same way, before any model is called.
+
+Pure: nothing here reads or writes S3. ``check_request`` composes the named checks (``check_models``,
+``check_judges``, ``check_criteria``, ``check_limits``, ``check_budget``); storing the result is
+``bakeoff.evaluations``, and ``functions/validate/service.py`` joins the two.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from bakeoff.catalog import Catalog, estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
+
+# Re-exported only until the states that read evaluations (functions/score, functions/report and new
+# ones on other branches) import it from bakeoff.evaluations, where it moved; then remove it.
+from bakeoff.evaluations import load_evaluation  # noqa: F401
 from bakeoff.jsontext import parse_json
-from bakeoff.models import DatasetItem, Evaluation, EvaluationRequest, Owner, ResolvedCriterion
+from bakeoff.models import CostEstimate, DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion
 from bakeoff.settings import Settings
 
 
@@ -79,120 +87,150 @@ def _same_model_twice(model_ids: list[str], field: str, catalog: Catalog) -> lis
 def validate_request(
     raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, items: list[DatasetItem] | None = None
 ) -> Evaluation:
+    """``check_request(parse_request(raw), ...)``: for a caller holding the raw request."""
+    return check_request(parse_request(raw), evaluation_id=evaluation_id, created_at=created_at, settings=settings,
+                         items=items)
+
+
+def check_request(
+    request: EvaluationRequest, *, evaluation_id: str, created_at: str, settings: Settings,
+    items: list[DatasetItem] | None = None,
+) -> Evaluation:
     """A fully checked ``Evaluation``, or ``RequestValidationError`` / ``BudgetExceededError``.
 
-    In dataset mode ``items`` are the dataset's parsed lines (``accept`` reads them from S3); limits
-    are checked against the longest article and the estimate sums over every item. Without them
-    (a preflight before the dataset is read) only the request itself is checked.
+    In dataset mode ``items`` are the dataset's parsed lines; limits are checked against the longest
+    article and the estimate sums over every item. Without them (a preflight before the dataset is
+    read) only the request itself is checked. Every field error is collected before any is raised;
+    the budget is checked only for a request that is otherwise valid.
     """
-    request = parse_request(raw)
-    articles = [request.article] if request.article is not None else [i.article for i in items or []]
     catalog = load_catalog()
-    errors: list[dict[str, str]] = []
+    articles = [request.article] if request.article is not None else [i.article for i in items or []]
+    judges = judge_panel(request, settings)
+    judge_errors, warnings = check_judges(request, judges, settings, catalog)
+    criteria, criteria_errors = check_criteria(request)
+    errors = [*check_models(request, settings, catalog), *judge_errors, *criteria_errors,
+              *check_limits(request, articles, catalog)]
+    if errors:
+        raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
+    cost, cost_warnings = check_budget(request, [judge for judge, _ in judges], items, settings)
+    return Evaluation(
+        evaluation_id=evaluation_id,
+        created_at=created_at,
+        request=request,
+        judge_model_id=judges[0][0],
+        judge_model_ids=[judge for judge, _ in judges],
+        criteria=criteria,
+        estimate=cost,
+        warnings=[*warnings, *cost_warnings],
+        items=len(articles) if request.dataset else None,
+        deadline_at=deadline_at(created_at, request, settings),
+    )
+
+
+# --- the named checks: each returns what it found, none raises but the budget ------------------------
+
+
+def judge_panel(request: EvaluationRequest, settings: Settings) -> list[tuple[str, str]]:
+    """The judges as ``(model ID, the field that named it)``: the panel, else the one judge, else the
+    deployment's default."""
+    if request.judges:
+        return [(judge, f"judges[{i}]") for i, judge in enumerate(request.judges)]
+    if request.judge_model_id:
+        return [(request.judge_model_id, "judgeModelId")]
+    return [(settings.JUDGE_MODEL_ID, "judgeModelId (deployment default)")]
+
+
+def _usable(model_id: str, field: str, request: EvaluationRequest, settings: Settings,
+            catalog: Catalog) -> list[dict[str, str]]:
+    """The model is allowed in this deployment, and priced unless the request accepts an unpriced one."""
+    if not allowed(model_id, settings):
+        shown = ", ".join(settings.ALLOWED_MODEL_IDS[:8]) + (" ..." if len(settings.ALLOWED_MODEL_IDS) > 8 else "")
+        return [{"field": field, "message": f"model {model_id!r} is not allowed here; allowed: {shown}"}]
+    if catalog.get(model_id) is None and not request.allow_unpriced:
+        return [{"field": field, "message": f"model {model_id!r} has no price in the catalog; "
+                 "use a known model ID or set allowUnpriced: true"}]
+    return []
+
+
+def check_models(request: EvaluationRequest, settings: Settings, catalog: Catalog) -> list[dict[str, str]]:
+    """The candidates: each allowed and priced, none listed twice."""
+    errors = [e for i, m in enumerate(request.models) for e in _usable(m, f"models[{i}]", request, settings, catalog)]
+    return errors + _same_model_twice(request.models, "models", catalog)
+
+
+def check_judges(request: EvaluationRequest, judges: list[tuple[str, str]], settings: Settings,
+                 catalog: Catalog) -> tuple[list[dict[str, str]], list[str]]:
+    """The judges: each allowed and priced, none listed twice, none a candidate, none of a candidate's
+    family when ``strictJudge`` (else a warning), and a panel's judges of different families."""
+    errors = _same_model_twice(request.judges, "judges", catalog) if request.judges else []
     warnings: list[str] = []
-    if request.judges:
-        judges = list(request.judges)
-        judge_fields = [f"judges[{i}]" for i in range(len(judges))]
-    else:
-        judges = [request.judge_model_id or settings.JUDGE_MODEL_ID]
-        judge_fields = ["judgeModelId" if request.judge_model_id else "judgeModelId (deployment default)"]
-
-    def check_model(model_id: str, field: str) -> None:
-        if not allowed(model_id, settings):
-            shown = ", ".join(settings.ALLOWED_MODEL_IDS[:8]) + (" ..." if len(settings.ALLOWED_MODEL_IDS) > 8 else "")
-            errors.append({"field": field, "message": f"model {model_id!r} is not allowed here; allowed: {shown}"})
-        elif catalog.get(model_id) is None and not request.allow_unpriced:
-            errors.append(
-                {
-                    "field": field,
-                    "message": f"model {model_id!r} has no price in the catalog; "
-                    "use a known model ID or set allowUnpriced: true",
-                }
-            )
-
-    for i, model_id in enumerate(request.models):
-        check_model(model_id, f"models[{i}]")
-    errors.extend(_same_model_twice(request.models, "models", catalog))
-    if request.judges:
-        errors.extend(_same_model_twice(request.judges, "judges", catalog))
     bases = {catalog.unprefixed(m) for m in request.models}
-    for judge, judge_field in zip(judges, judge_fields, strict=True):
-        check_model(judge, judge_field)
+    for judge, field in judges:
+        errors.extend(_usable(judge, field, request, settings, catalog))
         if catalog.unprefixed(judge) in bases:
-            errors.append(
-                {
-                    "field": judge_field,
-                    "message": f"the judge {judge!r} is also a candidate; a model "
-                    "must not grade itself: choose a judge that is not in models",
-                }
-            )
+            errors.append({"field": field, "message": f"the judge {judge!r} is also a candidate; a model "
+                           "must not grade itself: choose a judge that is not in models"})
             continue
         same_family = [m for m in request.models if catalog.family(m) == catalog.family(judge)]
         if same_family:
-            text = (
-                f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
-                f"{', '.join(same_family)}; judges tend to favour their own family's text"
-            )
+            text = (f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
+                    f"{', '.join(same_family)}; judges tend to favour their own family's text")
             if request.strict_judge:
-                errors.append({"field": judge_field, "message": text + " (refused: strictJudge is set)"})
+                errors.append({"field": field, "message": text + " (refused: strictJudge is set)"})
             else:
                 warnings.append(text)
-    panel_families = [catalog.family(j) for j in judges]
-    if len(set(panel_families)) < len(panel_families):
-        errors.append(
-            {
-                "field": "judges",
-                "message": "a judge panel needs judges from different model families "
-                f"(got {', '.join(panel_families)}), or their shared biases add up instead of cancelling",
-            }
-        )
+    families = [catalog.family(judge) for judge, _ in judges]
+    if len(set(families)) < len(families):
+        errors.append({"field": "judges", "message": "a judge panel needs judges from different model families "
+                       f"(got {', '.join(families)}), or their shared biases add up instead of cancelling"})
+    return errors, warnings
 
+
+def check_criteria(request: EvaluationRequest) -> tuple[list[ResolvedCriterion], list[dict[str, str]]]:
+    """The rubric, each criterion with its description: a built-in one's, or the request's own."""
     criteria: list[ResolvedCriterion] = []
+    errors: list[dict[str, str]] = []
     for name, spec in request.criteria.items():
         description = spec.description or BUILTIN_CRITERIA.get(name)
         if description is None:
-            errors.append(
-                {
-                    "field": f"scoringCriteria.{name}",
-                    "message": "a custom criterion needs a "
-                    f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}",
-                }
-            )
-            continue
-        criteria.append(ResolvedCriterion(name=name, weight=spec.weight, description=description))
+            errors.append({"field": f"scoringCriteria.{name}", "message": "a custom criterion needs a "
+                           f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}"})
+        else:
+            criteria.append(ResolvedCriterion(name=name, weight=spec.weight, description=description))
+    return criteria, errors
 
+
+def check_limits(request: EvaluationRequest, articles: list[str], catalog: Catalog) -> list[dict[str, str]]:
+    """Each priced candidate's output limit and context window (the longest article of a dataset)."""
+    errors: list[dict[str, str]] = []
+    longest = max(articles, key=len, default="")
     for i, model_id in enumerate(request.models):
         info = catalog.get(model_id)
         if info is None:
             continue
         if request.max_tokens > info.max_output_tokens:
-            errors.append(
-                {
-                    "field": "maxTokens",
-                    "message": f"{request.max_tokens} exceeds {model_id}'s output "
-                    f"limit of {info.max_output_tokens} tokens",
-                }
-            )
-        longest = max(articles, key=len, default="")
+            errors.append({"field": "maxTokens", "message": f"{request.max_tokens} exceeds {model_id}'s output "
+                           f"limit of {info.max_output_tokens} tokens"})
         needed = estimate_tokens(request.prompt, model_id) + estimate_tokens(longest, model_id) + request.max_tokens
         if articles and needed > info.context_window:
-            errors.append(
-                {
-                    "field": f"models[{i}]",
-                    "message": f"the article and prompt (~{needed - request.max_tokens} "
-                    f"tokens) plus maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
-                    f"of {info.context_window} tokens",
-                }
-            )
+            errors.append({"field": f"models[{i}]",
+                           "message": f"the article and prompt (~{needed - request.max_tokens} tokens) plus "
+                           f"maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
+                           f"of {info.context_window} tokens"})
+    return errors
 
-    if errors:
-        raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
 
+def check_budget(request: EvaluationRequest, judges: list[str], items: list[DatasetItem] | None,
+                 settings: Settings) -> tuple[CostEstimate, list[str]]:
+    """The cost estimate (summed over a dataset's ``items``) and its warnings; ``BudgetExceededError`` when
+    it is over ``budgetUsd`` or the deployment's limit, or when ``budgetUsd`` is set and some model has no
+    price to check it with."""
     if request.article is not None:
         cost = estimate(request, judges)
     else:
-        per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
+        per_item = [estimate(request.model_copy(update={"article": item.article}), judges) for item in items or []]
         cost = combine_estimates(per_item)
+    warnings: list[str] = []
     if cost.unpriced:
         names = ", ".join(cost.unpriced)
         if request.budget_usd is not None:
@@ -204,36 +242,18 @@ def validate_request(
             )
         warnings.append(f"{names} has no price: its cost is unknown, shown as unpriced in the report, and "
                         "not part of the estimate that MaxCostPerEvaluationUsd is checked against")
-    limits = [
-        ("budgetUsd", request.budget_usd),
-        ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD),
-    ]
+    limits = [("budgetUsd", request.budget_usd),
+              ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD)]
     for name, limit in limits:
         if limit is not None and cost.total_usd > limit:
             raise BudgetExceededError(
                 f"estimated cost ${cost.total_usd:.4f} exceeds {name} ${limit:.4f}",
-                errors=[
-                    {
-                        "field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
-                        "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
-                        "lower maxTokens, shorten the article or use fewer or cheaper models",
-                    }
-                ],
+                errors=[{"field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
+                         "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
+                         "lower maxTokens, shorten the article or use fewer or cheaper models"}],
                 estimate=cost.dump(),
             )
-
-    return Evaluation(
-        evaluation_id=evaluation_id,
-        created_at=created_at,
-        request=request,
-        judge_model_id=judges[0],
-        judge_model_ids=judges,
-        criteria=criteria,
-        estimate=cost,
-        warnings=warnings,
-        items=len(articles) if request.dataset else None,
-        deadline_at=deadline_at(created_at, request, settings),
-    )
+    return cost, warnings
 
 
 def deadline_at(created_at: str, request: EvaluationRequest, settings: Settings) -> str | None:
@@ -292,65 +312,3 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
         )
         raise RequestValidationError(f"the dataset is invalid ({len(errors)} problem(s))", errors=shown)
     return items
-
-
-def item_evaluation_id(evaluation_id: str, item_id: str) -> str:
-    """Each dataset item is an evaluation of its own under its parent: every per-item state works unchanged."""
-    return f"{evaluation_id}~{item_id}"
-
-
-def accept(raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, store: Any) -> Evaluation:
-    """Validate, then store the request once under ``evaluations/<id>/request.json`` for later states.
-
-    The owner the API recorded (``evaluations/<id>/owner.json``) is stored with it, so every later
-    state scopes its checkpoints to that API key. Dataset mode also stores one request per item
-    (``evaluations/<id>~<itemId>/request.json``) and the list of items (``evaluations/<id>/items.json``)
-    that the Distributed Map reads.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from bakeoff.storage import evaluation_key  # local: storage pulls botocore, validation alone does not
-
-    items = None
-    request = parse_request(raw)
-    if request.dataset is not None:
-        body = store.get_uri(request.dataset.s3_uri)
-        if body is None:
-            raise RequestValidationError(
-                "the dataset does not exist",
-                errors=[{"field": "dataset.s3Uri", "message": f"no object at {request.dataset.s3_uri}"}],
-            )
-        items = parse_dataset(body, max_items=settings.MAX_DATASET_ITEMS)
-    evaluation = validate_request(
-        raw, evaluation_id=evaluation_id, created_at=created_at, settings=settings, items=items
-    )
-    owner = store.get_json(evaluation_key(evaluation_id, "owner.json"))
-    if owner is not None:
-        evaluation.api_key_id = Owner.model_validate(owner).api_key_id
-    if items is not None:
-
-        def put_item(item: DatasetItem) -> dict[str, str]:
-            child_id = item_evaluation_id(evaluation_id, item.id)
-            child = evaluation.model_copy(
-                update={
-                    "evaluation_id": child_id,
-                    "item_id": item.id,
-                    "reference": item.reference,
-                    "items": None,
-                    "request": evaluation.request.model_copy(update={"article": item.article, "dataset": None}),
-                }
-            )
-            store.put_json(evaluation_key(child_id, "request.json"), child.dump())
-            return {"evaluationId": child_id, "itemId": item.id}
-
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            manifest = list(pool.map(put_item, items))
-        store.put_json(evaluation_key(evaluation_id, "items.json"), manifest)
-    store.put_json(evaluation_key(evaluation_id, "request.json"), evaluation.dump())
-    return evaluation
-
-
-def load_evaluation(store: Any, evaluation_id: str) -> Evaluation:
-    from bakeoff.storage import evaluation_key
-
-    return Evaluation.model_validate(store.require_immutable_json(evaluation_key(evaluation_id, "request.json")))

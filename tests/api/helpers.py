@@ -131,51 +131,6 @@ def scripted_models() -> ScriptedModels:
     while (``models.judge = throttled()``) and the ``_reset_script`` fixture puts these back."""
     return ScriptedModels(candidate=summary, judge=healthy)
 
-
-<<<<<<< HEAD
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.score = 7
-        self.models_seen: set[str] = set()
-
-    def __call__(self, model_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        if "toolConfig" in request:  # the judge, forced to call its verdict tool
-            if self.mode == "judge_throttled":
-                raise wire.throttling_error()
-            schema = request["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
-            names = list(schema["properties"]["scores"]["properties"])
-            # A healthy judge: an answer no candidate wrote (the corrupted control copy) scores lower.
-            sent = json.dumps(request)
-            written = any(json.dumps(self.answer(m))[1:-1] in sent for m in self.models_seen)
-            score = self.score if written or self.mode == "judge_blind" else max(1, self.score - 3)
-            return wire.tool_response("record_verdict", {
-                "scores": {n: {"reason": "scripted", "score": score} for n in names},
-                "evidence": ["Sunday visits could reach 300 a week"]}, input_tokens=400, output_tokens=60)
-        if (self.mode == "candidate_fails" and model_id == self.FAILING_MODEL) or self.mode == "all_candidates_fail":
-            raise wire.ConverseError("AccessDeniedException", "You don't have access to the model")
-        self.models_seen.add(model_id)
-        return wire.text_response(self.answer(model_id), input_tokens=200, output_tokens=40)
-
-    @staticmethod
-    def answer(model_id: str) -> str:
-        return f"A summary from {model_id}."
-=======
-def summary(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
-    return answer(f"A summary from {model_id}.", input_tokens=200, output_tokens=40)
-
-
-def sevens(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
-    return verdict(request, 7, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
-                   input_tokens=400, output_tokens=60)
-
-
-def scripted_models() -> ScriptedModels:
-    """The API tests' models: every candidate answers, the judge gives 7s; tests change a rule for a while
-    (``models.judge = throttled()``) and the ``_reset_script`` fixture puts these back."""
-    return ScriptedModels(candidate=summary, judge=sevens)
->>>>>>> wt17-core
-
-
 def converse_calls(server: Any) -> int:
     return sum(server.calls.values())
 

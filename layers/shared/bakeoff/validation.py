@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bakeoff.batch import at_batch_rates, batch_mode
 from bakeoff.catalog import Catalog, estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
@@ -185,6 +186,9 @@ def validate_request(
                 }
             )
 
+    inference, batch_errors, batch_warnings = batch_mode(request, len(articles) if items is not None else None)
+    errors.extend(batch_errors)
+    warnings.extend(batch_warnings)
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
 
@@ -193,6 +197,8 @@ def validate_request(
     else:
         per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
         cost = combine_estimates(per_item)
+    if inference == "batch":
+        cost = at_batch_rates(cost)  # the budgets below are checked against what batch jobs will cost
     if cost.unpriced:
         names = ", ".join(cost.unpriced)
         if request.budget_usd is not None:
@@ -233,6 +239,7 @@ def validate_request(
         warnings=warnings,
         items=len(articles) if request.dataset else None,
         deadline_at=deadline_at(created_at, request, settings),
+        inference=inference,
     )
 
 

@@ -1,0 +1,76 @@
+"""Dataset mode with ``inference: "batch"``: the candidates answer through one Bedrock batch inference job
+per model (the local batch service offline, over the scripted Converse endpoint), the judge on-demand, and
+the report prices the answers at batch rates."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from bakeoff.catalog import load_catalog
+from converse_local import wire
+from tests.conftest import EVENTS, offline
+from tests.support.responders import is_judge_call, verdict
+
+DATASET = EVENTS / "datasets" / "council-votes-12.jsonl"
+CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
+NOVA = "amazon.nova-lite-v1:0"
+IN_TOKENS, OUT_TOKENS = 200, 20
+
+
+def dataset_lines(n: int) -> bytes:
+    """``n`` distinct items made from the 12 sample articles (each edition's article differs)."""
+    base = [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
+    out = []
+    for i in range(n):
+        item = base[i % len(base)]
+        out.append(json.dumps({"id": f"item-{i:03d}", "article": f"{item['article']} (Edition {i // len(base) + 1}.)"}))
+    return ("\n".join(out) + "\n").encode()
+
+
+def batch_request(stack, body: bytes, **fields) -> dict:
+    stack.s3.put_object(Bucket=stack.stack.bucket_name, Key="datasets/items.jsonl", Body=body)
+    request = json.loads((EVENTS / "statemachine" / "dataset-bedrock.json").read_text())
+    request["dataset"]["s3Uri"] = f"s3://{stack.stack.bucket_name}/datasets/items.jsonl"
+    return request | {"controlAnswer": False, "inference": "batch"} | fields
+
+
+def respond(model_id: str, request: dict) -> dict:
+    if is_judge_call(request):
+        return verdict(request, 8 if "(anthropic" in request["messages"][0]["content"][0]["text"] else 6)
+    return wire.text_response(f"A one-line summary. ({model_id})", input_tokens=IN_TOKENS, output_tokens=OUT_TOKENS)
+
+
+def batch_rate_cost(model_id: str, answers: int) -> float:
+    """By hand: the catalog's batch price per 1k tokens, else half the on-demand one (AWS's batch rule)."""
+    info = load_catalog().get(model_id)
+    half = Decimal("0.5")
+    price_in = Decimal(str(info.batch_input_per_1k_usd)) if info.batch_input_per_1k_usd is not None \
+        else Decimal(str(info.input_per_1k_usd)) * half
+    price_out = Decimal(str(info.batch_output_per_1k_usd)) if info.batch_output_per_1k_usd is not None \
+        else Decimal(str(info.output_per_1k_usd)) * half
+    return float(answers * (price_in * IN_TOKENS + price_out * OUT_TOKENS) / 1000)
+
+
+def test_120_items_in_batch_mode_answer_through_one_job_per_model_priced_at_batch_rates():
+    with offline(respond) as (stack, server):
+        execution = stack.run(batch_request(stack, dataset_lines(120)))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+        jobs = list(stack.batch_jobs.jobs.values())
+        calls = [(m, body) for m, body in server.requests if not is_judge_call(body)]
+    # Then each model answered through one batch job of 120 records, and never on-demand besides
+    assert sorted(j["modelId"] for j in jobs) == sorted([CLAUDE, NOVA])
+    assert all(j["status"] == "Completed" and len(j["records"]) == 120 for j in jobs)
+    assert len(calls) == 240
+    # And every answer was judged (on-demand) and reported
+    assert report["totals"]["answers"] == 240 and report["ranking"] == [CLAUDE, NOVA]
+    # And the answers are priced at batch rates: half of on-demand with the catalog as it is
+    for model_id in (CLAUDE, NOVA):
+        entry = next(m for m in report["models"] if m["modelId"] == model_id)
+        assert entry["inference"] == "batch" and entry["batchAnswers"] == 120
+        assert entry["costUsd"] == round(batch_rate_cost(model_id, 120), 8)
+        assert entry["onDemandCostUsd"] > entry["costUsd"]
+    claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
+    assert claude["costUsd"] == 0.0045  # 120 x (200 x 0.000125 + 20 x 0.000625) / 1000
+    assert any("batch rates" in notice for notice in report["notices"])

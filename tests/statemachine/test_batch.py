@@ -74,3 +74,57 @@ def test_120_items_in_batch_mode_answer_through_one_job_per_model_priced_at_batc
     claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
     assert claude["costUsd"] == 0.0045  # 120 x (200 x 0.000125 + 20 x 0.000625) / 1000
     assert any("batch rates" in notice for notice in report["notices"])
+
+
+def test_50_items_in_batch_mode_are_refused_at_validate_before_anything_is_paid():
+    with offline(respond) as (stack, server):
+        execution = stack.run(batch_request(stack, dataset_lines(50)))
+        jobs = stack.batch_jobs.jobs
+    assert execution.status == "FAILED" and execution.error == "RequestValidationError"
+    (error,) = execution.cause_json()["errors"]
+    assert error["field"] == "inference"
+    assert "at least 100 records per model" in error["message"] and "50 item" in error["message"]
+    assert 'batchFallback: "on-demand"' in error["message"]
+    assert sum(server.calls.values()) == 0 and not jobs
+
+
+def test_50_items_with_batch_fallback_on_demand_run_on_demand_at_on_demand_prices():
+    with offline(respond) as (stack, server):
+        execution = stack.run(batch_request(stack, dataset_lines(50), batchFallback="on-demand"))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+        jobs = stack.batch_jobs.jobs
+        calls = [m for m, body in server.requests if not is_judge_call(body)]
+    assert not jobs and len(calls) == 100
+    assert any("fewer than the 100 records" in w for w in report["warnings"])
+    claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
+    assert "inference" not in claude
+    info = load_catalog().get(CLAUDE)
+    assert claude["costUsd"] == round(50 * (info.input_per_1k_usd * IN_TOKENS + info.output_per_1k_usd * OUT_TOKENS)
+                                      / 1000, 8)
+
+
+def test_batch_for_one_article_is_refused_with_what_to_do(bedrock_request):
+    with offline(respond) as (stack, server):
+        execution = stack.run(bedrock_request | {"inference": "batch"})
+    assert execution.error == "RequestValidationError"
+    (error,) = execution.cause_json()["errors"]
+    assert error["field"] == "inference" and "dataset" in error["message"]
+    assert sum(server.calls.values()) == 0
+
+
+def test_an_on_demand_rerun_reuses_the_batch_answers_at_what_they_cost(tmp_path):
+    # Given a dataset answered in batch mode, its answers checkpointed
+    with offline(respond, checkpoint_dir=tmp_path) as (stack, _server):
+        first = stack.run(batch_request(stack, dataset_lines(120)))
+        assert first.succeeded, first.cause
+    # When the same dataset runs again on-demand
+    with offline(respond, checkpoint_dir=tmp_path) as (stack, server):
+        again = stack.run(batch_request(stack, dataset_lines(120), inference="on-demand"))
+        assert again.succeeded, again.cause
+        report = stack.report(again.evaluation_id)
+        calls = [m for m, body in server.requests if not is_judge_call(body)]
+    # Then no candidate is asked again, and the reused answers are still priced at batch rates
+    assert calls == []
+    claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
+    assert claude["costUsd"] == 0.0045 and claude["batchAnswers"] == 120

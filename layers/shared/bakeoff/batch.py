@@ -45,6 +45,10 @@ def batch_mode(request: EvaluationRequest, items: int | None) -> tuple[Literal["
                "use another model, or inference \"on-demand\""}
               for i, model_id in enumerate(request.models)
               if (info := catalog.get(model_id)) is not None and info.batch_inference is False]
+    # The batch jobs' service role may run base models only (template.yaml, BatchInferenceRole).
+    errors += [{"field": f"models[{i}]", "message": f"{model_id} is an inference profile; batch jobs here run on "
+                f"base model IDs: use {catalog.unprefixed(model_id)}"}
+               for i, model_id in enumerate(request.models) if catalog.unprefixed(model_id) != model_id]
     if errors or items is None or items >= BATCH_MIN_RECORDS:
         return (None if errors else "batch"), errors, []
     if request.batch_fallback == "on-demand":

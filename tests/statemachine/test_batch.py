@@ -128,3 +128,25 @@ def test_an_on_demand_rerun_reuses_the_batch_answers_at_what_they_cost(tmp_path)
     assert calls == []
     claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
     assert claude["costUsd"] == 0.0045 and claude["batchAnswers"] == 120
+
+
+def test_a_record_the_batch_job_could_not_answer_fails_that_answer_alone_and_is_not_asked_on_demand():
+    # Given nova refuses one article of every twelve (item-07's town), inside its batch job
+    def refusing(model_id: str, request: dict) -> dict:
+        text = request["messages"][0]["content"][0]["text"]
+        if model_id == NOVA and not is_judge_call(request) and "Northgate" in text:
+            raise wire.ConverseError("ValidationException", "Input is too long for this model.")
+        return respond(model_id, request)
+
+    with offline(refusing) as (stack, server):
+        execution = stack.run(batch_request(stack, dataset_lines(120)))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+        nova_calls = [b for m, b in server.requests if m == NOVA and not is_judge_call(b)]
+    # Then those 10 answers are failed with the job's error, each asked once (in the job), never on-demand
+    assert len(nova_calls) == 120
+    failed = [r for r in report["dataset"]["rows"] if r["status"] == "failed"]
+    assert len(failed) == 10 and {r["modelId"] for r in failed} == {NOVA}
+    assert {r["error"] for r in failed} == {"BatchRecordError"}
+    nova = next(m for m in report["models"] if m["modelId"] == NOVA)
+    assert nova["batchAnswers"] == 110 and nova["items"] == 110 and nova["failed"] == 10

@@ -147,7 +147,9 @@ class OfflineStack:
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         definition = self.stack.definition()
         if not self.lambda_endpoint:
-            self._serve_batch_jobs(folder / ".bedrock-batch" if folder else None)
+            # Beside the bucket's files, not among them: a state folder is loaded into the bucket whole.
+            self._serve_batch_jobs(folder.with_name(folder.name + ".bedrock-batch") if self.state_dir else
+                                   folder / ".bedrock-batch" if folder else None)
             self._serve_functions(definition)
         # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
         self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint or

@@ -150,3 +150,33 @@ def test_a_record_the_batch_job_could_not_answer_fails_that_answer_alone_and_is_
     assert {r["error"] for r in failed} == {"BatchRecordError"}
     nova = next(m for m in report["models"] if m["modelId"] == NOVA)
     assert nova["batchAnswers"] == 110 and nova["items"] == 110 and nova["failed"] == 10
+
+
+def test_a_rerun_with_fewer_records_left_than_a_job_needs_asks_those_on_demand_and_prices_each_at_its_rate(
+        tmp_path):
+    # Given a batch run in which nova's job could not answer 10 records
+    def refusing(model_id: str, request: dict) -> dict:
+        text = request["messages"][0]["content"][0]["text"]
+        if model_id == NOVA and not is_judge_call(request) and "Northgate" in text:
+            raise wire.ConverseError("ThrottlingException", "Too many requests.")
+        return respond(model_id, request)
+
+    with offline(refusing, checkpoint_dir=tmp_path) as (stack, _server):
+        assert stack.run(batch_request(stack, dataset_lines(120))).succeeded
+        first_jobs = set(stack.batch_jobs.jobs)
+    # When the same request runs again
+    with offline(respond, checkpoint_dir=tmp_path) as (stack, server):
+        again = stack.run(batch_request(stack, dataset_lines(120)))
+        assert again.succeeded, again.cause
+        report = stack.report(again.evaluation_id)
+        jobs = set(stack.batch_jobs.jobs)
+        calls = [m for m, b in server.requests if not is_judge_call(b)]
+    # Then no new job (10 records are too few for one): those 10 are asked on-demand, nothing else is asked
+    assert len(first_jobs) == 2 and jobs == first_jobs and calls == [NOVA] * 10
+    # And the report prices 110 answers at batch rates and 10 at on-demand rates
+    nova = next(m for m in report["models"] if m["modelId"] == NOVA)
+    info = load_catalog().get(NOVA)
+    on_demand = Decimal(10) * (Decimal(str(info.input_per_1k_usd)) * IN_TOKENS
+                               + Decimal(str(info.output_per_1k_usd)) * OUT_TOKENS) / 1000
+    assert nova["batchAnswers"] == 110 and nova["items"] == 120
+    assert nova["costUsd"] == round(batch_rate_cost(NOVA, 110) + float(on_demand), 8)

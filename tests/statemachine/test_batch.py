@@ -57,6 +57,7 @@ def test_120_items_in_batch_mode_answer_through_one_job_per_model_priced_at_batc
         execution = stack.run(batch_request(stack, dataset_lines(120)))
         assert execution.succeeded, execution.cause
         report = stack.report(execution.evaluation_id)
+        html = stack.get_object(f"reports/{execution.evaluation_id}/report.html").decode()
         jobs = list(stack.batch_jobs.jobs.values())
         calls = [(m, body) for m, body in server.requests if not is_judge_call(body)]
     # Then each model answered through one batch job of 120 records, and never on-demand besides
@@ -73,7 +74,7 @@ def test_120_items_in_batch_mode_answer_through_one_job_per_model_priced_at_batc
         assert entry["onDemandCostUsd"] > entry["costUsd"]
     claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
     assert claude["costUsd"] == 0.0045  # 120 x (200 x 0.000125 + 20 x 0.000625) / 1000
-    assert any("batch rates" in notice for notice in report["notices"])
+    assert any("batch rates" in notice for notice in report["notices"]) and "priced at batch rates" in html
 
 
 def test_50_items_in_batch_mode_are_refused_at_validate_before_anything_is_paid():

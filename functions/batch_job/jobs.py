@@ -207,7 +207,9 @@ def _plan(evaluation: Evaluation, store: Store, bedrock: Any, settings: Settings
         missing = [record for rid, (_key, record) in records.items() if rid not in skip]
         jobs = [j.seq for j in pending]
         on_demand = 0
-        if len(missing) >= BATCH_MIN_RECORDS:
+        # Past the evaluation's deadline no job starts: the model step then refuses those records as it refuses
+        # any call past the deadline (DeadlineExceededError), and the report says so.
+        if len(missing) >= BATCH_MIN_RECORDS and not _past(evaluation.deadline_at):
             jobs.append(_submit(store, bedrock, settings, run_key, model_id, missing))
         else:
             on_demand = len(missing)
@@ -285,8 +287,7 @@ def advance(task: BatchTask, *, store: Store, bedrock: Any, settings: Settings) 
         store.put_json(state_key, state.dump())
     else:
         state = BatchState.model_validate(raw)
-    past_deadline = bool(evaluation.deadline_at) and datetime.now(UTC) >= datetime.fromisoformat(
-        evaluation.deadline_at or "")
+    past_deadline = _past(evaluation.deadline_at)
     views, done = [], True
     for model in state.models:
         run, _ = _load_run(store, model.run_key)
@@ -309,6 +310,10 @@ def advance(task: BatchTask, *, store: Store, bedrock: Any, settings: Settings) 
     return BatchProgress(evaluation_id=task.evaluation_id, done=done, poll_seconds=settings.BATCH_POLL_SECONDS,
                          jobs=views, checkpointed={m.model_id: m.checkpointed for m in state.models},
                          on_demand={m.model_id: m.on_demand for m in state.models})
+
+
+def _past(deadline_at: str | None) -> bool:
+    return bool(deadline_at) and datetime.now(UTC) >= datetime.fromisoformat(deadline_at or "")
 
 
 def _merged(current: BatchRun | None, seen: BatchRun) -> BatchRun:

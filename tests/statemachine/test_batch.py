@@ -5,6 +5,7 @@ the report prices the answers at batch rates."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 from bakeoff.catalog import load_catalog
@@ -181,3 +182,24 @@ def test_a_rerun_with_fewer_records_left_than_a_job_needs_asks_those_on_demand_a
                                + Decimal(str(info.output_per_1k_usd)) * OUT_TOKENS) / 1000
     assert nova["batchAnswers"] == 110 and nova["items"] == 120
     assert nova["costUsd"] == round(batch_rate_cost(NOVA, 110) + float(on_demand), 8)
+
+
+def test_past_its_deadline_a_batch_run_stops_its_jobs_and_reports_what_they_answered_by_then():
+    # Given candidates slower than the run's deadline allows (120 records x 1 s, 4 at a time: ~30 s a job)
+    def slow(model_id: str, request: dict) -> dict:
+        if not is_judge_call(request):
+            time.sleep(1.0)
+        return respond(model_id, request)
+
+    with offline(slow) as (stack, server):
+        execution = stack.run(batch_request(stack, dataset_lines(120), deadlineSeconds=10))
+        assert execution.succeeded, execution.cause
+        report = stack.report(execution.evaluation_id)
+        jobs = list(stack.batch_jobs.jobs.values())
+        asked = [m for m, b in server.requests if not is_judge_call(b)]
+    # Then both jobs were stopped, and what they had answered is reported; the rest failed with the job
+    assert [j["status"] for j in jobs] == ["Stopped", "Stopped"]
+    rows = report["dataset"]["rows"]
+    answered = [r for r in rows if r["status"] == "ok"]
+    assert 0 < len(answered) < 240 and len(asked) < 240
+    assert {r["error"] for r in rows if r["status"] == "failed"} == {"BatchJobError"}

@@ -93,3 +93,17 @@ def test_sigkill_mid_batch_then_the_same_request_answers_only_the_records_not_ye
     body = json.loads(report.read_text())
     assert body["totals"]["answers"] == 240
     assert all(m["inference"] == "batch" and m["batchAnswers"] == 120 for m in body["models"])
+
+
+def test_the_cli_refuses_a_50_item_batch_run_before_starting_anything(tmp_path):
+    event, dataset = tmp_path / "event.json", tmp_path / "items.jsonl"
+    request = json.loads((EVENTS / "statemachine" / "dataset-bedrock.json").read_text())
+    event.write_text(json.dumps(request | {"inference": "batch"}))
+    dataset.write_bytes(dataset_lines(50))
+    with converse_server(respond) as server:
+        cli = start_cli(event, dataset, tmp_path / "out", server.url)
+        output = cli.communicate(timeout=120)[0]
+        calls = sum(server.calls.values())
+    assert cli.returncode == 1, output  # Exit.REFUSED_LOCAL
+    assert "at least 100 records per model" in " ".join(output.split()) and calls == 0
+    assert not (tmp_path / "out" / ".checkpoints" / ".bedrock-batch").exists()

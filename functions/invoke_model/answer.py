@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from bakeoff.converse import ConverseClient, build_request, user_message
+from bakeoff.answers import answer_key, candidate_request
+from bakeoff.batch_records import batch_outcome
+from bakeoff.converse import ConverseClient
 from bakeoff.errors import CheckpointCorruptError, ModelOutputError
 from bakeoff.estimate import cost_usd
 from bakeoff.evaluations import load_evaluation
-from bakeoff.models import Answer, Evaluation, ModelResult, ModelTask
+from bakeoff.models import Answer, ModelResult, ModelTask
 from bakeoff.observability import logger, record_model_call
-from bakeoff.storage import Store, checkpoint_key
-
-
-def answer_key(evaluation: Evaluation, model_id: str) -> str:
-    """Everything that determines the answer, and nothing else: not the judge, not the rubric,
-    so re-judging or adding a model never re-invokes a candidate that already answered."""
-    request = evaluation.request
-    return checkpoint_key("answers", {
-        "modelId": model_id,
-        "system": request.prompt,
-        "article": request.article,
-        "maxTokens": request.max_tokens,
-        "temperature": request.temperature,
-    }, scope=evaluation.api_key_id)
+from bakeoff.storage import Store
 
 
 def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelResult:
     evaluation = load_evaluation(store, task.evaluation_id)
     key = answer_key(evaluation, task.model_id)
+    if evaluation.inference == "batch" and (outcome := batch_outcome(store, evaluation, task.model_id)):
+        return outcome  # this run's batch job answered (or failed) this record: never asked again on-demand
     if evaluation.request.use_cache:
         try:
             cached = store.get_checkpoint(key)
@@ -37,13 +28,11 @@ def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelR
             found = Answer.model_validate(cached)
             logger.info("answer from checkpoint", extra={"modelId": task.model_id, "key": key})
             return ModelResult(model_id=task.model_id, status="ok", answer_key=key, usage=found.usage,
-                               latency_ms=found.latency_ms, stop_reason=found.stop_reason, cached=True)
+                               latency_ms=found.latency_ms, stop_reason=found.stop_reason, cached=True,
+                               inference=found.inference)
 
-    request = evaluation.request
     # Past the evaluation's deadline no call starts, and one that would outlast it gets only the time left.
-    result = converse.until(evaluation.deadline_at).converse(build_request(
-        task.model_id, system=request.prompt, messages=[user_message(request.article)],
-        max_tokens=request.max_tokens, temperature=request.temperature))
+    result = converse.until(evaluation.deadline_at).converse(candidate_request(evaluation, task.model_id))
     record_model_call(task.model_id, "candidate", result.usage.input_tokens, result.usage.output_tokens,
                       cost_usd(task.model_id, result.usage), result.latency_ms)
     if not result.text.strip():

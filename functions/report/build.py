@@ -9,12 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bakeoff.batch import candidate_cost_usd
 from bakeoff.catalog import load_catalog
 from bakeoff.errors import ReportError, StorageError, parse_cause
 from bakeoff.estimate import cost_usd, priced
 from bakeoff.models import Answer, JudgeFailure, ModelResult, ReportInput, ReportOutput, Usage, Verdict
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
+from functions.report.batch import batch_notice
 from functions.report.render import render_csv, render_index, render_report
 from functions.report.trend import request_key
 
@@ -69,7 +71,7 @@ def build_report(task: ReportInput, store: Store) -> dict[str, Any]:
             entry.update({
                 "output": answer.text, "usage": answer.usage.dump(), "latencyMs": answer.latency_ms,
                 "stopReason": answer.stop_reason, "cached": result.cached,
-                **cost_fields(result.model_id, answer.usage),
+                **cost_fields(result.model_id, answer.usage, inference=answer.inference),
             })
             if verdict is None and judge_failure:
                 entry.update({"scoreStatus": "not judged", "scores": {}, "weightedScore": None,
@@ -162,9 +164,13 @@ def ranked_body(entries: list[dict[str, Any]], *, unscored: int, judge_cost: flo
     }
 
 
-def cost_fields(model_id: str, usage: Usage) -> dict[str, Any]:
+def cost_fields(model_id: str, usage: Usage, inference: str | None = None) -> dict[str, Any]:
     """``costUsd`` of a model's calls; for a model without a price ``None`` and ``unpriced``: its cost is
-    unknown, and a report that showed $0.00 would be wrong by an unknown amount."""
+    unknown, and a report that showed $0.00 would be wrong by an unknown amount. An answer a batch job made
+    (reused from its checkpoint) costs what it cost then: batch rates."""
+    if priced(model_id) and inference == "batch":
+        return {"costUsd": candidate_cost_usd(model_id, usage, "batch"), "inference": "batch",
+                "onDemandCostUsd": cost_usd(model_id, usage)}
     if priced(model_id):
         return {"costUsd": cost_usd(model_id, usage)}
     return {"costUsd": None, "unpriced": True}
@@ -186,6 +192,8 @@ def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, 
                        "parameters): their answers and, above all, their judgments are weak. This run shows the "
                        "workflow, not which Bedrock model is best; check the judge health below before trusting "
                        "any ranking.")
+    if batched := batch_notice(report["models"]):
+        notices.append(batched)
     equivalent = bedrock_equivalent(report["totals"], judge_calls, report["models"]) if local else None
     reported_at = datetime.now(UTC)
     try:

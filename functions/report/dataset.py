@@ -11,7 +11,8 @@ from bakeoff.models import ModelResult, Usage
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import load_evaluation
-from functions.report.build import cost_fields, ranked_body
+from functions.report.batch import model_cost_fields
+from functions.report.build import ranked_body
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -39,6 +40,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
             "latencyMs": result.latency_ms if result else None,
             "judgeCostUsd": agg.get("judgeCostUsd", 0.0),
             "error": (result.error.error if result and result.error else None),
+            "inference": result.inference if result else None,
         })
     return rows, doc
 
@@ -77,7 +79,7 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
             "items": st.get("items", 0), "failed": st.get("failed", 0), "unscored": st.get("unscored", 0),
             "scores": {name: {"score": round(mean, 2), "reason": "mean over the scored items"}
                        for name, mean in (st.get("criteria") or {}).items() if mean is not None},
-            "usage": usage.dump(), **cost_fields(model_id, usage),
+            "usage": usage.dump(), **model_cost_fields(model_id, mine),
             "latencyMs": round(sum(latencies) / len(latencies)) if latencies else None,
             "judgeCostUsd": round(sum(r.get("judgeCostUsd") or 0.0 for r in mine), 8),
             "output": None,

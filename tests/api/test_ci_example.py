@@ -26,8 +26,7 @@ import yaml
 from converse_local import wire
 from tests.api.helpers import API_KEY, ROOT, base_request
 from tests.api.test_submit_cli import serving
-from tests.support.converse_fakes import converse_server
-from tests.support.converse_fakes import is_judge_call, rubric
+from tests.support.converse_fakes import converse_server, is_judge_call, rubric
 
 WORKFLOW = ROOT / "examples" / "github-actions" / "bakeoff.yml"
 FACT = "Sunday visits could reach 300 a week"

@@ -14,8 +14,7 @@ from bakeoff_cli.exit_codes import Exit
 from bakeoff_cli.main import main
 from converse_local import wire
 from tests.conftest import EVENTS
-from tests.support.converse_fakes import converse_server
-from tests.support.converse_fakes import is_judge_call, verdict
+from tests.support.converse_fakes import converse_server, is_judge_call, verdict
 
 DATASET = EVENTS / "datasets" / "council-votes-12.jsonl"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"

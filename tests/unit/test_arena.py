@@ -129,9 +129,8 @@ def test_nothing_to_fit_is_none():
 
 
 def test_battles_come_from_the_score_steps_pairwise_summary():
-    from functions.score.pairwise import Comparison, summarise
-
     from bakeoff.arena import arena_section, battles_from_pairwise
+    from functions.score.pairwise import Comparison, summarise
 
     def c(first, second, winner):
         return Comparison(judge_model_id="j", first=first, second=second, status="decided", winner=winner)

@@ -146,3 +146,24 @@ def test_sam_validate_lint_accepts_the_template():
                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT),
                                                                  "SAM_CLI_TELEMETRY": "0"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_batch_loop_feeds_the_batch_task_and_waits_on_what_the_step_returns():
+    from functions.batch_job.jobs import BatchProgress, BatchTask
+
+    machine = asl()["States"]
+    batch = machine["BatchAnswers"]
+    assert payload_keys(batch) == camel_fields(BatchTask) - {"evaluation_id"}
+    selected = {v.removeprefix("$.Payload.") for v in batch["ResultSelector"].values()}
+    assert selected <= camel_fields(BatchProgress) and {"done", "pollSeconds"} == selected
+    assert machine["BatchAnswered"]["Choices"][0]["Variable"] == "$.batch.done"
+    assert machine["BatchAnswered"]["Choices"][0]["Next"] == "EvaluateItems"
+    assert machine["WaitForBatchJobs"]["SecondsPath"] == "$.batch.pollSeconds"
+    assert machine["WaitForBatchJobs"]["Next"] == "BatchAnswers"
+    # Only a dataset in batch mode goes there
+    (rule,) = [c for c in machine["SingleOrDataset"]["Choices"] if c["Next"] == "BatchAnswers"]
+    assert {(c["Variable"], c["StringEquals"]) for c in rule["And"]} == {("$.mode", "dataset"),
+                                                                        ("$.inference", "batch")}
+    # The function's timeout sits below the state's
+    function = load_template(ROOT / "template.yaml")["Resources"]["BatchJobFunction"]["Properties"]
+    assert int(function["Timeout"]) < batch["TimeoutSeconds"]

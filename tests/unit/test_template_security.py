@@ -189,13 +189,42 @@ def test_s3_access_is_by_prefix_and_listing_is_the_only_bucket_level_grant() -> 
 def test_bedrock_only_on_the_allowed_models_and_their_profiles() -> None:
     bedrock = [(n, s) for n, s in all_statements() if any(str(a).startswith("bedrock:") for a in
                                                           _as_list(s["Action"]))]
-    assert {n for n, _ in bedrock} == {"InvokeModelFunction", "ScoreFunction"}
+    # Batch mode (inference "batch"): BatchJobFunction creates the jobs and watches them (next test).
+    assert {n for n, _ in bedrock} == {"InvokeModelFunction", "ScoreFunction", "BatchJobFunction"}
     for name, statement in bedrock:
-        assert _as_list(statement["Action"]) == ["bedrock:InvokeModel"]
+        if statement.get("Sid") == "WatchJobs":
+            continue
+        if name == "BatchJobFunction":
+            assert _as_list(statement["Action"]) == ["bedrock:CreateModelInvocationJob"]
+        else:
+            assert _as_list(statement["Action"]) == ["bedrock:InvokeModel"]
         text = json.dumps(statement["Resource"])
         assert "foundation-model/${Models}" in text and "inference-profile/*.${Profiles}" in text, name
         assert "AllowedModelIds" in text
         assert "inference-profile/*\"" not in text and "inference-profile/*," not in text
+
+
+def test_batch_jobs_are_created_on_allowed_models_and_run_by_a_role_only_bedrock_assumes() -> None:
+    batch = {s["Sid"]: s for s in statements(RESOURCES["BatchJobFunction"]["Properties"]["Policies"])}
+    watch = batch["WatchJobs"]
+    assert sorted(_as_list(watch["Action"])) == ["bedrock:GetModelInvocationJob", "bedrock:StopModelInvocationJob"]
+    assert json.dumps(watch["Resource"]).endswith(':model-invocation-job/*"}')
+    create = json.dumps(batch["CreateJobsOnAllowedModels"]["Resource"])
+    assert ":model-invocation-job/*," in create and "foundation-model/${Models}" in create
+    # The function may hand Bedrock this stack's batch role, and no other role, to no other service
+    passing = batch["HandBedrockItsServiceRole"]
+    assert passing["Action"] == "iam:PassRole"
+    assert passing["Resource"] == {"Fn::GetAtt": ["BatchInferenceRole", "Arn"]}
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    role = RESOURCES["BatchInferenceRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert json.dumps(trust["Condition"]["ArnLike"]).endswith(':model-invocation-job/*"}}')
+    # Bedrock reads the records and writes the results under checkpoints/answers/ (answers/batch/...) only
+    s3 = [s for s in statements(role["Policies"]) if any(str(a).startswith("s3:") for a in _as_list(s["Action"]))]
+    objects = [s for s in s3 if _as_list(s["Action"]) != ["s3:ListBucket"]]
+    assert [s["Resource"] for s in objects] == [{"Fn::Sub": "${EvaluationBucket.Arn}/checkpoints/answers/*"}]
 
 
 def test_the_api_may_start_and_read_only_this_state_machine() -> None:

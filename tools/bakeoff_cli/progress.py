@@ -64,6 +64,7 @@ class Progress:
         self.lock = threading.Lock()
         self.dataset = False  # many items: print counts, not a line per call
         self.done = {"answers": 0, "failed": 0, "items": 0, "tokens": 0}
+        self._batch_seen = ""  # the batch jobs' statuses last shown (batch mode polls them every few seconds)
         self.attempts: Counter[str] = Counter()
         self.calls: list[dict[str, Any]] = []  # the endpoint's calls in flight, as last polled
         self.running: dict[str, float] = {}  # step -> since when: what shows when the endpoint tells nothing
@@ -148,6 +149,14 @@ class Progress:
                 self.say("writing the report …")
 
     def on_finish(self, done: Any) -> None:
+        if done.function == "BatchJobFunction" and not done.error_type:
+            jobs = ", ".join(f"{escape(j['modelId'])} {j['status']} ({j['records']} records)"
+                             for j in done.result.get("jobs", []))
+            with self.lock:
+                if jobs != self._batch_seen:
+                    self._batch_seen = jobs
+                    self.say(f"batch jobs: {jobs or 'none needed (every answer is checkpointed)'}")
+            return
         if self.dataset and done.function in ("InvokeModelFunction", "ScoreFunction"):
             with self.lock:
                 key = "items" if done.function == "ScoreFunction" else ("failed" if done.error_type else "answers")

@@ -107,7 +107,8 @@ class OfflineStack:
         # The Lambda Invoke API the state machine's tasks call: by default the real handlers in this
         # process; or another, such as `sam local start-lambda` running the SAM build in containers.
         self.lambda_endpoint = lambda_endpoint
-        self.stack: Stack = read_stack(self.root, parameters=parameters)
+        # Offline, Bedrock's batch service is the local one and a job takes seconds: poll it every second.
+        self.stack: Stack = read_stack(self.root, parameters={"BatchPollSeconds": 1, **(parameters or {})})
         self.env_overrides = env or {}
         self.retry_time_scale = retry_time_scale
         # moto's bucket lives in memory: with a folder given, checkpoints are loaded from it at the start,
@@ -120,6 +121,7 @@ class OfflineStack:
         if self.state_dir and self.checkpoint_dir:
             raise ValueError("give checkpoint_dir or state_dir, not both")
         self.lambda_server: LambdaInvokeServer | None = None
+        self.batch_jobs: Any = None  # the local batch inference service (bakeoff_offline.bedrock_batch)
         self.modules: dict[str, Any] = {}  # the imported handler modules, by logical ID
         self._handlers: dict[str, Any] = {}  # logical ID -> the function that imports its handler once
         self._wake = threading.Event()  # set when an execution may just have ended
@@ -139,7 +141,8 @@ class OfflineStack:
         provision_bucket(self.s3, self.stack)
         folder, prefix = (self.checkpoint_dir, "checkpoints/") if self.checkpoint_dir else (self.state_dir, "")
         if folder:
-            load_objects(self.stack.bucket_name, folder, prefix, json_only=bool(prefix))
+            # Every file, not only JSON: batch jobs keep their records and results (.jsonl, .out) there too.
+            load_objects(self.stack.bucket_name, folder, prefix, json_only=False)
             # Each object is on disk when its put returns, not only at a clean exit: a killed run loses
             # no answer or verdict it received. Installed before any handler creates its client.
             write_through = WriteThrough.install()
@@ -149,6 +152,9 @@ class OfflineStack:
         self.sfn = boto3.client("stepfunctions", region_name=REGION, config=Config(signature_version=UNSIGNED))
         definition = self.stack.definition()
         if not self.lambda_endpoint:
+            # Beside the bucket's files, not among them: a state folder is loaded into the bucket whole.
+            self._serve_batch_jobs(folder.with_name(folder.name + ".bedrock-batch") if self.state_dir else
+                                   folder / ".bedrock-batch" if folder else None)
             self._serve_functions(definition)
         # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
         self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint or
@@ -168,6 +174,29 @@ class OfflineStack:
         self.lambda_server = LambdaInvokeServer(functions).start()
         self.lambda_server.on_finish.append(self._maybe_done)
         self._exit.callback(self.lambda_server.stop)
+
+    def _serve_batch_jobs(self, state_dir: Path | None) -> None:
+        """Bedrock's batch inference service, local (moto has none): jobs run their records through the same
+        Converse endpoint the functions use. Its jobs are kept beside the checkpoints, so a job a killed run
+        left unfinished carries on in the next one, as it would on Bedrock."""
+        from botocore.config import Config
+
+        from bakeoff_offline.bedrock_batch import ENDPOINT_VAR, LocalBatchJobs, LocalBatchServer
+
+        runtime_url = self.env_overrides.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or os.environ.get(
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+        if not runtime_url:
+            return
+        runtime = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url=runtime_url,
+                               config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=600))
+        # A client made now, after the write-through hook: the results a job writes reach the disk as well.
+        self.batch_jobs = LocalBatchJobs(s3=boto3.client("s3", region_name=REGION), runtime=runtime, region=REGION,
+                                         account=ACCOUNT, state_dir=state_dir)
+        server = LocalBatchServer(self.batch_jobs).start()
+        self._exit.callback(server.stop)
+        self._exit.callback(self.batch_jobs.close)  # first: no runner writes to S3 once moto is gone
+        self.env_overrides = {**self.env_overrides, ENDPOINT_VAR: server.url}
+        self.batch_jobs.resume()
 
     def __exit__(self, *exc: object) -> None:
         try:

@@ -108,6 +108,8 @@ class Stack:
             logical_id, attribute = value["Fn::GetAtt"]
             if logical_id in self.functions and attribute == "Arn":
                 return self.functions[logical_id].arn
+            if self.template["Resources"].get(logical_id, {}).get("Type") == "AWS::IAM::Role" and attribute == "Arn":
+                return f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
             raise ValueError(f"offline: cannot resolve !GetAtt {logical_id}.{attribute}")
         if "Fn::If" in value:
             name, if_true, if_false = value["Fn::If"]

@@ -82,6 +82,16 @@ class ModelOutputError(BakeoffError):
     """The model answered, but with nothing usable (empty text)."""
 
 
+class BatchRecordError(BakeoffError):
+    """Bedrock's batch job returned an error line for this record (its ``errorCode`` and ``errorMessage`` are
+    in the details). Terminal for this run: a rerun submits the record again."""
+
+
+class BatchJobError(BakeoffError):
+    """A batch inference job ended without answering this record (Failed, Stopped, Expired), or could not be
+    created or read. Terminal: retrying the state would not make the job answer."""
+
+
 # --- storage --------------------------------------------------------------------------------
 
 

@@ -120,6 +120,12 @@ class EvaluationRequest(StrictContract):
                                 "which no model is called any more and the report is written with what there "
                                 "is; default: the deployment's EvaluationDeadlineSeconds (single article) or "
                                 "none (dataset).")] = None
+    inference: Annotated[Literal["on-demand", "batch"], Field(description="How the candidates answer a dataset: "
+                         "on-demand (Converse, one call per answer), or batch (one Bedrock batch inference job per "
+                         "model, billed at batch rates; needs at least 100 items).")] = "on-demand"
+    batch_fallback: Annotated[Literal["refuse", "on-demand"], Field(description="inference batch with fewer "
+                              "items than a batch job's minimum: refuse the request (default), or run it "
+                              "on-demand.")] = "refuse"
 
     @model_validator(mode="after")
     def _article_or_dataset(self) -> EvaluationRequest:
@@ -189,6 +195,9 @@ class Evaluation(Contract):
     reference: str | None = None
     deadline_at: Annotated[str | None, Field(description="ISO time after which no candidate is called (see "
                                              "deadlineSeconds).")] = None
+    inference: Annotated[Literal["batch"] | None, Field(description="batch: the candidates answer through Bedrock "
+                         "batch inference jobs (``bakeoff.batch``); None: on-demand (also when a batch request fell "
+                         "back to on-demand).")] = None
 
     @property
     def judging_deadline_at(self) -> str | None:
@@ -261,6 +270,7 @@ class ValidateOutput(Contract):
     items: int | None = None
     dataset_max_concurrency: int | None = None
     tolerated_failure_percentage: int | None = None
+    inference: Literal["on-demand", "batch"] = "on-demand"
 
     @classmethod
     def of(cls, evaluation: Evaluation, settings: Any) -> ValidateOutput:
@@ -273,7 +283,8 @@ class ValidateOutput(Contract):
                    items_key=f"evaluations/{evaluation.evaluation_id}/items.json" if dataset else None,
                    items=evaluation.items,
                    dataset_max_concurrency=settings.DATASET_MAX_CONCURRENCY if dataset else None,
-                   tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None)
+                   tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None,
+                   inference=evaluation.inference or "on-demand")
 
 
 # --- the Map: one item per model, one result per branch --------------------------------------
@@ -299,6 +310,8 @@ class Answer(Contract):
     stop_reason: str
     usage: Usage
     latency_ms: int
+    inference: Annotated[Literal["batch"] | None, Field(description="batch: made by a Bedrock batch inference job "
+                         "and billed at batch rates; None: an on-demand Converse call.")] = None
 
 
 class ModelResult(Contract):
@@ -312,6 +325,8 @@ class ModelResult(Contract):
     stop_reason: str | None = None
     cached: bool = False
     error: ErrorInfo | None = None
+    inference: Annotated[Literal["batch"] | None, Field(description="batch: the answer came from a batch job "
+                         "(priced at batch rates).")] = None
 
 
 # --- scoring ---------------------------------------------------------------------------------

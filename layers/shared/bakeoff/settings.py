@@ -26,6 +26,11 @@ class Settings(BaseModel):
     JUDGE_CONCURRENCY: Annotated[int, Field(ge=1, le=16)] = 4
     REPORT_PREFIX: str = "reports/"
     EVALUATION_DEADLINE_SECONDS: Annotated[int, Field(ge=10, le=86_400)] = 900
+    # Batch inference (inference: "batch"): the service role Bedrock assumes to read the records and write
+    # the results, how often the state machine looks at a running job, and when Bedrock gives up on one.
+    BATCH_ROLE_ARN: str = ""
+    BATCH_POLL_SECONDS: Annotated[int, Field(ge=1, le=3600)] = 60
+    BATCH_TIMEOUT_HOURS: Annotated[int, Field(ge=24, le=168)] = 24
 
     @field_validator("ALLOWED_MODEL_IDS", mode="before")
     @classmethod

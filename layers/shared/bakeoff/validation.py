@@ -9,8 +9,8 @@ never $0, and no ``budgetUsd`` can be checked against it). A dataset's lines are
 request (``bakeoff.jsontext``) and checked the same way, before any model is called.
 
 Pure: nothing here reads or writes S3. ``check_request`` composes the named checks (``check_models``,
-``check_judges``, ``check_criteria``, ``check_limits``, ``check_budget``); storing the result is
-``bakeoff.evaluations``, and ``functions/validate/service.py`` joins the two.
+``check_judges``, ``check_criteria``, ``check_limits``, ``bakeoff.batch.batch_mode``, ``check_budget``);
+storing the result is ``bakeoff.evaluations``, and ``functions/validate/service.py`` joins the two.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bakeoff.batch import at_batch_rates, batch_mode
 from bakeoff.catalog import Catalog, estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
@@ -108,11 +109,12 @@ def check_request(
     judges = judge_panel(request, settings)
     judge_errors, warnings = check_judges(request, judges, settings, catalog)
     criteria, criteria_errors = check_criteria(request)
+    inference, batch_errors, batch_warnings = batch_mode(request, len(articles) if items is not None else None)
     errors = [*check_models(request, settings, catalog), *judge_errors, *criteria_errors,
-              *check_limits(request, articles, catalog)]
+              *check_limits(request, articles, catalog), *batch_errors]
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
-    cost, cost_warnings = check_budget(request, [judge for judge, _ in judges], items, settings)
+    cost, cost_warnings = check_budget(request, [judge for judge, _ in judges], items, settings, inference=inference)
     return Evaluation(
         evaluation_id=evaluation_id,
         created_at=created_at,
@@ -121,9 +123,10 @@ def check_request(
         judge_model_ids=[judge for judge, _ in judges],
         criteria=criteria,
         estimate=cost,
-        warnings=[*warnings, *cost_warnings],
+        warnings=[*warnings, *batch_warnings, *cost_warnings],
         items=len(articles) if request.dataset else None,
         deadline_at=deadline_at(created_at, request, settings),
+        inference=inference,
     )
 
 
@@ -221,7 +224,7 @@ def check_limits(request: EvaluationRequest, articles: list[str], catalog: Catal
 
 
 def check_budget(request: EvaluationRequest, judges: list[str], items: list[DatasetItem] | None,
-                 settings: Settings) -> tuple[CostEstimate, list[str]]:
+                 settings: Settings, *, inference: str | None = None) -> tuple[CostEstimate, list[str]]:
     """The cost estimate (summed over a dataset's ``items``) and its warnings; ``BudgetExceededError`` when
     it is over ``budgetUsd`` or the deployment's limit, or when ``budgetUsd`` is set and some model has no
     price to check it with."""
@@ -230,6 +233,8 @@ def check_budget(request: EvaluationRequest, judges: list[str], items: list[Data
     else:
         per_item = [estimate(request.model_copy(update={"article": item.article}), judges) for item in items or []]
         cost = combine_estimates(per_item)
+    if inference == "batch":
+        cost = at_batch_rates(cost)  # the budgets below are checked against what batch jobs will cost
     warnings: list[str] = []
     if cost.unpriced:
         names = ", ".join(cost.unpriced)

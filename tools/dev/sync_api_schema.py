@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MARKER = "EvaluationRequest: {"
 
 
-def sync(template: Path = ROOT / "template.yaml", schema_file: Path = ROOT / "api" / "evaluation-request.schema.json") -> bool:
+def sync(template: Path = ROOT / "template.yaml",
+         schema_file: Path = ROOT / "api" / "evaluation-request.schema.json") -> bool:
     lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
     start = next(i for i, line in enumerate(lines) if line.strip() == MARKER)
     indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from functions.report.build import index_row
+from bakeoff.report import IndexRow, ReportHeadline
 from functions.report.render import render_index
 
 
@@ -14,10 +13,10 @@ def write_index(out_dir: Path) -> Path:
     rows = []
     for path in Path(out_dir).glob("*/report.json"):
         try:
-            rows.append(index_row(json.loads(path.read_text(encoding="utf-8"))))
-        except (ValueError, KeyError):
+            rows.append(IndexRow.of(ReportHeadline.model_validate_json(path.read_text(encoding="utf-8"))))
+        except ValueError:
             continue  # a foreign or half-written file: not ours to list
-    rows.sort(key=lambda r: r["createdAt"], reverse=True)
+    rows.sort(key=lambda r: r.created_at, reverse=True)
     target = Path(out_dir) / "index.html"
     target.write_text(render_index(rows), encoding="utf-8")
     return target

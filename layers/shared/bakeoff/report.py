@@ -1,0 +1,252 @@
+"""``reports/<id>/report.json``: the record of one evaluation, from which the page and the CSV are rendered.
+
+``Report`` is the contract: the report step builds it and writes ``Report.dump()``; the renderers read
+only the model. ``docs/report-schema.md`` is generated from ``Report.model_json_schema()``
+(``tools/dev/report_schema.py``; a unit test fails when the doc is stale). Adding an optional field does
+not change ``SCHEMA_VERSION``; removing, renaming or changing the meaning or type of one bumps it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from bakeoff.document import Document
+from bakeoff.judge_health import JudgeHealth
+from bakeoff.models import Contract, CostEstimate, CriterionScore, EvaluationRequest, ResolvedCriterion, Usage
+from bakeoff.scores import TextMetrics
+
+SCHEMA_VERSION = 1
+
+ScoreStatus = Literal["scored", "unscored", "not judged"]
+
+
+class ErrorNote(Document):
+    """An error for people: its name (a domain error such as ``ModelThrottledError``) and message."""
+
+    error: str
+    message: str
+
+
+class EntryEstimate(Document):
+    """The preflight estimate for one model; output tokens are the ``maxTokens`` ceiling."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Annotated[float | None, Field(description="null: the model has no price.")]
+
+
+class MeanScore(Document):
+    """A dataset's criterion score: the mean over the scored items (not an integer)."""
+
+    score: float
+    reason: str
+
+
+class ModelEntry(Document):
+    """One candidate. ``models`` lists them in leaderboard order: scored by ``weightedScore``
+    descending, then unscored, then failed."""
+
+    model_id: Annotated[str, Field(description="As requested (Bedrock model ID, inference profile or local "
+                                   "model ID).")]
+    name: Annotated[str, Field(description="Display name from the catalog, else the ID.")]
+    status: Annotated[Literal["ok", "failed"], Field(description="failed: no usable answer after retries; "
+                                                     "see error.")]
+    estimate: Annotated[EntryEstimate | None, Field(description="This model's preflight estimate (single "
+                                                    "article); otherwise see the top-level estimate.lines.")] = None
+    output: Annotated[str | None, Field(description="The answer, verbatim. Untrusted text: render it escaped. "
+                                        "null when failed, and in a dataset report.")]
+    usage: Annotated[Usage, Field(description="Tokens as billed; a failure after the model answered can "
+                                  "still carry usage.")]
+    latency_ms: Annotated[int | None, Field(description="Time to the full answer (a dataset: the mean); "
+                                            "null when failed.")]
+    stop_reason: Annotated[str | None, Field(description="ok only: Converse stopReason.")] = None
+    cached: Annotated[bool | None, Field(description="ok only: the answer was reused from a checkpoint.")] = None
+    cost_usd: Annotated[float | None, Field(description="This model's answers (0 for local models); null for "
+                                            "a model with no price, which then has unpriced: true.")]
+    unpriced: bool | None = None
+    score_status: Annotated[ScoreStatus, Field(description="unscored: the judge's reply failed validation "
+                                               "even after one retry; not judged: the model failed, or the "
+                                               "judge step failed for good (see judgeFailure).")]
+    scores: Annotated[dict[str, CriterionScore | MeanScore], Field(description="{criterion: {score, reason}}; "
+                                                                   "empty unless scored.")]
+    evidence: Annotated[list[str] | None, Field(description="Article passages the judge quoted. Untrusted "
+                                                "text.")] = None
+    weighted_score: Annotated[float | None, Field(description="Weighted mean of scores by criterion weight, "
+                                                  "0-10; null unless scored, never 0 in its place.")]
+    mean_score: Annotated[float | None, Field(description="Dataset only: the mean weighted score over the "
+                                              "scored items (the same as weightedScore).")] = None
+    ci95: Annotated[list[float] | None, Field(description="Dataset only: 95% confidence interval of "
+                                              "meanScore.")] = None
+    items: Annotated[int | None, Field(description="Dataset only: items with a scored answer.")] = None
+    failed: Annotated[int | None, Field(description="Dataset only: items whose answer failed.")] = None
+    unscored: Annotated[int | None, Field(description="Dataset only: items whose answer was unscored.")] = None
+    judge_usage: Annotated[Usage | None, Field(description="The verdict's own judge calls.")] = None
+    judge_cost_usd: float | None = None
+    judge_cached: bool | None = None
+    panel: Annotated[dict[str, float | None] | None, Field(description="Judge panel only: {judgeModelId: "
+                                                           "weightedScore}.")] = None
+    metrics: TextMetrics | None = None
+    tie: Annotated[bool | None, Field(description="Its gap to another ranked model is within the judge's "
+                                      "noise.")] = None
+    tied_with: Annotated[list[str] | None, Field(description="The models it is tied with (ties are not "
+                                                 "transitive).")] = None
+    unscored_reason: str | None = None
+    raw_judge_reply: Annotated[str | None, Field(description="Unscored only: the judge's reply, kept "
+                                                 "verbatim.")] = None
+    error: Annotated[ErrorNote | None, Field(description="Failed only.")] = None
+    rank: Annotated[int | None, Field(description="Scored only; 1 = best.")] = None
+
+
+class Totals(Document):
+    """Counts and costs over every model. ``inputTokens``/``outputTokens`` are the candidates' only."""
+
+    models: int
+    ok: int
+    failed: int
+    scored: int
+    unscored: int
+    input_tokens: int
+    output_tokens: int
+    candidate_cost_usd: float
+    judge_cost_usd: Annotated[float, Field(description="Every judge call, also those on no model's behalf "
+                                           "(control answer, pairwise).")]
+    total_cost_usd: Annotated[float, Field(description="candidateCostUsd + judgeCostUsd.")]
+    unpriced_models: Annotated[list[str] | None, Field(description="Models with no price (allowUnpriced): "
+                                                       "every cost total counts the priced models only.")] = None
+    items: Annotated[int | None, Field(description="Dataset only.")] = None
+    answers: Annotated[int | None, Field(description="Dataset only: answers that reached the judge.")] = None
+    failed_answers: Annotated[int | None, Field(description="Dataset only.")] = None
+
+
+class BedrockEquivalentRow(Document):
+    model_id: str
+    name: str
+    cost_usd: float
+
+
+class DatasetRow(Document):
+    """One model's result on one item."""
+
+    item_id: str
+    model_id: str
+    status: Literal["ok", "failed"]
+    score_status: ScoreStatus
+    weighted_score: float | None
+    scores: dict[str, int | float]
+    usage: Annotated[Usage | None, Field(description="null when the item has no answer from this model.")]
+    latency_ms: int | None
+    judge_cost_usd: float
+    error: str | None
+
+
+class PerItem(Document):
+    item_id: str
+    scores: Annotated[dict[str, float | str], Field(description="{modelId: weighted score, or 'failed' / "
+                                                    "'unscored'}.")]
+
+
+class DatasetSection(Document):
+    """Dataset mode: per-model statistics over the items, and every item's rows."""
+
+    items: int
+    model_ids: list[str]
+    items_without_scores: int
+    statistics: Annotated[dict[str, Any], Field(description="models (meanScore, ci95, criteria...), winRates, "
+                                                "topTwo (a paired test between the top two), sentences.")]
+    sentences: list[str]
+    per_item: Annotated[list[PerItem], Field(description="At most the first 2,000 items (see "
+                                             "perItemTruncated); rows keeps all.")]
+    per_item_truncated: bool
+    rows: list[DatasetRow]
+
+
+class Report(Document):
+    """``report.json``. A value that does not exist is null or absent, never 0."""
+
+    schema_version: Annotated[int, Field(description="1. Adding an optional field does not change it.")]
+    evaluation_id: Annotated[str, Field(description="The Step Functions execution name.")]
+    created_at: Annotated[str, Field(description="When the request was validated (ISO 8601).")]
+    reported_at: Annotated[str, Field(description="When this report was assembled (to the second).")]
+    wall_time_seconds: Annotated[float | None, Field(description="Request to report.")] = None
+    title: str | None
+    judge_model_id: Annotated[str, Field(description="The primary judge.")]
+    judge_model_ids: Annotated[list[str], Field(description="Every judge (more than one for a panel).")]
+    criteria: Annotated[list[ResolvedCriterion], Field(description="In rubric order; weight 1-10.")]
+    prompt: Annotated[str, Field(description="The prompt every candidate received (with the article).")]
+    warnings: Annotated[list[str], Field(description="Set by validation, e.g. a judge from a candidate's "
+                                         "model family.")]
+    notices: Annotated[list[str], Field(description="Plain statements for the reader, e.g. that tiny local "
+                                        "judges are weak.")]
+    estimated_cost_usd: Annotated[float, Field(description="The preflight estimate's total.")]
+    estimate: Annotated[CostEstimate, Field(description="The preflight estimate, made before any model was "
+                                            "called.")]
+    bedrock_equivalent: Annotated[list[BedrockEquivalentRow] | None, Field(
+        description="Local runs: what this run's tokens would cost on each Bedrock model.")] = None
+    bedrock_equivalent_basis: Annotated[str | None, Field(description="Which tokens were priced, in "
+                                                          "words.")] = None
+    models: list[ModelEntry]
+    ranking: Annotated[list[str], Field(description="The ranked (scored) models, best first.")]
+    winner: Annotated[str | None, Field(description="ranking[0], or null when nothing was scored.")]
+    totals: Totals
+    judge_cost_usd: Annotated[float, Field(description="Kept for compatibility: the same as "
+                                           "totals.judgeCostUsd, which is canonical.")]
+    total_cost_usd: Annotated[float, Field(description="Kept for compatibility: the same as "
+                                           "totals.totalCostUsd, which is canonical.")]
+    judge_health: Annotated[JudgeHealth, Field(description="How far to trust the judge on this run.")]
+    judge_failure: Annotated[ErrorNote | None, Field(description="The judge step failed past every retry: "
+                                                     "the report is still written, with no ranking.")] = None
+    dataset: DatasetSection | None = None
+    request: Annotated[EvaluationRequest, Field(description="The validated request, defaults filled in: "
+                                                "enough to run the evaluation again.")]
+
+    @model_validator(mode="after")
+    def _copies_agree(self) -> Report:
+        if (self.judge_cost_usd, self.total_cost_usd) != (self.totals.judge_cost_usd, self.totals.total_cost_usd):
+            raise ValueError("judgeCostUsd and totalCostUsd must equal totals.judgeCostUsd and "
+                             "totals.totalCostUsd (the top-level pair is a compatibility copy)")
+        return self
+
+
+class HeadlineTotals(Contract):
+    models: int
+    failed: int
+    total_cost_usd: float
+
+
+class ReportHeadline(Contract):
+    """The part of ``report.json`` the index lists, read leniently (unknown fields ignored): every
+    schema-1 report has it, so a report written by an earlier version still gets its row."""
+
+    evaluation_id: str
+    created_at: str
+    title: str | None = None
+    winner: str | None = None
+    totals: HeadlineTotals
+
+
+class IndexRow(Document):
+    """One evaluation's line in ``reports/index.json`` (and ``index.html``)."""
+
+    evaluation_id: str
+    created_at: str
+    title: str | None
+    winner: str | None
+    total_cost_usd: float
+    models: int
+    failed: int
+    status: Annotated[Literal["ok", "partial"], Field(description="partial: some model failed.")]
+    winner_name: str | None = None
+
+    @classmethod
+    def of(cls, report: Report | ReportHeadline) -> IndexRow:
+        return cls(evaluation_id=report.evaluation_id, created_at=report.created_at, title=report.title,
+                   winner=report.winner, total_cost_usd=report.totals.total_cost_usd, models=report.totals.models,
+                   failed=report.totals.failed, status="ok" if report.totals.failed == 0 else "partial")
+
+
+class ReportsIndex(Document):
+    """``reports/index.json``: every evaluation, newest ``createdAt`` first."""
+
+    evaluations: list[IndexRow]

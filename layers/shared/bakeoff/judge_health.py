@@ -40,13 +40,16 @@ class ControlCheck(Document):
     """A deliberately corrupted copy of the best answer, judged like the others. ``passed`` is None
     (not False), with a ``reason``, when the check is inconclusive."""
 
-    passed: bool | None
-    model_id: str
-    original_score: float | None = None
-    control_score: float | None = None
-    corruption: str
-    per_judge: dict[str, ControlLine] | None = None
-    reason: str | None = None
+    passed: Annotated[bool | None, Field(description="Every judge that scored both put the control strictly "
+                                         "below the original; null when inconclusive (the judge could not "
+                                         "score the control, or the original already scored 1).")]
+    model_id: Annotated[str, Field(description="Whose answer was corrupted (the best one).")]
+    original_score: Annotated[float | None, Field(description="The original's weighted score (judges' mean).")] = None
+    control_score: Annotated[float | None, Field(description="The corrupted copy's.")] = None
+    corruption: Annotated[str, Field(description="What was changed, in words.")]
+    per_judge: Annotated[dict[str, ControlLine] | None, Field(description="{judgeModelId: that judge's "
+                                                              "scores and result}.")] = None
+    reason: Annotated[str | None, Field(description="Why the check was inconclusive.")] = None
 
 
 class PanelAgreement(Document):
@@ -54,30 +57,37 @@ class PanelAgreement(Document):
 
     judges: list[str]
     mean_abs_diff: Annotated[float | None, Field(description="Weighted-score points.")]
-    spearman: float | None
-    kendall: float | None
+    spearman: Annotated[float | None, Field(description="Rank agreement over the models (1 = identical); "
+                                            "null below 3 models.")]
+    kendall: Annotated[float | None, Field(description="Likewise, Kendall's tau.")]
     compared_models: int
-    per_criterion_mean: dict[str, dict[str, float]] = {}
-    per_criterion_mean_abs_diff: dict[str, float | None] = {}
-    unscored_by_judge: dict[str, int] = {}
+    per_criterion_mean: Annotated[dict[str, dict[str, float]], Field(description="{modelId: {criterion: mean "
+                                                                     "over the judges}}.")] = {}
+    per_criterion_mean_abs_diff: Annotated[dict[str, float | None], Field(description="{criterion: points}.")] = {}
+    unscored_by_judge: Annotated[dict[str, int], Field(description="{judgeModelId: answers it could not "
+                                                       "score}.")] = {}
 
 
 class PairwiseSummary(Document):
     """``mode: pairwise``: every pair judged in both orders."""
 
-    position_flip_rate: float | None
+    position_flip_rate: Annotated[float | None, Field(description="0-1: pairs whose winner changed with "
+                                                      "the order.")]
     pairs: int
-    wins: dict[str, int]
+    wins: Annotated[dict[str, int], Field(description="{modelId: wins}; a win holds in both orders.")]
     ties: int
-    unscored: int
-    first_preferred_rate: float | None = None
+    unscored: Annotated[int, Field(description="Pairs with an unusable reply.")]
+    first_preferred_rate: Annotated[float | None, Field(description="How often the first-shown answer was "
+                                                        "preferred; 0.5 is no lean.")] = None
     results: Annotated[list[dict[str, Any]] | None, Field(description="One line per judge and pair: "
                                                           "its outcome and both orders' preferences.")] = None
 
 
 class LengthBias(Document):
-    pearson: float | None
-    n: int
+    """Answer length (words) against weighted score over the scored models."""
+
+    pearson: Annotated[float | None, Field(description="Pearson's r; null below 3 models.")]
+    n: Annotated[int, Field(description="Scored models it is computed over.")]
 
 
 class JudgeMeasures(Document):
@@ -91,7 +101,9 @@ class JudgeMeasures(Document):
     length_bias: LengthBias | None = None
     noise: Annotated[float | None, Field(description="The judge's noise in weighted-score points; gaps "
                                          "below it are ties.")] = None
-    noise_source: Literal["panel", "default"] | None = None
+    noise_source: Annotated[Literal["panel", "default"] | None, Field(
+        description="panel: measured as the panel's disagreement; default: one point on the heaviest "
+                    "criterion.")] = None
 
 
 class JudgeHealth(JudgeMeasures):

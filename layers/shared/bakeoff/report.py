@@ -65,7 +65,7 @@ class ModelEntry(Document):
     cached: Annotated[bool | None, Field(description="ok only: the answer was reused from a checkpoint.")] = None
     cost_usd: Annotated[float | None, Field(description="This model's answers (0 for local models); null for "
                                             "a model with no price, which then has unpriced: true.")]
-    unpriced: bool | None = None
+    unpriced: Annotated[bool | None, Field(description="true: the model has no price (allowUnpriced).")] = None
     score_status: Annotated[ScoreStatus, Field(description="unscored: the judge's reply failed validation "
                                                "even after one retry; not judged: the model failed, or the "
                                                "judge step failed for good (see judgeFailure).")]
@@ -82,9 +82,11 @@ class ModelEntry(Document):
     items: Annotated[int | None, Field(description="Dataset only: items with a scored answer.")] = None
     failed: Annotated[int | None, Field(description="Dataset only: items whose answer failed.")] = None
     unscored: Annotated[int | None, Field(description="Dataset only: items whose answer was unscored.")] = None
-    judge_usage: Annotated[Usage | None, Field(description="The verdict's own judge calls.")] = None
-    judge_cost_usd: float | None = None
-    judge_cached: bool | None = None
+    judge_usage: Annotated[Usage | None, Field(description="Scored or unscored: the verdict's own judge "
+                                               "calls.")] = None
+    judge_cost_usd: Annotated[float | None, Field(description="The cost of those calls (a dataset: over every "
+                                                  "item).")] = None
+    judge_cached: Annotated[bool | None, Field(description="The verdict was reused from a checkpoint.")] = None
     panel: Annotated[dict[str, float | None] | None, Field(description="Judge panel only: {judgeModelId: "
                                                            "weightedScore}.")] = None
     metrics: TextMetrics | None = None
@@ -92,7 +94,7 @@ class ModelEntry(Document):
                                       "noise.")] = None
     tied_with: Annotated[list[str] | None, Field(description="The models it is tied with (ties are not "
                                                  "transitive).")] = None
-    unscored_reason: str | None = None
+    unscored_reason: Annotated[str | None, Field(description="Unscored or not judged: why.")] = None
     raw_judge_reply: Annotated[str | None, Field(description="Unscored only: the judge's reply, kept "
                                                  "verbatim.")] = None
     error: Annotated[ErrorNote | None, Field(description="Failed only.")] = None
@@ -170,7 +172,7 @@ class Report(Document):
     created_at: Annotated[str, Field(description="When the request was validated (ISO 8601).")]
     reported_at: Annotated[str, Field(description="When this report was assembled (to the second).")]
     wall_time_seconds: Annotated[float | None, Field(description="Request to report.")] = None
-    title: str | None
+    title: Annotated[str | None, Field(description="The request's title.")]
     judge_model_id: Annotated[str, Field(description="The primary judge.")]
     judge_model_ids: Annotated[list[str], Field(description="Every judge (more than one for a panel).")]
     criteria: Annotated[list[ResolvedCriterion], Field(description="In rubric order; weight 1-10.")]
@@ -186,10 +188,10 @@ class Report(Document):
         description="Local runs: what this run's tokens would cost on each Bedrock model.")] = None
     bedrock_equivalent_basis: Annotated[str | None, Field(description="Which tokens were priced, in "
                                                           "words.")] = None
-    models: list[ModelEntry]
+    models: Annotated[list[ModelEntry], Field(description="One entry per candidate, in leaderboard order.")]
     ranking: Annotated[list[str], Field(description="The ranked (scored) models, best first.")]
     winner: Annotated[str | None, Field(description="ranking[0], or null when nothing was scored.")]
-    totals: Totals
+    totals: Annotated[Totals, Field(description="Counts, tokens and costs; the canonical cost totals.")]
     judge_cost_usd: Annotated[float, Field(description="Kept for compatibility: the same as "
                                            "totals.judgeCostUsd, which is canonical.")]
     total_cost_usd: Annotated[float, Field(description="Kept for compatibility: the same as "
@@ -197,7 +199,7 @@ class Report(Document):
     judge_health: Annotated[JudgeHealth, Field(description="How far to trust the judge on this run.")]
     judge_failure: Annotated[ErrorNote | None, Field(description="The judge step failed past every retry: "
                                                      "the report is still written, with no ranking.")] = None
-    dataset: DatasetSection | None = None
+    dataset: Annotated[DatasetSection | None, Field(description="Dataset mode only.")] = None
     request: Annotated[EvaluationRequest, Field(description="The validated request, defaults filled in: "
                                                 "enough to run the evaluation again.")]
 

@@ -20,7 +20,8 @@ class TextMetrics(Document):
     """Deterministic measures of one answer against the article; no model involved."""
 
     word_count: int
-    compression_ratio: Annotated[float | None, Field(description="Article words per answer word.")]
+    compression_ratio: Annotated[float | None, Field(description="Article words per answer word: 4.0 is a "
+                                                     "quarter of the article's length.")]
     unsupported_numbers: Annotated[list[str], Field(description="In the answer, not in the article.")]
     unsupported_names: Annotated[list[str], Field(description="In the answer, not in the article.")]
     rouge_l: Annotated[float | None, Field(description="Against the article, 0-1.")]

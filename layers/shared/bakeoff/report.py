@@ -71,8 +71,10 @@ class ModelEntry(Document):
                                                "judge step failed for good (see judgeFailure).")]
     scores: Annotated[dict[str, CriterionScore | MeanScore], Field(description="{criterion: {score, reason}}; "
                                                                    "empty unless scored.")]
-    evidence: Annotated[list[str] | None, Field(description="Article passages the judge quoted. Untrusted "
-                                                "text.")] = None
+    evidence: Annotated[list[str] | None, Field(description="Article passages the judge quoted: at most 2 of "
+                                                "at most 150 characters each from one judge (the judge's tool "
+                                                "schema, prompt and parser share these limits), up to 5 from a "
+                                                "panel. Untrusted text.")] = None
     weighted_score: Annotated[float | None, Field(description="Weighted mean of scores by criterion weight, "
                                                   "0-10; null unless scored, never 0 in its place.")]
     mean_score: Annotated[float | None, Field(description="Dataset only: the mean weighted score over the "

@@ -47,22 +47,37 @@ def rank(entries: list[ModelEntry]) -> None:
 def totals_of(entries: Sequence[ModelEntry], *, unscored: int, judge_cost: float, **extra: Any) -> Totals:
     """Counts, candidate tokens and every cost, over the (ranked) entries."""
     candidate_cost = round(sum(e.cost_usd or 0.0 for e in entries), 8)
-    return Totals(models=len(entries), ok=sum(e.status == "ok" for e in entries),
-                  failed=sum(e.status == "failed" for e in entries),
-                  scored=sum(e.score_status == "scored" for e in entries), unscored=unscored,
-                  input_tokens=sum(e.usage.input_tokens for e in entries),
-                  output_tokens=sum(e.usage.output_tokens for e in entries),
-                  candidate_cost_usd=candidate_cost, judge_cost_usd=judge_cost,
-                  total_cost_usd=round(candidate_cost + judge_cost, 8), **extra)
+    return Totals(
+        models=len(entries),
+        ok=sum(e.status == "ok" for e in entries),
+        failed=sum(e.status == "failed" for e in entries),
+        scored=sum(e.score_status == "scored" for e in entries),
+        unscored=unscored,
+        input_tokens=sum(e.usage.input_tokens for e in entries),
+        output_tokens=sum(e.usage.output_tokens for e in entries),
+        candidate_cost_usd=candidate_cost,
+        judge_cost_usd=judge_cost,
+        total_cost_usd=round(candidate_cost + judge_cost, 8),
+        **extra,
+    )
 
 
 def unscored_rate(unscored: int, judged: int) -> float | None:
     return round(unscored / judged, 4) if judged else None
 
 
-def assemble(evaluation: Evaluation, *, entries: list[ModelEntry], totals: Totals, judge_health: JudgeHealth,
-             judge_usage: Usage, judge_model_ids: list[str], notices: Sequence[str] = (),
-             judge_failure: ErrorNote | None = None, dataset: DatasetSection | None = None) -> Report:
+def assemble(
+    evaluation: Evaluation,
+    *,
+    entries: list[ModelEntry],
+    totals: Totals,
+    judge_health: JudgeHealth,
+    judge_usage: Usage,
+    judge_model_ids: list[str],
+    notices: Sequence[str] = (),
+    judge_failure: ErrorNote | None = None,
+    dataset: DatasetSection | None = None,
+) -> Report:
     """The report: the ranked entries and their totals inside what every report carries (the request,
     the estimate, notices, timing). ``notices`` come first, before the ones every run may get."""
     catalog = load_catalog()
@@ -71,14 +86,18 @@ def assemble(evaluation: Evaluation, *, entries: list[ModelEntry], totals: Total
     unpriced = [m for m in dict.fromkeys([*request.models, *evaluation.judge_model_ids]) if not priced(m)]
     if unpriced:
         totals.unpriced_models = unpriced
-        notices.append(f"No price is known for {', '.join(unpriced)} (allowUnpriced): their cost is unknown and "
-                       "shown as unpriced; every total here counts the priced models only.")
+        notices.append(
+            f"No price is known for {', '.join(unpriced)} (allowUnpriced): their cost is unknown and "
+            "shown as unpriced; every total here counts the priced models only."
+        )
     local = [m for m in [*request.models, *evaluation.judge_model_ids] if (info := catalog.get(m)) and info.local]
     if local:
-        notices.append("Local models ran here (" + ", ".join(sorted(set(local))) + "). They are tiny (135M-1.5B "
-                       "parameters): their answers and, above all, their judgments are weak. This run shows the "
-                       "workflow, not which Bedrock model is best; check the judge health below before trusting "
-                       "any ranking.")
+        notices.append(
+            "Local models ran here (" + ", ".join(sorted(set(local))) + "). They are tiny (135M-1.5B "
+            "parameters): their answers and, above all, their judgments are weak. This run shows the "
+            "workflow, not which Bedrock model is best; check the judge health below before trusting "
+            "any ranking."
+        )
     reported_at = datetime.now(UTC)
     try:
         wall = round((reported_at - datetime.fromisoformat(evaluation.created_at)).total_seconds(), 1)
@@ -86,17 +105,32 @@ def assemble(evaluation: Evaluation, *, entries: list[ModelEntry], totals: Total
         wall = None
     ranked = [e for e in entries if e.rank is not None]
     return Report(
-        schema_version=SCHEMA_VERSION, evaluation_id=evaluation.evaluation_id, created_at=evaluation.created_at,
-        reported_at=reported_at.isoformat(timespec="seconds"), wall_time_seconds=wall, title=request.title,
-        judge_model_id=evaluation.judge_model_id, judge_model_ids=judge_model_ids, criteria=evaluation.criteria,
-        prompt=request.prompt, warnings=evaluation.warnings, notices=notices,
-        estimated_cost_usd=evaluation.estimate.total_usd, estimate=evaluation.estimate,
+        schema_version=SCHEMA_VERSION,
+        evaluation_id=evaluation.evaluation_id,
+        created_at=evaluation.created_at,
+        reported_at=reported_at.isoformat(timespec="seconds"),
+        wall_time_seconds=wall,
+        title=request.title,
+        judge_model_id=evaluation.judge_model_id,
+        judge_model_ids=judge_model_ids,
+        criteria=evaluation.criteria,
+        prompt=request.prompt,
+        warnings=evaluation.warnings,
+        notices=notices,
+        estimated_cost_usd=evaluation.estimate.total_usd,
+        estimate=evaluation.estimate,
         **(bedrock_equivalent(totals, judge_usage) if local else {}),
-        models=entries, ranking=[e.model_id for e in ranked],
+        models=entries,
+        ranking=[e.model_id for e in ranked],
         winner=entries[0].model_id if entries and entries[0].rank is not None else None,
-        totals=totals, judge_cost_usd=totals.judge_cost_usd, total_cost_usd=totals.total_cost_usd,
-        judge_health=judge_health, **({"judge_failure": judge_failure} if judge_failure else {}),
-        **({"dataset": dataset} if dataset else {}), request=request)
+        totals=totals,
+        judge_cost_usd=totals.judge_cost_usd,
+        total_cost_usd=totals.total_cost_usd,
+        judge_health=judge_health,
+        **({"judge_failure": judge_failure} if judge_failure else {}),
+        **({"dataset": dataset} if dataset else {}),
+        request=request,
+    )
 
 
 def bedrock_equivalent(totals: Totals, judge_usage: Usage) -> dict[str, Any]:
@@ -104,9 +138,17 @@ def bedrock_equivalent(totals: Totals, judge_usage: Usage) -> dict[str, Any]:
     local runs, whose own cost is $0. Every call's tokens (candidates and judge) priced at one model."""
     tokens_in = totals.input_tokens + judge_usage.input_tokens
     tokens_out = totals.output_tokens + judge_usage.output_tokens
-    rows = sorted((BedrockEquivalentRow(model_id=m.model_id, name=m.name, cost_usd=m.cost_usd(tokens_in, tokens_out))
-                   for m in load_catalog().models if not m.local), key=lambda r: r.cost_usd)
-    basis = (f"{tokens_in:,} input and {tokens_out:,} output tokens (all candidate and judge calls of this run, "
-             "counted by the local models' tokenizers) priced at each Bedrock model's on-demand rate; real "
-             "Bedrock tokenizers count somewhat differently.")
+    rows = sorted(
+        (
+            BedrockEquivalentRow(model_id=m.model_id, name=m.name, cost_usd=m.cost_usd(tokens_in, tokens_out))
+            for m in load_catalog().models
+            if not m.local
+        ),
+        key=lambda r: r.cost_usd,
+    )
+    basis = (
+        f"{tokens_in:,} input and {tokens_out:,} output tokens (all candidate and judge calls of this run, "
+        "counted by the local models' tokenizers) priced at each Bedrock model's on-demand rate; real "
+        "Bedrock tokenizers count somewhat differently."
+    )
     return {"bedrock_equivalent": rows, "bedrock_equivalent_basis": basis}

@@ -42,17 +42,24 @@ def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutpu
     store.put_bytes(base + "report.html", render_report(report).encode(), "text/html; charset=utf-8")
     store.put_bytes(base + "results.csv", render_csv(report).encode(), "text/csv; charset=utf-8")
     update_index(store, prefix, IndexRow.of(report))
-    ranking = [{"rank": e.rank, "modelId": e.model_id, "weightedScore": e.weighted_score}
-               for e in report.models if e.rank is not None]
-    return ReportOutput(evaluation_id=task.evaluation_id, report_key=base + "report.json",
-                        html_key=base + "report.html", ranking=ranking, total_cost_usd=report.totals.total_cost_usd)
+    ranking = [
+        {"rank": e.rank, "modelId": e.model_id, "weightedScore": e.weighted_score}
+        for e in report.models
+        if e.rank is not None
+    ]
+    return ReportOutput(
+        evaluation_id=task.evaluation_id,
+        report_key=base + "report.json",
+        html_key=base + "report.html",
+        ranking=ranking,
+        total_cost_usd=report.totals.total_cost_usd,
+    )
 
 
 INDEX_ATTEMPTS = 30
 
 
-def update_index(store: Store, prefix: str, row: IndexRow, *,
-                 pause: Callable[[float], None] = time.sleep) -> None:
+def update_index(store: Store, prefix: str, row: IndexRow, *, pause: Callable[[float], None] = time.sleep) -> None:
     """``reports/index.json`` + ``index.html``: one row per evaluation, newest first.
 
     Evaluations finish at once (many runs, a dataset's items), and a plain read-modify-write of one

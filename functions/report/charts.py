@@ -44,13 +44,30 @@ def bars_chart(models: list[dict[str, Any]], criteria: list[str]) -> dict[str, A
             if score is None:
                 continue
             h = plot_h * min(score, 10) / 10
-            bars.append({"x": round(start + i * bar_w + 1, 1), "y": round(top + plot_h - h, 1),
-                         "w": round(bar_w - 2, 1), "h": round(h, 1), "color": m["color"], "value": num(score),
-                         "title": f"{m['name']}: {criterion} {num(score)}/10", "model": m["id"]})
-    return {"width": width, "height": height, "left": left, "right": width - right, "top": top,
-            "bottom": top + plot_h, "bars": bars, "groups": groups, "label_y": height - 10,
-            "yticks": [{"y": round(top + plot_h * (1 - t / 10), 1), "label": num(t)}
-                       for t in range(0, 11, 2)]}
+            bars.append(
+                {
+                    "x": round(start + i * bar_w + 1, 1),
+                    "y": round(top + plot_h - h, 1),
+                    "w": round(bar_w - 2, 1),
+                    "h": round(h, 1),
+                    "color": m["color"],
+                    "value": num(score),
+                    "title": f"{m['name']}: {criterion} {num(score)}/10",
+                    "model": m["id"],
+                }
+            )
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "top": top,
+        "bottom": top + plot_h,
+        "bars": bars,
+        "groups": groups,
+        "label_y": height - 10,
+        "yticks": [{"y": round(top + plot_h * (1 - t / 10), 1), "label": num(t)} for t in range(0, 11, 2)],
+    }
 
 
 def scatter_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -67,9 +84,17 @@ def scatter_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
     for m in points:
         x = left + plot_w * m["cost"] / x_max
         y = top + plot_h * (1 - (m["weighted"] - y_min) / (10 - y_min))
-        dots.append({"x": round(x, 1), "y": round(y, 1), "color": m["color"], "model": m["id"],
-                     "label": short(m["name"]), "anchor": "end" if x > left + plot_w * 0.6 else "start",
-                     "title": f"{m['name']}: score {num(m['weighted'], 2)}, cost {usd(m['cost'])}"})
+        dots.append(
+            {
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "color": m["color"],
+                "model": m["id"],
+                "label": short(m["name"]),
+                "anchor": "end" if x > left + plot_w * 0.6 else "start",
+                "title": f"{m['name']}: score {num(m['weighted'], 2)}, cost {usd(m['cost'])}",
+            }
+        )
     # Labels sit beside their dots; nudge them apart vertically so close models stay readable.
     placed: list[float] = []
     for dot in sorted(dots, key=lambda d: d["y"]):
@@ -82,12 +107,20 @@ def scatter_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
     y_ticks = [t for t in range(math.ceil(y_min), 11) if (10 - y_min) <= 5 or t % 2 == 0]
     paid = [m for m in points if m["cost"] > 0]
     best_value = max(paid, key=lambda m: m["weighted"] / m["cost"]) if len(paid) > 1 else None
-    return {"width": width, "height": height, "left": left, "right": width - right, "top": top,
-            "bottom": top + plot_h, "dots": dots, "label_y": height - 6,
-            "xticks": [{"x": round(left + plot_w * t / x_max, 1), "label": usd(t)} for t in xticks],
-            "yticks": [{"y": round(top + plot_h * (1 - (t - y_min) / (10 - y_min)), 1), "label": num(t)}
-                       for t in y_ticks],
-            "all_free": not paid, "best_value": best_value["name"] if best_value else None}
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "top": top,
+        "bottom": top + plot_h,
+        "dots": dots,
+        "label_y": height - 6,
+        "xticks": [{"x": round(left + plot_w * t / x_max, 1), "label": usd(t)} for t in xticks],
+        "yticks": [{"y": round(top + plot_h * (1 - (t - y_min) / (10 - y_min)), 1), "label": num(t)} for t in y_ticks],
+        "all_free": not paid,
+        "best_value": best_value["name"] if best_value else None,
+    }
 
 
 def latency_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -104,11 +137,28 @@ def latency_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
     for i, m in enumerate(timed):
         w = plot_w * (m["latency_ms"] / 1000) / x_max
         y = top + i * row
-        bars.append({"x": left, "y": y + 5, "w": round(max(w, 1.0), 1), "h": row - 10, "color": m["color"],
-                     "model": m["id"], "name": short(m["name"]), "name_y": y + row / 2 + 4,
-                     "value": millis(m["latency_ms"]), "value_x": round(left + max(w, 1.0) + 5, 1),
-                     "title": f"{m['name']}: {millis(m['latency_ms'])}"
-                              + (" (cached)" if m["cached"] else "")})
-    return {"width": width, "height": height, "left": left, "top": top, "bottom": top + row * len(timed),
-            "bars": bars, "label_y": height - 6,
-            "xticks": [{"x": round(left + plot_w * t / x_max, 1), "label": seconds(t)} for t in xticks]}
+        bars.append(
+            {
+                "x": left,
+                "y": y + 5,
+                "w": round(max(w, 1.0), 1),
+                "h": row - 10,
+                "color": m["color"],
+                "model": m["id"],
+                "name": short(m["name"]),
+                "name_y": y + row / 2 + 4,
+                "value": millis(m["latency_ms"]),
+                "value_x": round(left + max(w, 1.0) + 5, 1),
+                "title": f"{m['name']}: {millis(m['latency_ms'])}" + (" (cached)" if m["cached"] else ""),
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "top": top,
+        "bottom": top + row * len(timed),
+        "bars": bars,
+        "label_y": height - 6,
+        "xticks": [{"x": round(left + plot_w * t / x_max, 1), "label": seconds(t)} for t in xticks],
+    }

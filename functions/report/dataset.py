@@ -22,9 +22,21 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
     """One row per model for this item, from its scores.json (absent: the item never got scored)."""
     raw = store.get_json(evaluation_key(item["evaluationId"], "scores.json"))
     if raw is None:
-        return [DatasetRow(item_id=item["itemId"], model_id=m, status="failed", score_status="not judged",
-                           weighted_score=None, scores={}, usage=None, latency_ms=None, judge_cost_usd=0.0,
-                           error="the item was not scored (its child execution failed)") for m in models], None
+        return [
+            DatasetRow(
+                item_id=item["itemId"],
+                model_id=m,
+                status="failed",
+                score_status="not judged",
+                weighted_score=None,
+                scores={},
+                usage=None,
+                latency_ms=None,
+                judge_cost_usd=0.0,
+                error="the item was not scored (its child execution failed)",
+            )
+            for m in models
+        ], None
     doc = ScoresDocument.model_validate(raw)
     results = {r.model_id: r for r in doc.results}
     rows = []
@@ -34,13 +46,20 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
         ok = result is not None and result.status == "ok"
         # The judge failed on this item (judgeFailure): its answers stand, not judged.
         status = (scores.status if scores else "unscored") if ok and not doc.judge_failure else "not judged"
-        rows.append(DatasetRow(
-            item_id=item["itemId"], model_id=model_id, status="ok" if ok else "failed", score_status=status,
-            weighted_score=scores.weighted_score if ok and scores else None,
-            scores={k: v.score for k, v in scores.scores.items()} if ok and scores else {},
-            usage=result.usage if result else None, latency_ms=result.latency_ms if result else None,
-            judge_cost_usd=scores.judge_cost_usd if scores else 0.0,
-            error=result.error.error if result and result.error else None))
+        rows.append(
+            DatasetRow(
+                item_id=item["itemId"],
+                model_id=model_id,
+                status="ok" if ok else "failed",
+                score_status=status,
+                weighted_score=scores.weighted_score if ok and scores else None,
+                scores={k: v.score for k, v in scores.scores.items()} if ok and scores else {},
+                usage=result.usage if result else None,
+                latency_ms=result.latency_ms if result else None,
+                judge_cost_usd=scores.judge_cost_usd if scores else 0.0,
+                error=result.error.error if result and result.error else None,
+            )
+        )
     return rows, doc
 
 
@@ -66,19 +85,37 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         st = stats["models"].get(model_id, {})
         info = catalog.get(model_id)
         latencies = [r.latency_ms for r in ok if r.latency_ms is not None]
-        entries.append(ModelEntry(
-            model_id=model_id, name=info.name if info else model_id, status="ok" if ok else "failed",
-            score_status="scored" if st.get("meanScore") is not None else (
-                "unscored" if any(r.score_status == "unscored" for r in ok) else "not judged"),
-            weighted_score=st.get("meanScore"), mean_score=st.get("meanScore"), ci95=st.get("ci95"),
-            items=st.get("items", 0), failed=st.get("failed", 0), unscored=st.get("unscored", 0),
-            scores={name: MeanScore(score=round(mean, 2), reason="mean over the scored items")
-                    for name, mean in (st.get("criteria") or {}).items() if mean is not None},
-            usage=usage, **cost_fields(model_id, usage),
-            latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
-            judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8), output=None,
-            **({"error": ErrorNote(error="AllItemsFailed", message=next((r.error for r in mine if r.error), ""))}
-               if not ok else {})))
+        entries.append(
+            ModelEntry(
+                model_id=model_id,
+                name=info.name if info else model_id,
+                status="ok" if ok else "failed",
+                score_status="scored"
+                if st.get("meanScore") is not None
+                else ("unscored" if any(r.score_status == "unscored" for r in ok) else "not judged"),
+                weighted_score=st.get("meanScore"),
+                mean_score=st.get("meanScore"),
+                ci95=st.get("ci95"),
+                items=st.get("items", 0),
+                failed=st.get("failed", 0),
+                unscored=st.get("unscored", 0),
+                scores={
+                    name: MeanScore(score=round(mean, 2), reason="mean over the scored items")
+                    for name, mean in (st.get("criteria") or {}).items()
+                    if mean is not None
+                },
+                usage=usage,
+                **cost_fields(model_id, usage),
+                latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
+                judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8),
+                output=None,
+                **(
+                    {"error": ErrorNote(error="AllItemsFailed", message=next((r.error for r in mine if r.error), ""))}
+                    if not ok
+                    else {}
+                ),
+            )
+        )
     entries.sort(key=lambda e: (e.weighted_score is None, -(e.weighted_score or 0.0)))
     rank(entries)
     top = stats.get("topTwo")
@@ -92,21 +129,47 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
     unscored = sum(r.score_status == "unscored" for r in judged)
     controls = [d.judge_health.control_passed for d in docs if d.judge_health]
     controls = [c for c in controls if c is not None]
-    health = JudgeHealth.graded(unscored_rate=unscored_rate(unscored, len(judged)), judged=len(judged),
-                                unscored=unscored, control_passed=all(controls) if controls else None,
-                                control_pass_rate=round(sum(controls) / len(controls), 4) if controls else None)
+    health = JudgeHealth.graded(
+        unscored_rate=unscored_rate(unscored, len(judged)),
+        judged=len(judged),
+        unscored=unscored,
+        control_passed=all(controls) if controls else None,
+        control_pass_rate=round(sum(controls) / len(controls), 4) if controls else None,
+    )
     per_item_scores: dict[str, dict[str, float | str]] = {}
     for row in rows:
-        value = row.weighted_score if row.weighted_score is not None else (
-            "failed" if row.status == "failed" else "unscored")
+        value = (
+            row.weighted_score
+            if row.weighted_score is not None
+            else ("failed" if row.status == "failed" else "unscored")
+        )
         per_item_scores.setdefault(row.item_id, {})[row.model_id] = value
     dataset = DatasetSection(
-        items=len(manifest), model_ids=models, items_without_scores=len(manifest) - len(docs),
-        statistics=stats, sentences=stats.get("sentences", []),
-        per_item=[PerItem(item_id=item_id, scores=scores)
-                  for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]],
-        per_item_truncated=len(per_item_scores) > PER_ITEM_ROWS, rows=rows)
-    totals = totals_of(entries, unscored=unscored, judge_cost=judge_cost, items=len(manifest), answers=len(judged),
-                       failed_answers=len(rows) - len(judged))
-    return assemble(evaluation, entries=entries, totals=totals, judge_health=health, judge_usage=judge_usage,
-                    judge_model_ids=evaluation.judge_model_ids, dataset=dataset)
+        items=len(manifest),
+        model_ids=models,
+        items_without_scores=len(manifest) - len(docs),
+        statistics=stats,
+        sentences=stats.get("sentences", []),
+        per_item=[
+            PerItem(item_id=item_id, scores=scores) for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]
+        ],
+        per_item_truncated=len(per_item_scores) > PER_ITEM_ROWS,
+        rows=rows,
+    )
+    totals = totals_of(
+        entries,
+        unscored=unscored,
+        judge_cost=judge_cost,
+        items=len(manifest),
+        answers=len(judged),
+        failed_answers=len(rows) - len(judged),
+    )
+    return assemble(
+        evaluation,
+        entries=entries,
+        totals=totals,
+        judge_health=health,
+        judge_usage=judge_usage,
+        judge_model_ids=evaluation.judge_model_ids,
+        dataset=dataset,
+    )

@@ -98,5 +98,13 @@ def plain(value: Any) -> str:
 
 
 #: The Jinja filters of the report templates.
-FILTERS = {"usd": usd, "num": num, "seconds": seconds, "millis": millis, "pct": pct, "signed_pct": signed_pct,
-           "when": when, "plain": plain}
+FILTERS = {
+    "usd": usd,
+    "num": num,
+    "seconds": seconds,
+    "millis": millis,
+    "pct": pct,
+    "signed_pct": signed_pct,
+    "when": when,
+    "plain": plain,
+}

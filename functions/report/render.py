@@ -23,9 +23,13 @@ from bakeoff.report import IndexRow, Report
 from functions.report.formats import FILTERS
 from functions.report.view import report_view
 
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=select_autoescape(default=True, default_for_string=True),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _env.filters.update(FILTERS)
 
 
@@ -48,9 +52,11 @@ def _page(template: str, *, script: bool, **context: Any) -> str:
     js = _static("_sort.js.j2") if script else ""
     # Only our own style and script run: by hash, so no 'unsafe-inline' and no source anywhere else.
     # img-src data: admits only the empty data: favicon, which keeps browsers from asking for one.
-    policy = (f"default-src 'none'; style-src {_csp_hash(css)}; "
-              + (f"script-src {_csp_hash(js)}; " if script else "")
-              + "img-src data:; base-uri 'none'; form-action 'none'")
+    policy = (
+        f"default-src 'none'; style-src {_csp_hash(css)}; "
+        + (f"script-src {_csp_hash(js)}; " if script else "")
+        + "img-src data:; base-uri 'none'; form-action 'none'"
+    )
     return _env.get_template(template).render(csp=policy, css=Markup(css), js=Markup(js), **context)
 
 

@@ -25,11 +25,36 @@ def _cell(value: Any) -> Any:
 
 
 def csv_columns(criteria: Iterable[str]) -> list[str]:
-    return ["evaluationId", "rank", "modelId", "name", "status", "scoreStatus", "weightedScore", "tie",
-            "tiedWith", *(f"score_{c}" for c in criteria), "inputTokens", "outputTokens", "latencyMs",
-            "costUsd", "judgeCostUsd", "estimatedInputTokens", "estimatedOutputTokens", "estimatedCostUsd",
-            "wordCount", "compressionRatio", "rougeL", "unsupportedNumbers", "unsupportedNames",
-            "unscoredReason", "error", "errorMessage", "judgeHealth", "judgeHealthChecks"]
+    return [
+        "evaluationId",
+        "rank",
+        "modelId",
+        "name",
+        "status",
+        "scoreStatus",
+        "weightedScore",
+        "tie",
+        "tiedWith",
+        *(f"score_{c}" for c in criteria),
+        "inputTokens",
+        "outputTokens",
+        "latencyMs",
+        "costUsd",
+        "judgeCostUsd",
+        "estimatedInputTokens",
+        "estimatedOutputTokens",
+        "estimatedCostUsd",
+        "wordCount",
+        "compressionRatio",
+        "rougeL",
+        "unsupportedNumbers",
+        "unsupportedNames",
+        "unscoredReason",
+        "error",
+        "errorMessage",
+        "judgeHealth",
+        "judgeHealthChecks",
+    ]
 
 
 def render_csv(report: Report) -> str:
@@ -47,19 +72,37 @@ def render_csv(report: Report) -> str:
     for m in report.models:
         metrics, error = m.metrics, m.error
         estimate = m.estimate or estimates.get(m.model_id)
-        writer.writerow(_cell(v) for v in [
-            report.evaluation_id, m.rank, m.model_id, m.name, m.status, m.score_status, m.weighted_score,
-            bool(m.tie or m.tied_with), m.tied_with or None,
-            *(m.scores[c].score if c in m.scores else None for c in criteria),
-            m.usage.input_tokens, m.usage.output_tokens, m.latency_ms,
-            "unpriced" if m.unpriced else m.cost_usd,
-            m.judge_cost_usd, estimate.input_tokens if estimate else None,
-            estimate.output_tokens if estimate else None, estimate.cost_usd if estimate else None,
-            metrics.word_count if metrics else None, metrics.compression_ratio if metrics else None,
-            metrics.rouge_l if metrics else None,
-            len(metrics.unsupported_numbers) if metrics else None,
-            len(metrics.unsupported_names) if metrics else None,
-            m.unscored_reason, error.error if error else None, error.message if error else None,
-            health.verdict, checks,
-        ])
+        writer.writerow(
+            _cell(v)
+            for v in [
+                report.evaluation_id,
+                m.rank,
+                m.model_id,
+                m.name,
+                m.status,
+                m.score_status,
+                m.weighted_score,
+                bool(m.tie or m.tied_with),
+                m.tied_with or None,
+                *(m.scores[c].score if c in m.scores else None for c in criteria),
+                m.usage.input_tokens,
+                m.usage.output_tokens,
+                m.latency_ms,
+                "unpriced" if m.unpriced else m.cost_usd,
+                m.judge_cost_usd,
+                estimate.input_tokens if estimate else None,
+                estimate.output_tokens if estimate else None,
+                estimate.cost_usd if estimate else None,
+                metrics.word_count if metrics else None,
+                metrics.compression_ratio if metrics else None,
+                metrics.rouge_l if metrics else None,
+                len(metrics.unsupported_numbers) if metrics else None,
+                len(metrics.unsupported_names) if metrics else None,
+                m.unscored_reason,
+                error.error if error else None,
+                error.message if error else None,
+                health.verdict,
+                checks,
+            ]
+        )
     return buffer.getvalue()

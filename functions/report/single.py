@@ -34,9 +34,13 @@ def _error_note(result: ModelResult) -> ErrorNote:
 def _judged(scores: ModelScores) -> dict[str, object]:
     """An answer's entry fields from its verdict (a panel's combined verdict)."""
     fields: dict[str, object] = {
-        "score_status": scores.status, "scores": scores.scores, "evidence": scores.evidence,
-        "weighted_score": scores.weighted_score, "judge_usage": scores.usage,
-        "judge_cost_usd": scores.judge_cost_usd, "judge_cached": scores.cached,
+        "score_status": scores.status,
+        "scores": scores.scores,
+        "evidence": scores.evidence,
+        "weighted_score": scores.weighted_score,
+        "judge_usage": scores.usage,
+        "judge_cost_usd": scores.judge_cost_usd,
+        "judge_cached": scores.cached,
         **{name: getattr(scores, name) for name in _PASSED_ON if name in scores.model_fields_set},
     }
     if scores.status == "unscored":
@@ -44,26 +48,53 @@ def _judged(scores: ModelScores) -> dict[str, object]:
     return fields
 
 
-def _entry(result: ModelResult, *, name: str, estimate: EntryEstimate | None, scores: ModelScores | None,
-           judge_failure: ErrorNote | None, store: Store) -> ModelEntry:
+def _entry(
+    result: ModelResult,
+    *,
+    name: str,
+    estimate: EntryEstimate | None,
+    scores: ModelScores | None,
+    judge_failure: ErrorNote | None,
+    store: Store,
+) -> ModelEntry:
     base: dict[str, object] = {"model_id": result.model_id, "name": name, "status": result.status}
     if estimate:
         base["estimate"] = estimate
     if result.status != "ok":
         billed = _billed_usage_of_failure(result)
-        return ModelEntry(**base, output=None, usage=billed, latency_ms=None, score_status="not judged",
-                          scores={}, weighted_score=None, **cost_fields(result.model_id, billed),
-                          error=_error_note(result))
+        return ModelEntry(
+            **base,
+            output=None,
+            usage=billed,
+            latency_ms=None,
+            score_status="not judged",
+            scores={},
+            weighted_score=None,
+            **cost_fields(result.model_id, billed),
+            error=_error_note(result),
+        )
     answer = Answer.model_validate(store.get_checkpoint(result.answer_key))
-    base |= {"output": answer.text, "usage": answer.usage, "latency_ms": answer.latency_ms,
-             "stop_reason": answer.stop_reason, "cached": result.cached, **cost_fields(result.model_id, answer.usage)}
+    base |= {
+        "output": answer.text,
+        "usage": answer.usage,
+        "latency_ms": answer.latency_ms,
+        "stop_reason": answer.stop_reason,
+        "cached": result.cached,
+        **cost_fields(result.model_id, answer.usage),
+    }
     if scores is not None:
         return ModelEntry(**base, **_judged(scores))
     if judge_failure:
-        return ModelEntry(**base, score_status="not judged", scores={}, weighted_score=None,
-                          unscored_reason=f"the judge failed: {judge_failure.error}: {judge_failure.message[:300]}")
-    return ModelEntry(**base, score_status="unscored", unscored_reason="no verdict was recorded", scores={},
-                      weighted_score=None)
+        return ModelEntry(
+            **base,
+            score_status="not judged",
+            scores={},
+            weighted_score=None,
+            unscored_reason=f"the judge failed: {judge_failure.error}: {judge_failure.message[:300]}",
+        )
+    return ModelEntry(
+        **base, score_status="unscored", unscored_reason="no verdict was recorded", scores={}, weighted_score=None
+    )
 
 
 def build_single_report(task: ReportInput, store: Store) -> Report:
@@ -72,18 +103,31 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
     scoring = task.scoring
     judge_failure = readable_error(scoring.error, scoring.cause) if isinstance(scoring, JudgeFailure) else None
     # A failed judge leaves no scores.json; the answers, their usage and cost are reported all the same.
-    doc = ScoresDocument.model_validate(store.require_json(scoring.scores_key)) \
-        if scoring is not None and not judge_failure else None
-    estimates = {line.model_id: EntryEstimate(input_tokens=line.input_tokens, output_tokens=line.output_tokens,
-                                              cost_usd=line.cost_usd)
-                 for line in evaluation.estimate.lines if line.role == "candidate"}
+    doc = (
+        ScoresDocument.model_validate(store.require_json(scoring.scores_key))
+        if scoring is not None and not judge_failure
+        else None
+    )
+    estimates = {
+        line.model_id: EntryEstimate(
+            input_tokens=line.input_tokens, output_tokens=line.output_tokens, cost_usd=line.cost_usd
+        )
+        for line in evaluation.estimate.lines
+        if line.role == "candidate"
+    }
     entries = []
     for result in task.results:
         info = catalog.get(result.model_id)
-        entries.append(_entry(result, name=info.name if info else result.model_id,
-                              estimate=estimates.get(result.model_id),
-                              scores=doc.models.get(result.model_id) if doc else None,
-                              judge_failure=judge_failure, store=store))
+        entries.append(
+            _entry(
+                result,
+                name=info.name if info else result.model_id,
+                estimate=estimates.get(result.model_id),
+                scores=doc.models.get(result.model_id) if doc else None,
+                judge_failure=judge_failure,
+                store=store,
+            )
+        )
 
     # Scored first by weighted score, then unscored, then failed; rank only the scored ones.
     def order(e: ModelEntry) -> tuple[int, float]:
@@ -105,14 +149,25 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
     measures = doc.judge_health if doc else None
     health = JudgeHealth.graded(
         **({name: getattr(measures, name) for name in measures.model_fields_set} if measures else {}),
-        unscored_rate=unscored_rate(unscored, len(judged)), judged=len(judged), unscored=unscored)
+        unscored_rate=unscored_rate(unscored, len(judged)),
+        judged=len(judged),
+        unscored=unscored,
+    )
     notices = []
     if judge_failure:
-        notices.append(f"The judge failed ({judge_failure.error}: {judge_failure.message[:300]}), so no answer "
-                       "was scored and there is no ranking. The answers, their tokens and costs are below; run "
-                       "the same request again to judge them without asking the candidates again (their "
-                       "answers are checkpointed).")
-    return assemble(evaluation, entries=entries, totals=totals_of(entries, unscored=unscored, judge_cost=judge_cost),
-                    judge_health=health, judge_usage=judge_usage,
-                    judge_model_ids=doc.judge_model_ids if doc else [evaluation.judge_model_id],
-                    notices=notices, judge_failure=judge_failure)
+        notices.append(
+            f"The judge failed ({judge_failure.error}: {judge_failure.message[:300]}), so no answer "
+            "was scored and there is no ranking. The answers, their tokens and costs are below; run "
+            "the same request again to judge them without asking the candidates again (their "
+            "answers are checkpointed)."
+        )
+    return assemble(
+        evaluation,
+        entries=entries,
+        totals=totals_of(entries, unscored=unscored, judge_cost=judge_cost),
+        judge_health=health,
+        judge_usage=judge_usage,
+        judge_model_ids=doc.judge_model_ids if doc else [evaluation.judge_model_id],
+        notices=notices,
+        judge_failure=judge_failure,
+    )

@@ -35,16 +35,24 @@ def _cost(known: float | None, unknown_part: bool) -> float | Unpriced | None:
 
 def candidate_estimates(report: Report) -> dict[str, EntryEstimate]:
     """Each candidate's line of the preflight estimate; a dataset report's entries carry none."""
-    return {line.model_id: EntryEstimate(input_tokens=line.input_tokens, output_tokens=line.output_tokens,
-                                         cost_usd=line.cost_usd)
-            for line in report.estimate.lines if line.role == "candidate"}
+    return {
+        line.model_id: EntryEstimate(
+            input_tokens=line.input_tokens, output_tokens=line.output_tokens, cost_usd=line.cost_usd
+        )
+        for line in report.estimate.lines
+        if line.role == "candidate"
+    }
 
 
-def _model_view(index: int, m: ModelEntry, criteria: list[str], names: Mapping[str, str],
-                estimates: Mapping[str, EntryEstimate]) -> dict[str, Any]:
+def _model_view(
+    index: int, m: ModelEntry, criteria: list[str], names: Mapping[str, str], estimates: Mapping[str, EntryEstimate]
+) -> dict[str, Any]:
     failed = m.status == "failed"
-    status = "failed" if failed else ("scored" if m.weighted_score is not None and m.score_status != "unscored"
-                                      else "unscored")
+    status = (
+        "failed"
+        if failed
+        else ("scored" if m.weighted_score is not None and m.score_status != "unscored" else "unscored")
+    )
     estimate = m.estimate or estimates.get(m.model_id)
     tied_with = [t for t in m.tied_with or [] if t != m.model_id]
     panel = m.panel or {}
@@ -56,8 +64,9 @@ def _model_view(index: int, m: ModelEntry, criteria: list[str], names: Mapping[s
         "rank": m.rank,
         "status": status,
         "weighted": m.weighted_score if status == "scored" else None,
-        "scores": {c: ({"score": m.scores[c].score, "reason": m.scores[c].reason}
-                       if c in m.scores else None) for c in criteria},
+        "scores": {
+            c: ({"score": m.scores[c].score, "reason": m.scores[c].reason} if c in m.scores else None) for c in criteria
+        },
         "evidence": m.evidence or [],
         "output": m.output,
         "input_tokens": m.usage.input_tokens,
@@ -67,9 +76,10 @@ def _model_view(index: int, m: ModelEntry, criteria: list[str], names: Mapping[s
         "cached": bool(m.cached),
         "cost": Unpriced() if m.unpriced else m.cost_usd,
         "error": {"name": m.error.error if m.error else "Error", "message": m.error.message if m.error else ""}
-        if failed else None,
-        "unscored_reason": m.unscored_reason or ("the judge did not score this answer"
-                                                 if status == "unscored" else None),
+        if failed
+        else None,
+        "unscored_reason": m.unscored_reason
+        or ("the judge did not score this answer" if status == "unscored" else None),
         "raw_judge_reply": m.raw_judge_reply,
         "tie": bool(m.tie) or bool(tied_with),
         "tied_with": [names.get(t, t) for t in tied_with],
@@ -81,10 +91,16 @@ def _model_view(index: int, m: ModelEntry, criteria: list[str], names: Mapping[s
             "rouge_l": metrics.rouge_l,
             "unsupported_numbers": metrics.unsupported_numbers,
             "unsupported_names": metrics.unsupported_names,
-        } if metrics else None,
-        "estimate": {"input_tokens": estimate.input_tokens, "output_tokens": estimate.output_tokens,
-                     "cost": estimate.cost_usd if estimate.cost_usd is not None else Unpriced()}
-        if estimate else None,
+        }
+        if metrics
+        else None,
+        "estimate": {
+            "input_tokens": estimate.input_tokens,
+            "output_tokens": estimate.output_tokens,
+            "cost": estimate.cost_usd if estimate.cost_usd is not None else Unpriced(),
+        }
+        if estimate
+        else None,
     }
 
 
@@ -144,8 +160,7 @@ def report_view(report: Report) -> dict[str, Any]:
             "unscored": totals.unscored,
             "input_tokens": totals.input_tokens,
             "output_tokens": totals.output_tokens,
-            "candidate_cost": _cost(totals.candidate_cost_usd, any(isinstance(m["cost"], Unpriced)
-                                                                    for m in models)),
+            "candidate_cost": _cost(totals.candidate_cost_usd, any(isinstance(m["cost"], Unpriced) for m in models)),
         },
         "failed_models": [m["name"] for m in models if m["status"] == "failed"],
         "unscored_models": [m["name"] for m in models if m["status"] == "unscored"],
@@ -156,9 +171,12 @@ def report_view(report: Report) -> dict[str, Any]:
             "input_tokens": sum(line.input_tokens for line in judge_lines),
             "output_tokens": sum(line.output_tokens for line in judge_lines),
             "calls": sum(line.calls for line in judge_lines),
-            "cost": _cost(sum(line.cost_usd or 0.0 for line in judge_lines),
-                          any(line.cost_usd is None for line in judge_lines)),
-        } if judge_lines else None,
+            "cost": _cost(
+                sum(line.cost_usd or 0.0 for line in judge_lines), any(line.cost_usd is None for line in judge_lines)
+            ),
+        }
+        if judge_lines
+        else None,
         "wall_time": wall,
         "wall_time_derived": derived,
         "warnings": report.warnings,
@@ -167,8 +185,9 @@ def report_view(report: Report) -> dict[str, Any]:
         "failed_checks": [c["label"] for c in checks if c["verdict"] == "fail"],
         "panel_judges": panel_judges,
         # perCriterionMean is {modelId: {criterion: mean over the judges}}; one row per model.
-        "per_criterion_mean": [{"name": names.get(mid, mid), "means": means}
-                               for mid, means in per_criterion.items()] if per_criterion else None,
+        "per_criterion_mean": [{"name": names.get(mid, mid), "means": means} for mid, means in per_criterion.items()]
+        if per_criterion
+        else None,
         "per_criterion_mad": dict(panel_health.per_criterion_mean_abs_diff) if panel_health else {},
         "pairwise": {"wins": pairwise.wins, "ties": pairwise.ties} if pairwise else None,
         "has_metrics": any(m["metrics"] for m in models),
@@ -177,8 +196,11 @@ def report_view(report: Report) -> dict[str, Any]:
         "bedrock_basis": report.bedrock_equivalent_basis,
         "bedrock_range": (min(bedrock_costs), max(bedrock_costs)) if bedrock_costs else None,
         "names": names,
-        "charts": {"bars": bars_chart(models, names_list), "scatter": scatter_chart(models),
-                   "latency": latency_chart(models)},
+        "charts": {
+            "bars": bars_chart(models, names_list),
+            "scatter": scatter_chart(models),
+            "latency": latency_chart(models),
+        },
         "request_json": json.dumps(request, indent=2, ensure_ascii=False),
         "article": report.request.article,
         "dataset": report.dataset.dump() if report.dataset else None,

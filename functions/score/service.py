@@ -120,8 +120,9 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         # Keep the branch results beside the judge's failure before the error goes to Retry/Catch: a dataset
         # report reads each item from here, and must report the answers (and their cost) as not judged,
         # never as failed. A later successful attempt overwrites this document.
-        store.put_json(key, ScoresDocument(judge_model_ids=judge_ids, results=task.results, judge_failure=JudgeFailureNote(
-            error=type(exc).__name__, message=exc.message)).dump())
+        failure = JudgeFailureNote(error=type(exc).__name__, message=exc.message)
+        store.put_json(key, ScoresDocument(judge_model_ids=judge_ids, results=task.results,
+                                           judge_failure=failure).dump())
         raise
     by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
     comparisons: list[Comparison] = [v for k, v in done.items() if len(k) == 3]  # type: ignore[misc]

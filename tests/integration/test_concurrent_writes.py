@@ -18,9 +18,9 @@ import pytest
 from moto import mock_aws
 
 from bakeoff.errors import StorageError
+from bakeoff.report import IndexRow, ReportHeadline
 from bakeoff.storage import Store
 from bakeoff_offline.moto_tuning import tuned_moto
-from bakeoff.report import IndexRow, ReportHeadline
 from functions.report.build import update_index
 
 BUCKET = "bakeoff-index-test"

@@ -85,9 +85,19 @@ def test_the_compatibility_copies_of_the_cost_totals_must_agree() -> None:
 
 def test_a_dump_keeps_required_nulls_and_given_nulls_and_leaves_out_what_was_never_given() -> None:
     # Given an entry with a required null (weightedScore), a given null (rawJudgeReply) and no rank
-    entry = ModelEntry(model_id="m", name="M", status="ok", output="text", usage={"inputTokens": 1},
-                       latency_ms=None, cost_usd=None, score_status="unscored", scores={}, weighted_score=None,
-                       raw_judge_reply=None)
+    entry = ModelEntry(
+        model_id="m",
+        name="M",
+        status="ok",
+        output="text",
+        usage={"inputTokens": 1},
+        latency_ms=None,
+        cost_usd=None,
+        score_status="unscored",
+        scores={},
+        weighted_score=None,
+        raw_judge_reply=None,
+    )
     dumped = entry.dump()
     # Then the keys readers rely on are there as null, and the optional ones never given are absent
     assert dumped["weightedScore"] is None and dumped["latencyMs"] is None and dumped["costUsd"] is None
@@ -111,22 +121,25 @@ def test_unscored_rate_grades(rate: float, expected: str) -> None:
     assert grade(unscored_rate=rate) == {"unscoredRate": expected}
 
 
-@pytest.mark.parametrize(("mad", "expected"), [(None, "info"), (1.0, "pass"), (1.01, "warn"), (2.0, "warn"),
-                                               (2.01, "fail")])
+@pytest.mark.parametrize(
+    ("mad", "expected"), [(None, "info"), (1.0, "pass"), (1.01, "warn"), (2.0, "warn"), (2.01, "fail")]
+)
 def test_panel_agreement_grades(mad: float | None, expected: str) -> None:
     panel = PanelAgreement(judges=["a", "b"], mean_abs_diff=mad, spearman=None, kendall=None, compared_models=2)
     assert grade(panel=panel) == {"panel": expected}
 
 
-@pytest.mark.parametrize(("flips", "expected"), [(None, "warn"), (0.2499, "pass"), (0.25, "warn"),
-                                                 (0.4999, "warn"), (0.5, "fail")])
+@pytest.mark.parametrize(
+    ("flips", "expected"), [(None, "warn"), (0.2499, "pass"), (0.25, "warn"), (0.4999, "warn"), (0.5, "fail")]
+)
 def test_position_flip_grades(flips: float | None, expected: str) -> None:
     pairwise = PairwiseSummary(position_flip_rate=flips, pairs=6, wins={}, ties=0, unscored=0)
     assert grade(pairwise=pairwise) == {"pairwise": expected}
 
 
-@pytest.mark.parametrize(("r", "n", "expected"), [(0.9, 2, "info"), (None, 3, "info"), (0.69, 3, "pass"),
-                                                  (-0.7, 3, "warn")])
+@pytest.mark.parametrize(
+    ("r", "n", "expected"), [(0.9, 2, "info"), (None, 3, "info"), (0.69, 3, "pass"), (-0.7, 3, "warn")]
+)
 def test_length_bias_grades(r: float | None, n: int, expected: str) -> None:
     assert grade(length_bias=LengthBias(pearson=r, n=n)) == {"lengthBias": expected}
 
@@ -142,8 +155,12 @@ def test_a_dataset_control_is_graded_from_control_passed_and_info_never_decides_
 
 
 def test_the_report_schema_doc_is_generated_from_the_current_model() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "dev" / "report_schema.py"), "--check"],
-                            capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "layers" / "shared")})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "dev" / "report_schema.py"), "--check"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT / "layers" / "shared")},
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -152,9 +169,11 @@ def _report_imports() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for path in package.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        graph[path.stem] = {node.module.rsplit(".", 1)[-1] for node in ast.walk(tree)
-                            if isinstance(node, ast.ImportFrom) and node.module
-                            and node.module.startswith("functions.report.")}
+        graph[path.stem] = {
+            node.module.rsplit(".", 1)[-1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("functions.report.")
+        }
     return graph
 
 
@@ -174,3 +193,10 @@ def test_the_report_step_modules_import_each_other_without_a_cycle() -> None:
         visit(module, ())
     # and the handler reaches the renderer only through the orchestration
     assert graph["app"] == {"build"}
+
+
+def test_the_documented_evidence_limits_are_the_judges() -> None:
+    from functions.score.judge import EVIDENCE_MAX_CHARS, EVIDENCE_MAX_ITEMS
+
+    described = ModelEntry.model_fields["evidence"].description or ""
+    assert f"at most {EVIDENCE_MAX_ITEMS} of at most {EVIDENCE_MAX_CHARS} characters each" in described

@@ -48,57 +48,89 @@ class ModelEntry(Document):
     """One candidate. ``models`` lists them in leaderboard order: scored by ``weightedScore``
     descending, then unscored, then failed."""
 
-    model_id: Annotated[str, Field(description="As requested (Bedrock model ID, inference profile or local "
-                                   "model ID).")]
+    model_id: Annotated[str, Field(description="As requested (Bedrock model ID, inference profile or local model ID).")]
     name: Annotated[str, Field(description="Display name from the catalog, else the ID.")]
-    status: Annotated[Literal["ok", "failed"], Field(description="failed: no usable answer after retries; "
-                                                     "see error.")]
-    estimate: Annotated[EntryEstimate | None, Field(description="This model's preflight estimate (single "
-                                                    "article); otherwise see the top-level estimate.lines.")] = None
-    output: Annotated[str | None, Field(description="The answer, verbatim. Untrusted text: render it escaped. "
-                                        "null when failed, and in a dataset report.")]
-    usage: Annotated[Usage, Field(description="Tokens as billed; a failure after the model answered can "
-                                  "still carry usage.")]
-    latency_ms: Annotated[int | None, Field(description="Time to the full answer (a dataset: the mean); "
-                                            "null when failed.")]
+    status: Annotated[Literal["ok", "failed"], Field(description="failed: no usable answer after retries; see error.")]
+    estimate: Annotated[
+        EntryEstimate | None,
+        Field(
+            description="This model's preflight estimate (single article); otherwise see the top-level estimate.lines."
+        ),
+    ] = None
+    output: Annotated[
+        str | None,
+        Field(
+            description="The answer, verbatim. Untrusted text: render it escaped. "
+            "null when failed, and in a dataset report."
+        ),
+    ]
+    usage: Annotated[
+        Usage, Field(description="Tokens as billed; a failure after the model answered can still carry usage.")
+    ]
+    latency_ms: Annotated[
+        int | None, Field(description="Time to the full answer (a dataset: the mean); null when failed.")
+    ]
     stop_reason: Annotated[str | None, Field(description="ok only: Converse stopReason.")] = None
     cached: Annotated[bool | None, Field(description="ok only: the answer was reused from a checkpoint.")] = None
-    cost_usd: Annotated[float | None, Field(description="This model's answers (0 for local models); null for "
-                                            "a model with no price, which then has unpriced: true.")]
+    cost_usd: Annotated[
+        float | None,
+        Field(
+            description="This model's answers (0 for local models); null for "
+            "a model with no price, which then has unpriced: true."
+        ),
+    ]
     unpriced: Annotated[bool | None, Field(description="true: the model has no price (allowUnpriced).")] = None
-    score_status: Annotated[ScoreStatus, Field(description="unscored: the judge's reply failed validation "
-                                               "even after one retry; not judged: the model failed, or the "
-                                               "judge step failed for good (see judgeFailure).")]
-    scores: Annotated[dict[str, CriterionScore | MeanScore], Field(description="{criterion: {score, reason}}; "
-                                                                   "empty unless scored.")]
-    evidence: Annotated[list[str] | None, Field(description="Article passages the judge quoted: at most 2 of "
-                                                "at most 150 characters each from one judge (the judge's tool "
-                                                "schema, prompt and parser share these limits), up to 5 from a "
-                                                "panel. Untrusted text.")] = None
-    weighted_score: Annotated[float | None, Field(description="Weighted mean of scores by criterion weight, "
-                                                  "0-10; null unless scored, never 0 in its place.")]
-    mean_score: Annotated[float | None, Field(description="Dataset only: the mean weighted score over the "
-                                              "scored items (the same as weightedScore).")] = None
-    ci95: Annotated[list[float] | None, Field(description="Dataset only: 95% confidence interval of "
-                                              "meanScore.")] = None
+    score_status: Annotated[
+        ScoreStatus,
+        Field(
+            description="unscored: the judge's reply failed validation "
+            "even after one retry; not judged: the model failed, or the "
+            "judge step failed for good (see judgeFailure)."
+        ),
+    ]
+    scores: Annotated[
+        dict[str, CriterionScore | MeanScore], Field(description="{criterion: {score, reason}}; empty unless scored.")
+    ]
+    evidence: Annotated[
+        list[str] | None,
+        Field(
+            description="Article passages the judge quoted: at most 2 of "
+            "at most 150 characters each from one judge (the judge's tool "
+            "schema, prompt and parser share these limits), up to 5 from a "
+            "panel. Untrusted text."
+        ),
+    ] = None
+    weighted_score: Annotated[
+        float | None,
+        Field(
+            description="Weighted mean of scores by criterion weight, 0-10; null unless scored, never 0 in its place."
+        ),
+    ]
+    mean_score: Annotated[
+        float | None,
+        Field(description="Dataset only: the mean weighted score over the scored items (the same as weightedScore)."),
+    ] = None
+    ci95: Annotated[list[float] | None, Field(description="Dataset only: 95% confidence interval of meanScore.")] = None
     items: Annotated[int | None, Field(description="Dataset only: items with a scored answer.")] = None
     failed: Annotated[int | None, Field(description="Dataset only: items whose answer failed.")] = None
     unscored: Annotated[int | None, Field(description="Dataset only: items whose answer was unscored.")] = None
-    judge_usage: Annotated[Usage | None, Field(description="Scored or unscored: the verdict's own judge "
-                                               "calls.")] = None
-    judge_cost_usd: Annotated[float | None, Field(description="The cost of those calls (a dataset: over every "
-                                                  "item).")] = None
+    judge_usage: Annotated[Usage | None, Field(description="Scored or unscored: the verdict's own judge calls.")] = None
+    judge_cost_usd: Annotated[
+        float | None, Field(description="The cost of those calls (a dataset: over every item).")
+    ] = None
     judge_cached: Annotated[bool | None, Field(description="The verdict was reused from a checkpoint.")] = None
-    panel: Annotated[dict[str, float | None] | None, Field(description="Judge panel only: {judgeModelId: "
-                                                           "weightedScore}.")] = None
+    panel: Annotated[
+        dict[str, float | None] | None, Field(description="Judge panel only: {judgeModelId: weightedScore}.")
+    ] = None
     metrics: TextMetrics | None = None
-    tie: Annotated[bool | None, Field(description="Its gap to another ranked model is within the judge's "
-                                      "noise.")] = None
-    tied_with: Annotated[list[str] | None, Field(description="The models it is tied with (ties are not "
-                                                 "transitive).")] = None
+    tie: Annotated[bool | None, Field(description="Its gap to another ranked model is within the judge's noise.")] = (
+        None
+    )
+    tied_with: Annotated[
+        list[str] | None, Field(description="The models it is tied with (ties are not transitive).")
+    ] = None
     unscored_reason: Annotated[str | None, Field(description="Unscored or not judged: why.")] = None
-    raw_judge_reply: Annotated[str | None, Field(description="Unscored only: the judge's reply, kept "
-                                                 "verbatim.")] = None
+    raw_judge_reply: Annotated[str | None, Field(description="Unscored only: the judge's reply, kept verbatim.")] = None
     error: Annotated[ErrorNote | None, Field(description="Failed only.")] = None
     rank: Annotated[int | None, Field(description="Scored only; 1 = best.")] = None
 
@@ -114,11 +146,14 @@ class Totals(Document):
     input_tokens: int
     output_tokens: int
     candidate_cost_usd: float
-    judge_cost_usd: Annotated[float, Field(description="Every judge call, also those on no model's behalf "
-                                           "(control answer, pairwise).")]
+    judge_cost_usd: Annotated[
+        float, Field(description="Every judge call, also those on no model's behalf (control answer, pairwise).")
+    ]
     total_cost_usd: Annotated[float, Field(description="candidateCostUsd + judgeCostUsd.")]
-    unpriced_models: Annotated[list[str] | None, Field(description="Models with no price (allowUnpriced): "
-                                                       "every cost total counts the priced models only.")] = None
+    unpriced_models: Annotated[
+        list[str] | None,
+        Field(description="Models with no price (allowUnpriced): every cost total counts the priced models only."),
+    ] = None
     items: Annotated[int | None, Field(description="Dataset only.")] = None
     answers: Annotated[int | None, Field(description="Dataset only: answers that reached the judge.")] = None
     failed_answers: Annotated[int | None, Field(description="Dataset only.")] = None
@@ -147,8 +182,7 @@ class DatasetRow(Document):
 
 class PerItem(Document):
     item_id: str
-    scores: Annotated[dict[str, float | str], Field(description="{modelId: weighted score, or 'failed' / "
-                                                    "'unscored'}.")]
+    scores: Annotated[dict[str, float | str], Field(description="{modelId: weighted score, or 'failed' / 'unscored'}.")]
 
 
 class DatasetSection(Document):
@@ -157,11 +191,17 @@ class DatasetSection(Document):
     items: int
     model_ids: list[str]
     items_without_scores: int
-    statistics: Annotated[dict[str, Any], Field(description="models (meanScore, ci95, criteria...), winRates, "
-                                                "topTwo (a paired test between the top two), sentences.")]
+    statistics: Annotated[
+        dict[str, Any],
+        Field(
+            description="models (meanScore, ci95, criteria...), winRates, "
+            "topTwo (a paired test between the top two), sentences."
+        ),
+    ]
     sentences: list[str]
-    per_item: Annotated[list[PerItem], Field(description="At most the first 2,000 items (see "
-                                             "perItemTruncated); rows keeps all.")]
+    per_item: Annotated[
+        list[PerItem], Field(description="At most the first 2,000 items (see perItemTruncated); rows keeps all.")
+    ]
     per_item_truncated: bool
     rows: list[DatasetRow]
 
@@ -179,37 +219,47 @@ class Report(Document):
     judge_model_ids: Annotated[list[str], Field(description="Every judge (more than one for a panel).")]
     criteria: Annotated[list[ResolvedCriterion], Field(description="In rubric order; weight 1-10.")]
     prompt: Annotated[str, Field(description="The prompt every candidate received (with the article).")]
-    warnings: Annotated[list[str], Field(description="Set by validation, e.g. a judge from a candidate's "
-                                         "model family.")]
-    notices: Annotated[list[str], Field(description="Plain statements for the reader, e.g. that tiny local "
-                                        "judges are weak.")]
+    warnings: Annotated[
+        list[str], Field(description="Set by validation, e.g. a judge from a candidate's model family.")
+    ]
+    notices: Annotated[
+        list[str], Field(description="Plain statements for the reader, e.g. that tiny local judges are weak.")
+    ]
     estimated_cost_usd: Annotated[float, Field(description="The preflight estimate's total.")]
-    estimate: Annotated[CostEstimate, Field(description="The preflight estimate, made before any model was "
-                                            "called.")]
-    bedrock_equivalent: Annotated[list[BedrockEquivalentRow] | None, Field(
-        description="Local runs: what this run's tokens would cost on each Bedrock model.")] = None
-    bedrock_equivalent_basis: Annotated[str | None, Field(description="Which tokens were priced, in "
-                                                          "words.")] = None
+    estimate: Annotated[CostEstimate, Field(description="The preflight estimate, made before any model was called.")]
+    bedrock_equivalent: Annotated[
+        list[BedrockEquivalentRow] | None,
+        Field(description="Local runs: what this run's tokens would cost on each Bedrock model."),
+    ] = None
+    bedrock_equivalent_basis: Annotated[str | None, Field(description="Which tokens were priced, in words.")] = None
     models: Annotated[list[ModelEntry], Field(description="One entry per candidate, in leaderboard order.")]
     ranking: Annotated[list[str], Field(description="The ranked (scored) models, best first.")]
     winner: Annotated[str | None, Field(description="ranking[0], or null when nothing was scored.")]
     totals: Annotated[Totals, Field(description="Counts, tokens and costs; the canonical cost totals.")]
-    judge_cost_usd: Annotated[float, Field(description="Kept for compatibility: the same as "
-                                           "totals.judgeCostUsd, which is canonical.")]
-    total_cost_usd: Annotated[float, Field(description="Kept for compatibility: the same as "
-                                           "totals.totalCostUsd, which is canonical.")]
+    judge_cost_usd: Annotated[
+        float, Field(description="Kept for compatibility: the same as totals.judgeCostUsd, which is canonical.")
+    ]
+    total_cost_usd: Annotated[
+        float, Field(description="Kept for compatibility: the same as totals.totalCostUsd, which is canonical.")
+    ]
     judge_health: Annotated[JudgeHealth, Field(description="How far to trust the judge on this run.")]
-    judge_failure: Annotated[ErrorNote | None, Field(description="The judge step failed past every retry: "
-                                                     "the report is still written, with no ranking.")] = None
+    judge_failure: Annotated[
+        ErrorNote | None,
+        Field(description="The judge step failed past every retry: the report is still written, with no ranking."),
+    ] = None
     dataset: Annotated[DatasetSection | None, Field(description="Dataset mode only.")] = None
-    request: Annotated[EvaluationRequest, Field(description="The validated request, defaults filled in: "
-                                                "enough to run the evaluation again.")]
+    request: Annotated[
+        EvaluationRequest,
+        Field(description="The validated request, defaults filled in: enough to run the evaluation again."),
+    ]
 
     @model_validator(mode="after")
     def _copies_agree(self) -> Report:
         if (self.judge_cost_usd, self.total_cost_usd) != (self.totals.judge_cost_usd, self.totals.total_cost_usd):
-            raise ValueError("judgeCostUsd and totalCostUsd must equal totals.judgeCostUsd and "
-                             "totals.totalCostUsd (the top-level pair is a compatibility copy)")
+            raise ValueError(
+                "judgeCostUsd and totalCostUsd must equal totals.judgeCostUsd and "
+                "totals.totalCostUsd (the top-level pair is a compatibility copy)"
+            )
         return self
 
 
@@ -245,9 +295,16 @@ class IndexRow(Document):
 
     @classmethod
     def of(cls, report: Report | ReportHeadline) -> IndexRow:
-        return cls(evaluation_id=report.evaluation_id, created_at=report.created_at, title=report.title,
-                   winner=report.winner, total_cost_usd=report.totals.total_cost_usd, models=report.totals.models,
-                   failed=report.totals.failed, status="ok" if report.totals.failed == 0 else "partial")
+        return cls(
+            evaluation_id=report.evaluation_id,
+            created_at=report.created_at,
+            title=report.title,
+            winner=report.winner,
+            total_cost_usd=report.totals.total_cost_usd,
+            models=report.totals.models,
+            failed=report.totals.failed,
+            status="ok" if report.totals.failed == 0 else "partial",
+        )
 
 
 class ReportsIndex(Document):

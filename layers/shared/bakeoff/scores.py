@@ -20,8 +20,9 @@ class TextMetrics(Document):
     """Deterministic measures of one answer against the article; no model involved."""
 
     word_count: int
-    compression_ratio: Annotated[float | None, Field(description="Article words per answer word: 4.0 is a "
-                                                     "quarter of the article's length.")]
+    compression_ratio: Annotated[
+        float | None, Field(description="Article words per answer word: 4.0 is a quarter of the article's length.")
+    ]
     unsupported_numbers: Annotated[list[str], Field(description="In the answer, not in the article.")]
     unsupported_names: Annotated[list[str], Field(description="In the answer, not in the article.")]
     rouge_l: Annotated[float | None, Field(description="Against the article, 0-1.")]
@@ -31,8 +32,9 @@ class ModelScores(Verdict):
     """One model's verdict (a panel's combined), with what the score step adds to it."""
 
     judge_cost_usd: Annotated[float, Field(description="This model's own judge calls.")]
-    panel: Annotated[dict[str, float | None] | None, Field(description="Judge panel only: "
-                                                           "{judgeModelId: weightedScore}.")] = None
+    panel: Annotated[
+        dict[str, float | None] | None, Field(description="Judge panel only: {judgeModelId: weightedScore}.")
+    ] = None
     metrics: TextMetrics | None = None
     tie: bool = False
     tied_with: list[str] = []
@@ -63,7 +65,12 @@ class ScoresDocument(Document):
     models: dict[str, ModelScores] = {}
     judge_health: JudgeMeasures | None = None
     judge_calls: JudgeCalls | None = None
-    results: Annotated[list[ModelResult], Field(description="The branch results: in dataset mode the report "
-                                                "reads each item from here (a Distributed Map's own results "
-                                                "would outgrow the state payload limit).")]
+    results: Annotated[
+        list[ModelResult],
+        Field(
+            description="The branch results: in dataset mode the report "
+            "reads each item from here (a Distributed Map's own results "
+            "would outgrow the state payload limit)."
+        ),
+    ]
     judge_failure: JudgeFailureNote | None = None

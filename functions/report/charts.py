@@ -22,6 +22,11 @@ def ticks(top: float, target: int = 5) -> list[float]:
     return [round(i * step, 12) for i in range(count + 1)]
 
 
+def _frame(width: int, height: int, left: int, right: int, top: int, plot_h: int) -> dict[str, Any]:
+    """Where a chart's plot area sits in its SVG."""
+    return {"width": width, "height": height, "left": left, "right": width - right, "top": top, "bottom": top + plot_h}
+
+
 def short(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -57,12 +62,7 @@ def bars_chart(models: list[dict[str, Any]], criteria: list[str]) -> dict[str, A
                 }
             )
     return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right": width - right,
-        "top": top,
-        "bottom": top + plot_h,
+        **_frame(width, height, left, right, top, plot_h),
         "bars": bars,
         "groups": groups,
         "label_y": height - 10,
@@ -108,12 +108,7 @@ def scatter_chart(models: list[dict[str, Any]]) -> dict[str, Any] | None:
     paid = [m for m in points if m["cost"] > 0]
     best_value = max(paid, key=lambda m: m["weighted"] / m["cost"]) if len(paid) > 1 else None
     return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right": width - right,
-        "top": top,
-        "bottom": top + plot_h,
+        **_frame(width, height, left, right, top, plot_h),
         "dots": dots,
         "label_y": height - 6,
         "xticks": [{"x": round(left + plot_w * t / x_max, 1), "label": usd(t)} for t in xticks],

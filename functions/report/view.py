@@ -132,7 +132,7 @@ def report_view(report: Report) -> dict[str, Any]:
     wall, derived = _wall_time(report)
     winner = scored[0] if scored else None
     runner_up = scored[1] if len(scored) > 1 else None
-    judges = report.judge_model_ids or [report.judge_model_id]
+    judges = report.judge_model_ids
     panel_judges = list(dict.fromkeys(p["judge"] for m in models for p in m["panel"]))
     bedrock = [{"id": b.model_id, "name": b.name, "cost": b.cost_usd} for b in report.bedrock_equivalent or []]
     bedrock_costs = [b["cost"] for b in bedrock]
@@ -148,7 +148,7 @@ def report_view(report: Report) -> dict[str, Any]:
         "schema_version": report.schema_version,
         "prompt": report.prompt,
         "criteria": criteria,
-        "judges": [j for j in judges if j],
+        "judges": judges,
         "models": models,
         "winner": winner,
         "runner_up": runner_up,

@@ -7,8 +7,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from bakeoff.report import Report
-from functions.report.view import candidate_estimates
+from bakeoff.report import Report, candidate_estimates
 
 
 def _cell(value: Any) -> Any:
@@ -63,7 +62,7 @@ def render_csv(report: Report) -> str:
     judge health (its verdict, and every check's grade) is repeated on each row, so a filtered sheet
     still carries it."""
     criteria = [c.name for c in report.criteria]
-    estimates = candidate_estimates(report)
+    estimates = candidate_estimates(report.estimate)
     health = report.judge_health
     checks = [f"{name}={grade}" for name, grade in health.checks.items()]
     buffer = io.StringIO()

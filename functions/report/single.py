@@ -6,7 +6,7 @@ from bakeoff.catalog import load_catalog
 from bakeoff.errors import parse_cause
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Answer, JudgeFailure, ModelResult, ReportInput, Usage
-from bakeoff.report import EntryEstimate, ErrorNote, ModelEntry, Report
+from bakeoff.report import EntryEstimate, ErrorNote, ModelEntry, Report, candidate_estimates
 from bakeoff.scores import ModelScores, ScoresDocument
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
@@ -108,13 +108,7 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
         if scoring is not None and not judge_failure
         else None
     )
-    estimates = {
-        line.model_id: EntryEstimate(
-            input_tokens=line.input_tokens, output_tokens=line.output_tokens, cost_usd=line.cost_usd
-        )
-        for line in evaluation.estimate.lines
-        if line.role == "candidate"
-    }
+    estimates = candidate_estimates(evaluation.estimate)
     entries = []
     for result in task.results:
         info = catalog.get(result.model_id)

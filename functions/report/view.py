@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bakeoff.report import EntryEstimate, ModelEntry, Report
+from bakeoff.report import EntryEstimate, ModelEntry, Report, candidate_estimates
 from functions.report.charts import bars_chart, latency_chart, scatter_chart
 from functions.report.formats import Unpriced
 from functions.report.health import health_rows
@@ -31,17 +31,6 @@ def _float(value: float | None) -> float | None:
 def _cost(known: float | None, unknown_part: bool) -> float | Unpriced | None:
     """A total as shown: the known dollars, marked unpriced when a model without a price is in it."""
     return Unpriced(known or 0.0) if unknown_part else known
-
-
-def candidate_estimates(report: Report) -> dict[str, EntryEstimate]:
-    """Each candidate's line of the preflight estimate; a dataset report's entries carry none."""
-    return {
-        line.model_id: EntryEstimate(
-            input_tokens=line.input_tokens, output_tokens=line.output_tokens, cost_usd=line.cost_usd
-        )
-        for line in report.estimate.lines
-        if line.role == "candidate"
-    }
 
 
 def _model_view(
@@ -121,7 +110,7 @@ def report_view(report: Report) -> dict[str, Any]:
     criteria = [{"name": c.name, "weight": c.weight, "description": c.description} for c in report.criteria]
     names_list = [c["name"] for c in criteria]
     names = {m.model_id: m.name for m in report.models}
-    estimates = candidate_estimates(report)
+    estimates = candidate_estimates(report.estimate)
     models = [_model_view(i, m, names_list, names, estimates) for i, m in enumerate(report.models)]
     scored = sorted((m for m in models if m["status"] == "scored"), key=lambda m: m["rank"] or math.inf)
     totals = report.totals

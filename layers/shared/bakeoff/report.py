@@ -37,6 +37,17 @@ class EntryEstimate(Document):
     cost_usd: Annotated[float | None, Field(description="null: the model has no price.")]
 
 
+def candidate_estimates(estimate: CostEstimate) -> dict[str, EntryEstimate]:
+    """Each candidate's line of the preflight estimate, by model ID."""
+    return {
+        line.model_id: EntryEstimate(
+            input_tokens=line.input_tokens, output_tokens=line.output_tokens, cost_usd=line.cost_usd
+        )
+        for line in estimate.lines
+        if line.role == "candidate"
+    }
+
+
 class MeanScore(Document):
     """A dataset's criterion score: the mean over the scored items (not an integer)."""
 

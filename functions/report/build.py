@@ -1,13 +1,14 @@
 """The report step: build the report of one article or of a dataset, write ``report.json``,
 ``report.html`` and ``results.csv`` from it, and refresh the index of all reports.
 
-Who does what (no module imports one that imports it back)::
+Who does what (no module imports one that imports it back; the documents are ``bakeoff.report``
+and ``bakeoff.scores`` in the layer)::
 
     build (this module: orchestration, the index)
       -> single, dataset   the two builders, each returning a ``Report``
            -> body          what both are made of: costs, ranking, totals, the header
       -> render            the pages  -> view -> charts, health, formats
-      -> results_csv       the CSV    -> view
+      -> results_csv       the CSV, straight from the ``Report``
 """
 
 from __future__ import annotations

@@ -40,11 +40,11 @@ from bakeoff.batch_records import (
 )
 from bakeoff.converse import map_client_error, parse_response
 from bakeoff.errors import BatchJobError, CheckpointCorruptError, ModelServiceError, StorageError
+from bakeoff.evaluations import load_evaluation
 from bakeoff.models import Answer, Contract, Evaluation, Usage
 from bakeoff.observability import logger, record_model_call
 from bakeoff.settings import Settings
 from bakeoff.storage import Store, content_hash, evaluation_key
-from bakeoff.validation import load_evaluation
 
 WORKERS = 16  # S3 reads and writes in flight while planning or reading a job back
 

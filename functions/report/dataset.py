@@ -4,49 +4,68 @@ confidence intervals, win rates and a paired test between the top two."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from bakeoff.catalog import load_catalog
-from bakeoff.models import ModelResult, Usage
+from bakeoff.evaluations import load_evaluation
+from bakeoff.judge_health import JudgeHealth
+from bakeoff.models import Usage
+from bakeoff.report import DatasetRow, DatasetSection, ErrorNote, MeanScore, ModelEntry, PerItem, Report
+from bakeoff.scores import ScoresDocument
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
-from bakeoff.validation import load_evaluation
 from functions.report.batch import model_cost_fields
-from functions.report.build import ranked_body
+from functions.report.body import assemble, rank, totals_of, unscored_rate
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
 
-def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[list[dict[str, Any]], dict | None]:
+def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[list[DatasetRow], ScoresDocument | None]:
     """One row per model for this item, from its scores.json (absent: the item never got scored)."""
-    doc = store.get_json(evaluation_key(item["evaluationId"], "scores.json"))
-    if doc is None:
-        return [{"itemId": item["itemId"], "modelId": m, "status": "failed", "scoreStatus": "not judged",
-                 "weightedScore": None, "scores": {}, "usage": {}, "latencyMs": None,
-                 "error": "the item was not scored (its child execution failed)"} for m in models], None
-    results = {r["modelId"]: ModelResult.model_validate(r) for r in doc.get("results", [])}
-    judge_failure = doc.get("judgeFailure")  # the judge failed on this item: its answers stand, not judged
+    raw = store.get_json(evaluation_key(item["evaluationId"], "scores.json"))
+    if raw is None:
+        return [
+            DatasetRow(
+                item_id=item["itemId"],
+                model_id=m,
+                status="failed",
+                score_status="not judged",
+                weighted_score=None,
+                scores={},
+                usage=None,
+                latency_ms=None,
+                judge_cost_usd=0.0,
+                error="the item was not scored (its child execution failed)",
+            )
+            for m in models
+        ], None
+    doc = ScoresDocument.model_validate(raw)
+    results = {r.model_id: r for r in doc.results}
     rows = []
     for model_id in models:
         result = results.get(model_id)
-        agg = doc.get("models", {}).get(model_id) or {}
+        scores = doc.models.get(model_id)
         ok = result is not None and result.status == "ok"
-        rows.append({
-            "itemId": item["itemId"], "modelId": model_id, "status": "ok" if ok else "failed",
-            "scoreStatus": agg.get("status", "unscored") if ok and not judge_failure else "not judged",
-            "weightedScore": agg.get("weightedScore") if ok else None,
-            "scores": {k: v["score"] for k, v in (agg.get("scores") or {}).items()} if ok else {},
-            "usage": (result.usage.dump() if result and result.usage else {}),
-            "latencyMs": result.latency_ms if result else None,
-            "judgeCostUsd": agg.get("judgeCostUsd", 0.0),
-            "error": (result.error.error if result and result.error else None),
-            "inference": result.inference if result else None,
-        })
+        # The judge failed on this item (judgeFailure): its answers stand, not judged.
+        status = (scores.status if scores else "unscored") if ok and not doc.judge_failure else "not judged"
+        rows.append(
+            DatasetRow(
+                item_id=item["itemId"],
+                model_id=model_id,
+                status="ok" if ok else "failed",
+                score_status=status,
+                weighted_score=scores.weighted_score if ok and scores else None,
+                scores={k: v.score for k, v in scores.scores.items()} if ok and scores else {},
+                usage=result.usage if result else None,
+                latency_ms=result.latency_ms if result else None,
+                judge_cost_usd=scores.judge_cost_usd if scores else 0.0,
+                error=result.error.error if result and result.error else None,
+                inference=result.inference if result else None,
+            )
+        )
     return rows, doc
 
 
-def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report body, and every judge call of every item summed (``judgeCalls``)."""
+def build_dataset_report(evaluation_id: str, store: Store) -> Report:
     evaluation = load_evaluation(store, evaluation_id)
     manifest = store.require_json(evaluation_key(evaluation_id, "items.json"))
     models = evaluation.request.models
@@ -54,73 +73,105 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
         per_item = list(pool.map(lambda item: _item_rows(store, item, models), manifest))
     rows = [row for item_rows, _doc in per_item for row in item_rows]
     docs = [doc for _rows, doc in per_item if doc is not None]
-    criteria = [c.dump() for c in evaluation.criteria]
-    stats = dataset_statistics(rows, criteria)
+    stats = dataset_statistics([row.dump() for row in rows], [c.dump() for c in evaluation.criteria])
     catalog = load_catalog()
-    calls = [d.get("judgeCalls") or {} for d in docs]
-    judge_cost = round(sum(c.get("costUsd", 0.0) for c in calls), 8)
-    judge_calls = {"count": sum(c.get("count", 0) for c in calls), "costUsd": judge_cost,
-                   "usage": sum((Usage.model_validate(c.get("usage") or {}) for c in calls), Usage()).dump()}
+    calls = [d.judge_calls for d in docs if d.judge_calls]
+    judge_cost = round(sum(c.cost_usd for c in calls), 8)
+    judge_usage = sum((c.usage for c in calls), Usage())
 
     entries = []
     for model_id in models:
-        mine = [r for r in rows if r["modelId"] == model_id]
-        ok = [r for r in mine if r["status"] == "ok"]
-        usage = sum((Usage.model_validate(r["usage"]) for r in mine), Usage())
+        mine = [r for r in rows if r.model_id == model_id]
+        ok = [r for r in mine if r.status == "ok"]
+        usage = sum((r.usage or Usage() for r in mine), Usage())
         st = stats["models"].get(model_id, {})
         info = catalog.get(model_id)
-        latencies = [r["latencyMs"] for r in ok if r["latencyMs"] is not None]
-        entries.append({
-            "modelId": model_id, "name": info.name if info else model_id,
-            "status": "ok" if ok else "failed",
-            "scoreStatus": "scored" if st.get("meanScore") is not None else (
-                "unscored" if any(r["scoreStatus"] == "unscored" for r in ok) else "not judged"),
-            "weightedScore": st.get("meanScore"), "meanScore": st.get("meanScore"), "ci95": st.get("ci95"),
-            "items": st.get("items", 0), "failed": st.get("failed", 0), "unscored": st.get("unscored", 0),
-            "scores": {name: {"score": round(mean, 2), "reason": "mean over the scored items"}
-                       for name, mean in (st.get("criteria") or {}).items() if mean is not None},
-            "usage": usage.dump(), **model_cost_fields(model_id, mine),
-            "latencyMs": round(sum(latencies) / len(latencies)) if latencies else None,
-            "judgeCostUsd": round(sum(r.get("judgeCostUsd") or 0.0 for r in mine), 8),
-            "output": None,
-            **({"error": {"error": "AllItemsFailed", "message": next((r["error"] for r in mine if r["error"]), "")}}
-               if not ok else {}),
-        })
-    entries.sort(key=lambda e: (e["weightedScore"] is None, -(e["weightedScore"] or 0.0)))
-    for rank, entry in enumerate((e for e in entries if e["weightedScore"] is not None), start=1):
-        entry["rank"] = rank
+        latencies = [r.latency_ms for r in ok if r.latency_ms is not None]
+        entries.append(
+            ModelEntry(
+                model_id=model_id,
+                name=info.name if info else model_id,
+                status="ok" if ok else "failed",
+                score_status="scored"
+                if st.get("meanScore") is not None
+                else ("unscored" if any(r.score_status == "unscored" for r in ok) else "not judged"),
+                weighted_score=st.get("meanScore"),
+                mean_score=st.get("meanScore"),
+                ci95=st.get("ci95"),
+                items=st.get("items", 0),
+                failed=st.get("failed", 0),
+                unscored=st.get("unscored", 0),
+                scores={
+                    name: MeanScore(score=round(mean, 2), reason="mean over the scored items")
+                    for name, mean in (st.get("criteria") or {}).items()
+                    if mean is not None
+                },
+                usage=usage,
+                **model_cost_fields(model_id, mine),
+                latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
+                judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8),
+                output=None,
+                **(
+                    {"error": ErrorNote(error="AllItemsFailed", message=next((r.error for r in mine if r.error), ""))}
+                    if not ok
+                    else {}
+                ),
+            )
+        )
+    entries.sort(key=lambda e: (e.weighted_score is None, -(e.weighted_score or 0.0)))
+    rank(entries)
     top = stats.get("topTwo")
     if top and not top.get("significant"):
         for entry in entries:
-            if entry["modelId"] in (top["a"], top["b"]):
-                entry["tie"] = True
-                entry["tiedWith"] = [m for m in (top["a"], top["b"]) if m != entry["modelId"]]
+            if entry.model_id in (top["a"], top["b"]):
+                entry.tie = True
+                entry.tied_with = [m for m in (top["a"], top["b"]) if m != entry.model_id]
 
-    judged = [r for r in rows if r["status"] == "ok"]
-    unscored = sum(r["scoreStatus"] == "unscored" for r in judged)
-    controls = [d["judgeHealth"].get("controlPassed") for d in docs if d.get("judgeHealth")]
+    judged = [r for r in rows if r.status == "ok"]
+    unscored = sum(r.score_status == "unscored" for r in judged)
+    controls = [d.judge_health.control_passed for d in docs if d.judge_health]
     controls = [c for c in controls if c is not None]
-    body = ranked_body(entries, unscored=unscored, judge_cost=judge_cost)
-    body["totals"].update({"items": len(manifest), "answers": len(judged), "failedAnswers": len(rows) - len(judged)})
-    per_item_scores = {}
+    health = JudgeHealth.graded(
+        unscored_rate=unscored_rate(unscored, len(judged)),
+        judged=len(judged),
+        unscored=unscored,
+        control_passed=all(controls) if controls else None,
+        control_pass_rate=round(sum(controls) / len(controls), 4) if controls else None,
+    )
+    per_item_scores: dict[str, dict[str, float | str]] = {}
     for row in rows:
-        value = row["weightedScore"] if row["weightedScore"] is not None else (
-            "failed" if row["status"] == "failed" else "unscored")
-        per_item_scores.setdefault(row["itemId"], {})[row["modelId"]] = value
-    return body | {
-        "judgeHealth": {
-            "unscoredRate": round(unscored / len(judged), 4) if judged else None,
-            "judged": len(judged), "unscored": unscored,
-            "controlPassed": (all(controls) if controls else None),
-            "controlPassRate": round(sum(controls) / len(controls), 4) if controls else None,
-        },
-        "dataset": {
-            "items": len(manifest), "modelIds": models,
-            "itemsWithoutScores": len(manifest) - len(docs),
-            "statistics": stats, "sentences": stats.get("sentences", []),
-            "perItem": [{"itemId": item_id, "scores": scores}
-                        for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]],
-            "perItemTruncated": len(per_item_scores) > PER_ITEM_ROWS,
-            "rows": rows,
-        },
-    }, judge_calls
+        value = (
+            row.weighted_score
+            if row.weighted_score is not None
+            else ("failed" if row.status == "failed" else "unscored")
+        )
+        per_item_scores.setdefault(row.item_id, {})[row.model_id] = value
+    dataset = DatasetSection(
+        items=len(manifest),
+        model_ids=models,
+        items_without_scores=len(manifest) - len(docs),
+        statistics=stats,
+        sentences=stats.get("sentences", []),
+        per_item=[
+            PerItem(item_id=item_id, scores=scores) for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]
+        ],
+        per_item_truncated=len(per_item_scores) > PER_ITEM_ROWS,
+        rows=rows,
+    )
+    totals = totals_of(
+        entries,
+        unscored=unscored,
+        judge_cost=judge_cost,
+        items=len(manifest),
+        answers=len(judged),
+        failed_answers=len(rows) - len(judged),
+    )
+    return assemble(
+        evaluation,
+        entries=entries,
+        totals=totals,
+        judge_health=health,
+        judge_usage=judge_usage,
+        judge_model_ids=evaluation.judge_model_ids,
+        dataset=dataset,
+    )

@@ -23,11 +23,12 @@ from typing import Any, TypeVar
 from bakeoff.converse import ConverseClient
 from bakeoff.errors import BakeoffError, CheckpointCorruptError, ScoringError
 from bakeoff.estimate import cost_usd
+from bakeoff.evaluations import load_evaluation
 from bakeoff.metrics import text_metrics
 from bakeoff.models import Answer, ModelResult, ScoreInput, ScoreOutput, Usage, Verdict
 from bakeoff.observability import MetricUnit, logger, metrics
+from bakeoff.scores import JudgeCalls, JudgeFailureNote, JudgeMeasures, ModelScores, ScoresDocument, TextMetrics
 from bakeoff.storage import Store, evaluation_key
-from bakeoff.validation import load_evaluation
 from functions.score.control import best_answer, control_result, corrupt
 from functions.score.health import judge_noise, length_bias, tie_marks
 from functions.score.judge import Judge
@@ -78,19 +79,15 @@ def _answer_text(store: Store, result: ModelResult) -> str:
     return Answer.model_validate(body).text
 
 
-def _calls(judgments: list[Verdict | Comparison]) -> dict[str, Any]:
+def _calls(judgments: list[Verdict | Comparison]) -> JudgeCalls:
     """``judgeCalls``: every judge call behind these judgments, control and pairwise included.
 
     Like a cached candidate answer, a judgment reused from a checkpoint counts with what it cost
     when it was made; ``cached`` says how many were reused.
     """
-    usage = sum((j.usage for j in judgments), Usage())
-    return {
-        "count": sum(j.attempts for j in judgments),
-        "usage": usage.dump(),
-        "costUsd": round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8),
-        "cached": sum(j.cached for j in judgments),
-    }
+    return JudgeCalls(count=sum(j.attempts for j in judgments), usage=sum((j.usage for j in judgments), Usage()),
+                      cost_usd=round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8),
+                      cached=sum(j.cached for j in judgments))
 
 
 def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
@@ -117,15 +114,15 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         jobs |= {(j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
                  for j in judges for a, b in ordered_pairs(order)}
     key = evaluation_key(task.evaluation_id, "scores.json")
-    results = [r.dump() for r in task.results]
     try:
         done = run_all(jobs, concurrency)
     except BakeoffError as exc:
         # Keep the branch results beside the judge's failure before the error goes to Retry/Catch: a dataset
         # report reads each item from here, and must report the answers (and their cost) as not judged,
         # never as failed. A later successful attempt overwrites this document.
-        store.put_json(key, {"judgeModelIds": judge_ids, "results": results,
-                             "judgeFailure": {"error": type(exc).__name__, "message": exc.message}})
+        failure = JudgeFailureNote(error=type(exc).__name__, message=exc.message)
+        store.put_json(key, ScoresDocument(judge_model_ids=judge_ids, results=task.results,
+                                           judge_failure=failure).dump())
         raise
     by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
     comparisons: list[Comparison] = [v for k, v in done.items() if len(k) == 3]  # type: ignore[misc]
@@ -152,19 +149,15 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     ties = tie_marks(weighted, noise, pairwise_health)
     text = {m: text_metrics(answers[m], article) for m in order}
 
-    models: dict[str, dict[str, Any]] = {}
-    for m in order:
-        entry = combined[m].dump()
-        entry["judgeCostUsd"] = round(sum(cost_usd(v.judge_model_id, v.usage) for v in by_model[m]), 8)
-        if panel is not None:
-            entry["panel"] = {v.judge_model_id: v.weighted_score for v in by_model[m]}
-        entry["metrics"] = text[m]
-        entry["tie"] = bool(ties.get(m))
-        entry["tiedWith"] = ties.get(m, [])
-        models[m] = entry
+    models = {m: ModelScores(
+        **combined[m].model_dump(exclude_none=True),
+        judge_cost_usd=round(sum(cost_usd(v.judge_model_id, v.usage) for v in by_model[m]), 8),
+        **({"panel": {v.judge_model_id: v.weighted_score for v in by_model[m]}} if panel is not None else {}),
+        metrics=TextMetrics.model_validate(text[m]), tie=bool(ties.get(m)), tied_with=ties.get(m, []))
+        for m in order}
 
     verdicts = [v for m in order for v in by_model[m]]
-    judge_health = {
+    judge_health = JudgeMeasures.model_validate({
         "control": control,
         "controlPassed": control["passed"] if control else None,
         "panel": panel,
@@ -172,24 +165,19 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         "lengthBias": length_bias({m: text[m]["wordCount"] for m in order}, weighted),
         "noise": noise,
         "noiseSource": noise_source,
-    }
-    store.put_json(key, {
-        "judgeModelId": evaluation.judge_model_id,
-        "judgeModelIds": judge_ids,
-        "verdicts": [v.dump() for v in verdicts],
-        "models": models,
-        "judgeHealth": judge_health,
-        "judgeCalls": _calls([*verdicts, *control_verdicts, *comparisons]),
+    })
+    store.put_json(key, ScoresDocument(
+        judge_model_id=evaluation.judge_model_id, judge_model_ids=judge_ids, verdicts=verdicts, models=models,
+        judge_health=judge_health, judge_calls=_calls([*verdicts, *control_verdicts, *comparisons]),
         # The branch results too: in dataset mode the report reads each item from here, since a
         # Distributed Map's own results would outgrow the state payload limit.
-        "results": results,
-    })
+        results=task.results).dump())
 
     scored = sum(v.status == "scored" for v in combined.values())
     metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(combined) - scored)
     if control and control["passed"] is not None:
         metrics.add_metric(name="ControlFailed", unit=MetricUnit.Count, value=0 if control["passed"] else 1)
     logger.info("scored", extra={"scored": scored, "unscored": len(combined) - scored, "judges": judge_ids,
-                                 "controlPassed": judge_health["controlPassed"], "noise": noise})
+                                 "controlPassed": judge_health.control_passed, "noise": noise})
     return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored,
                        unscored=len(combined) - scored)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bakeoff.report import IndexRow, Report
 from functions.report.render import render_index, render_report
 
 pytestmark = pytest.mark.browser
@@ -42,7 +43,7 @@ def test_report_opens_from_disk_quietly_in_leaderboard_order(open_html: Any, out
     # Given
     report = load("three_models")
     # When
-    visit = open_html(render_report(report))
+    visit = open_html(render_report(Report.model_validate(report)))
     page = visit.page
     # Then
     assert_quiet(visit)
@@ -59,7 +60,7 @@ def test_report_opens_from_disk_quietly_in_leaderboard_order(open_html: Any, out
 
 def test_failed_and_unscored_models_read_as_such(open_html: Any, output_dir: Path) -> None:
     report = load("unscored_model")
-    visit = open_html(render_report(report))
+    visit = open_html(render_report(Report.model_validate(report)))
     page = visit.page
     assert_quiet(visit)
     unscored = page.locator('#leaderboard tr[data-status="unscored"]')
@@ -68,7 +69,7 @@ def test_failed_and_unscored_models_read_as_such(open_html: Any, output_dir: Pat
     assert "Judge health check failed" in page.locator("#alerts").inner_text()
 
     report = load("failed_model")
-    visit = open_html(render_report(report), "failed.html")
+    visit = open_html(render_report(Report.model_validate(report)), "failed.html")
     assert_quiet(visit)
     error = visit.page.locator('#answers article[data-status="failed"] .error-box').inner_text()
     assert error.startswith("ModelThrottledError") and "ThrottlingException" in error
@@ -79,7 +80,7 @@ def test_failed_and_unscored_models_read_as_such(open_html: Any, output_dir: Pat
 def test_sorting_runs_under_the_csp_and_keeps_blanks_last(open_html: Any) -> None:
     # Given a report with a failed model (no latency) and the inline script admitted by its hash
     report = load("failed_model")
-    page = open_html(render_report(report)).page
+    page = open_html(render_report(Report.model_validate(report))).page
     timed = [m for m in report["models"] if m["latencyMs"] is not None]
     by_latency = sorted(timed, key=lambda m: m["latencyMs"])
     failed = [m["modelId"] for m in report["models"] if m["latencyMs"] is None]
@@ -96,7 +97,7 @@ def test_sorting_runs_under_the_csp_and_keeps_blanks_last(open_html: Any) -> Non
 
 def test_hostile_answer_executes_nothing_and_shows_as_text(open_html: Any, output_dir: Path) -> None:
     # Given answers, names, reasons, evidence, errors and the request full of script, handlers and links
-    visit = open_html(render_report(load("hostile_output")), "hostile.html")
+    visit = open_html(render_report(Report.model_validate(load("hostile_output"))), "hostile.html")
     page = visit.page
     column = page.locator('#answers article[data-model="meta.llama3-70b-instruct-v1:0"]')
     # Then loading it ran nothing and fetched nothing
@@ -124,7 +125,7 @@ def test_hostile_answer_executes_nothing_and_shows_as_text(open_html: Any, outpu
 
 def test_report_works_with_javascript_off(open_html: Any) -> None:
     report = load("three_models")
-    visit = open_html(render_report(report), javascript=False)
+    visit = open_html(render_report(Report.model_validate(report)), javascript=False)
     page = visit.page
     assert visit.requests == [visit.url] and visit.console_errors == []
     assert rows_in_dom(page) == report["ranking"]
@@ -135,7 +136,7 @@ def test_report_works_with_javascript_off(open_html: Any) -> None:
 
 def test_five_long_answers_render_side_by_side(open_html: Any) -> None:
     report = load("five_long_answers")
-    visit = open_html(render_report(report))
+    visit = open_html(render_report(Report.model_validate(report)))
     assert_quiet(visit)
     columns = visit.page.locator("#answers article.col")
     assert columns.count() == 5
@@ -145,10 +146,7 @@ def test_five_long_answers_render_side_by_side(open_html: Any) -> None:
 
 def test_index_lists_newest_first_and_links_to_each_report(open_html: Any, output_dir: Path) -> None:
     reports = [load(name) for name in ("failed_model", "three_models", "unscored_model")]
-    rows = [{"evaluationId": r["evaluationId"], "createdAt": r["createdAt"], "title": r["title"],
-             "winner": r["winner"], "totalCostUsd": r["totalCostUsd"], "models": r["totals"]["models"],
-             "failed": r["totals"]["failed"], "status": "ok" if r["totals"]["failed"] == 0 else "partial"}
-            for r in reports]
+    rows = [IndexRow.of(Report.model_validate(r)) for r in reports]
     visit = open_html(render_index(rows), "index.html")
     assert_quiet(visit)
     order = visit.page.locator("#evaluations tbody tr").evaluate_all(

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from bakeoff.errors import StorageError
+from bakeoff.report import IndexRow, ReportHeadline
 from bakeoff.storage import Store
 from bakeoff_offline.moto_tuning import tuned_moto
 from functions.report.build import update_index
@@ -34,9 +35,10 @@ def s3() -> Any:
         yield client
 
 
-def _report(n: int) -> dict[str, Any]:
-    return {"evaluationId": f"20260101T0000{n:02d}Z-0000000{n % 10}", "createdAt": f"2026-01-01T00:00:{n:02d}+00:00",
-            "title": f"run {n}", "winner": "m", "totalCostUsd": 0.01, "totals": {"models": 2, "failed": 0}}
+def _report(n: int) -> ReportHeadline:
+    return ReportHeadline.model_validate({
+        "evaluationId": f"20260101T0000{n:02d}Z-0000000{n % 10}", "createdAt": f"2026-01-01T00:00:{n:02d}+00:00",
+        "title": f"run {n}", "winner": "m", "totals": {"models": 2, "failed": 0, "totalCostUsd": 0.01}})
 
 
 def _hold_first_reads(client: Any, parties: int) -> Callable[[], None]:
@@ -59,24 +61,24 @@ def test_twelve_reports_finishing_at_once_keep_twelve_rows(s3) -> None:
     reports = [_report(n) for n in range(WRITERS)]
     # When they update it at once
     with ThreadPoolExecutor(WRITERS) as pool:
-        list(pool.map(lambda r: update_index(store, "reports/", r, pause=lambda _: None), reports))
+        list(pool.map(lambda r: update_index(store, "reports/", IndexRow.of(r), pause=lambda _: None), reports))
     release()
     # Then every row is there, once, newest first, and the page lists them all
     rows = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/index.json")["Body"].read())["evaluations"]
-    assert sorted(r["evaluationId"] for r in rows) == sorted(r["evaluationId"] for r in reports)
+    assert sorted(r["evaluationId"] for r in rows) == sorted(r.evaluation_id for r in reports)
     assert [r["createdAt"] for r in rows] == sorted((r["createdAt"] for r in rows), reverse=True)
     html = s3.get_object(Bucket=BUCKET, Key="reports/index.html")["Body"].read().decode()
-    assert all(r["evaluationId"] in html for r in reports)
+    assert all(r.evaluation_id in html for r in reports)
 
 
 def test_a_report_written_again_replaces_its_row(s3) -> None:
     store = Store(s3, BUCKET)
-    update_index(store, "reports/", _report(1))
-    update_index(store, "reports/", _report(2))
-    update_index(store, "reports/", _report(1) | {"winner": "n"})
+    update_index(store, "reports/", IndexRow.of(_report(1)))
+    update_index(store, "reports/", IndexRow.of(_report(2)))
+    update_index(store, "reports/", IndexRow.of(_report(1).model_copy(update={"winner": "n"})))
     rows = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/index.json")["Body"].read())["evaluations"]
-    assert [(r["evaluationId"], r["winner"]) for r in rows] == [(_report(2)["evaluationId"], "m"),
-                                                                 (_report(1)["evaluationId"], "n")]
+    assert [(r["evaluationId"], r["winner"]) for r in rows] == [(_report(2).evaluation_id, "m"),
+                                                                 (_report(1).evaluation_id, "n")]
 
 
 def test_a_conditional_write_that_loses_is_reported_not_applied(s3) -> None:
@@ -109,4 +111,4 @@ def test_an_index_that_never_settles_is_a_storage_error_the_asl_retries(s3) -> N
     s3.meta.events.register_first("before-send.s3.PutObject", precondition_failed)
     # Then the report step fails with the error the ASL retries, after a bounded number of tries
     with pytest.raises(StorageError, match="kept changing"):
-        update_index(store, "reports/", _report(3), pause=lambda _: None)
+        update_index(store, "reports/", IndexRow.of(_report(3)), pause=lambda _: None)

@@ -93,6 +93,8 @@ def stack_csv_row(report: dict, model_id: str) -> dict:
     import csv
     import io
 
-    from functions.report.render import render_csv
+    from bakeoff.report import Report
+    from functions.report.results_csv import render_csv
 
-    return next(row for row in csv.DictReader(io.StringIO(render_csv(report))) if row["modelId"] == model_id)
+    return next(row for row in csv.DictReader(io.StringIO(render_csv(Report.model_validate(report))))
+                if row["modelId"] == model_id)

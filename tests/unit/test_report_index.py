@@ -1,15 +1,20 @@
 """The reports index: display names in the Winner column, runs whose judge health failed marked, and the
-runs of one request shown as a trend (functions/report/trend.py), from rows as index_row writes them."""
+runs of one request shown as a trend (bakeoff.trend), from rows as index_row writes them."""
 
 from __future__ import annotations
 
 import copy
 import json
 
-from functions.report.build import index_row
+from bakeoff.trend import request_key
+from bakeoff.report import IndexRow, ReportHeadline
 from functions.report.render import render_index
-from functions.report.trend import request_key
 from tests.unit.test_report_render import Page, load
+
+
+def index_row(report: dict) -> IndexRow:
+    """The row the report step writes for a report.json (read as the offline index reads it)."""
+    return IndexRow.of(ReportHeadline.model_validate(report))
 
 
 def rerun(report: dict, evaluation_id: str, created_at: str, winner_score: float, *, healthy: bool = True) -> dict:
@@ -36,15 +41,15 @@ def test_the_index_names_winners_marks_unhealthy_judges_and_shows_reruns_as_a_tr
 
     # Then the Winner column shows the display name, not the model ID
     winner = first["models"][0]
-    assert rows[0]["winnerName"] == winner["name"] != winner["modelId"]
+    assert rows[0].winner_name == winner["name"] != winner["modelId"]
     assert f"{winner['name']} 3 0" in text and f"{winner['modelId']} 3 0" not in text
     # The run whose judge health failed is marked, the others are not
     assert text.count("judge health failed") == 1
     assert [a["title"] for a in page.all("span") if "judge-unhealthy" in a.get("class", "")][0].startswith(
         "the judge did not score")
     # The reruns (a new title is the same work) list every run oldest first; the other request has no trend
-    assert rows[0]["requestKey"] == rows[1]["requestKey"] == request_key(first["request"])
-    assert rows[3]["requestKey"] != rows[0]["requestKey"]
+    assert rows[0].request_key == rows[1].request_key == request_key(first["request"]) is not None
+    assert rows[3].request_key != rows[0].request_key
     assert text.count("8.50 → 8.10 → 6.40* winner's weighted score, 3 runs, oldest first") == 3
     trend_links = [a["href"] for a in page.all("a") if a.get("title", "").startswith("2026120")]
     assert trend_links[:3] == [f"./{r['evaluationId']}/report.html" for r in runs]
@@ -56,7 +61,8 @@ def test_the_index_names_winners_marks_unhealthy_judges_and_shows_reruns_as_a_tr
 def test_index_rows_written_before_these_fields_still_render():
     old = {"evaluationId": "20261101T000000Z-0000000a", "createdAt": "2026-11-01T00:00:00+00:00", "title": "t",
            "winner": "amazon.nova-lite-v1:0", "totalCostUsd": 0.01, "models": 2, "failed": 0, "status": "ok"}
-    text = Page(render_index([old, old | {"evaluationId": "20261102T000000Z-0000000b"}])).text("evaluations")
+    rows = [IndexRow.model_validate(old), IndexRow.model_validate(old | {"evaluationId": "20261102T000000Z-0000000b"})]
+    text = Page(render_index(rows)).text("evaluations")
     assert "amazon.nova-lite-v1:0" in text and "runs, oldest first" not in text and "judge health" not in text
 
 

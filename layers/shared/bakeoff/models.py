@@ -381,9 +381,10 @@ class ReportInput(Contract):
     mode: Literal["single", "dataset"] = "single"
 
     @model_validator(mode="after")
-    def _single_needs_results(self) -> ReportInput:
+    def _single_needs_scoring(self) -> ReportInput:
+        # A dataset report reads each item's scores.json; a single article's comes from the score step.
         if self.mode == "single" and self.scoring is None:
-            raise ValueError("a single-article report needs scoring")
+            raise ValueError("a single-article report needs scoring (the score step's output or its failure)")
         return self
 
 

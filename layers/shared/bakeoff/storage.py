@@ -4,12 +4,18 @@ Layout in the bucket::
 
     evaluations/<evaluationId>/owner.json     the API key that created it (written by the API)
     evaluations/<evaluationId>/request.json   the validated request (every state reads it)
-    evaluations/<evaluationId>/scores.json    the judge's verdicts for this evaluation
+    evaluations/<evaluationId>/scores.json    the judge's verdicts and health (``bakeoff.scores``)
+    evaluations/<evaluationId>/items.json     a dataset's items: [{itemId, evaluationId}], the Map's input
+    evaluations/<evaluationId>~<itemId>/...   one dataset item, an evaluation of its own (request, scores)
     checkpoints/answers/<sha256>.json          one candidate answer, keyed by what determines it
     checkpoints/verdicts/<sha256>.json         one judge verdict, keyed likewise
+    checkpoints/comparisons/<sha256>.json      one pairwise comparison, keyed likewise
     checkpoints/<kind>/keys/<apiKeyId>/...     the same, for an evaluation an API key created: keys
                                                never share cached answers or verdicts
-    reports/<evaluationId>/report.{json,html}  the report; reports/index.html lists them
+    reports/<evaluationId>/report.json         the report (``bakeoff.report.Report``), and rendered from
+    reports/<evaluationId>/report.html,        it the page and the spreadsheet
+    reports/<evaluationId>/results.csv
+    reports/index.json, reports/index.html    every evaluation, newest first (``ReportsIndex``)
 
 A checkpoint key is the hash of everything that determines the result, so a Step Functions retry,
 a redrive or a rerun of the same request finds it and calls no model. S3 PutObject is atomic (an

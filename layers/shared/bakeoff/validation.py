@@ -25,10 +25,6 @@ from bakeoff.catalog import Catalog, estimate_tokens, load_catalog
 from bakeoff.criteria import BUILTIN_CRITERIA
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
-
-# Re-exported only until the states that read evaluations (functions/score, functions/report and new
-# ones on other branches) import it from bakeoff.evaluations, where it moved; then remove it.
-from bakeoff.evaluations import load_evaluation  # noqa: F401
 from bakeoff.jsontext import parse_json
 from bakeoff.models import CostEstimate, DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion
 from bakeoff.settings import Settings

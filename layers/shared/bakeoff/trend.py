@@ -11,15 +11,24 @@ import hashlib
 import json
 from typing import Any
 
+from bakeoff.models import EvaluationRequest
+
 # Fields of a request that do not change what is asked of the models or the judge.
 NOT_THE_WORK = ("title", "useCache", "budgetUsd", "deadlineSeconds")
 
 
-def request_key(request: dict[str, Any] | None) -> str | None:
-    """A short fingerprint of the work a request asks for; None when the report holds no request."""
-    if not isinstance(request, dict):
+def request_key(request: EvaluationRequest | dict[str, Any] | None) -> str | None:
+    """A short fingerprint of the work a request asks for; None when the report holds no (valid) request.
+    The request is read into the model and dumped whole, so a report.json's request and the model give one key."""
+    if isinstance(request, dict):
+        try:
+            request = EvaluationRequest.model_validate(request)
+        except ValueError:
+            return None
+    if not isinstance(request, EvaluationRequest):
         return None
-    work = {k: v for k, v in request.items() if k not in NOT_THE_WORK}
+    dumped = request.model_dump(mode="json", by_alias=True)
+    work = {k: v for k, v in dumped.items() if k not in NOT_THE_WORK}
     return hashlib.sha256(json.dumps(work, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 

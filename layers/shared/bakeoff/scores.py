@@ -1,0 +1,76 @@
+"""``evaluations/<id>/scores.json``: what the score step hands the report step.
+
+Written by ``functions/score/service.py`` from ``ScoresDocument`` and read back into it by the
+report builders. When the judge fails for good, the score step writes the short form (the branch
+results and ``judgeFailure`` only), so a dataset report can still show that item's answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from bakeoff.document import Document
+from bakeoff.judge_health import JudgeMeasures
+from bakeoff.models import ModelResult, Usage, Verdict
+
+
+class TextMetrics(Document):
+    """Deterministic measures of one answer against the article; no model involved."""
+
+    word_count: int
+    compression_ratio: Annotated[
+        float | None, Field(description="Article words per answer word: 4.0 is a quarter of the article's length.")
+    ]
+    unsupported_numbers: Annotated[list[str], Field(description="In the answer, not in the article.")]
+    unsupported_names: Annotated[list[str], Field(description="In the answer, not in the article.")]
+    rouge_l: Annotated[float | None, Field(description="Against the article, 0-1.")]
+
+
+class ModelScores(Verdict):
+    """One model's verdict (a panel's combined), with what the score step adds to it."""
+
+    judge_cost_usd: Annotated[float, Field(description="This model's own judge calls.")]
+    panel: Annotated[
+        dict[str, float | None] | None, Field(description="Judge panel only: {judgeModelId: weightedScore}.")
+    ] = None
+    metrics: TextMetrics | None = None
+    tie: bool = False
+    tied_with: list[str] = []
+
+
+class JudgeCalls(Document):
+    """Every judge call of the step, also those on no model's behalf (the control, pairwise)."""
+
+    count: int
+    usage: Usage
+    cost_usd: float
+    cached: Annotated[int | None, Field(description="Judgments reused from a checkpoint.")] = None
+
+
+class JudgeFailureNote(Document):
+    """The judge's error when it failed past every retry: its name (the ASL error) and message."""
+
+    error: str
+    message: str
+
+
+class ScoresDocument(Document):
+    """``scores.json``. ``models`` and ``judgeHealth`` are absent when ``judgeFailure`` is present."""
+
+    judge_model_id: str | None = None
+    judge_model_ids: list[str]
+    verdicts: Annotated[list[Verdict] | None, Field(description="Every judge's verdict on every answer.")] = None
+    models: dict[str, ModelScores] = {}
+    judge_health: JudgeMeasures | None = None
+    judge_calls: JudgeCalls | None = None
+    results: Annotated[
+        list[ModelResult],
+        Field(
+            description="The branch results: in dataset mode the report "
+            "reads each item from here (a Distributed Map's own results "
+            "would outgrow the state payload limit)."
+        ),
+    ]
+    judge_failure: JudgeFailureNote | None = None

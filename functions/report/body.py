@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bakeoff.arena import ArenaSection
 from bakeoff.batch import candidate_cost_usd
 from bakeoff.catalog import load_catalog
 from bakeoff.errors import parse_cause
@@ -83,6 +84,7 @@ def assemble(
     notices: Sequence[str] = (),
     judge_failure: ErrorNote | None = None,
     dataset: DatasetSection | None = None,
+    arena: ArenaSection | None = None,
 ) -> Report:
     """The report: the ranked entries and their totals inside what every report carries (the request,
     the estimate, notices, timing). ``notices`` come first, before the ones every run may get."""
@@ -137,6 +139,7 @@ def assemble(
         judge_health=judge_health,
         **({"judge_failure": judge_failure} if judge_failure else {}),
         **({"dataset": dataset} if dataset else {}),
+        **({"arena": arena} if arena else {}),
         request=request,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from bakeoff.arena import arena_from_scores
 from bakeoff.catalog import load_catalog
 from bakeoff.evaluations import load_evaluation
 from bakeoff.judge_health import JudgeHealth
@@ -174,4 +175,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         judge_usage=judge_usage,
         judge_model_ids=evaluation.judge_model_ids,
         dataset=dataset,
+        # Items are the clusters of the arena's bootstrap: one article's verdicts are not independent.
+        arena=arena_from_scores(
+            [(item["itemId"], doc) for item, (_rows, doc) in zip(manifest, per_item, strict=True) if doc],
+            models, names={e.model_id: e.name for e in entries})
+        if evaluation.request.mode == "arena" else None,
     )

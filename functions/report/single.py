@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bakeoff.arena import arena_from_scores
 from bakeoff.catalog import load_catalog
 from bakeoff.errors import parse_cause
 from bakeoff.evaluations import load_evaluation
@@ -164,4 +165,7 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
         judge_model_ids=doc.judge_model_ids if doc else [evaluation.judge_model_id],
         notices=notices,
         judge_failure=judge_failure,
+        arena=arena_from_scores([(task.evaluation_id, doc)], evaluation.request.models,
+                                names={e.model_id: e.name for e in entries})
+        if doc and evaluation.request.mode == "arena" else None,
     )

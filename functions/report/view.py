@@ -193,4 +193,6 @@ def report_view(report: Report) -> dict[str, Any]:
         "request_json": json.dumps(request, indent=2, ensure_ascii=False),
         "article": report.request.article,
         "dataset": report.dataset.dump() if report.dataset else None,
+        "arena": report.arena.dump() if report.arena else None,
+        "pointwise_rank": {m.model_id: m.rank for m in report.models if m.rank is not None},
     }

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import json
 
-from bakeoff.trend import request_key
 from bakeoff.report import IndexRow, ReportHeadline
+from bakeoff.trend import request_key
 from functions.report.render import render_index
 from tests.unit.test_report_render import Page, load
 

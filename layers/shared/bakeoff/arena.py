@@ -28,7 +28,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from bakeoff.models import Contract
+from bakeoff.document import Document
+from bakeoff.scores import ScoresDocument
 
 ELO_SCALE = 400 / math.log(10)
 ELO_BASE = 1000.0
@@ -269,7 +270,7 @@ def battles_from_pairwise(item: str, results: Sequence[Mapping[str, Any]],
     return battles
 
 
-class ArenaRating(Contract):
+class ArenaRating(Document):
     model_id: str
     rating: Annotated[float, Field(description="Bradley-Terry rating on the Elo scale (mean 1000).")]
     ci_low: Annotated[float | None, Field(description="2.5th percentile over item resamples.")] = None
@@ -277,7 +278,7 @@ class ArenaRating(Contract):
     rank: int
 
 
-class ArenaSection(Contract):
+class ArenaSection(Document):
     """``report.json``'s ``arena``: what the pairwise verdicts say, beside the pointwise ranking."""
 
     ratings: list[ArenaRating]
@@ -313,18 +314,19 @@ def arena_section(battles: Sequence[Battle], models: Sequence[str], *, names: Ma
                         items=fitted.items, resamples=fitted.resamples, position_flip_rate=flip_rate)
 
 
-def arena_from_scores(documents: Sequence[tuple[str, Mapping[str, Any]]], models: Sequence[str], *,
+def arena_from_scores(documents: Sequence[tuple[str, ScoresDocument]], models: Sequence[str], *,
                       names: Mapping[str, str] | None = None, resamples: int = 500) -> ArenaSection | None:
     """The arena section from the score step's documents, one ``(item ID, scores document)`` per item
     (a single-article run is one item). Word counts come from each answer's text metrics."""
     battles: list[Battle] = []
     flips = pairs = 0
     for item, doc in documents:
-        pairwise = (doc.get("judgeHealth") or {}).get("pairwise") or {}
-        words = {m: ((entry.get("metrics") or {}).get("wordCount") or 0)
-                 for m, entry in (doc.get("models") or {}).items()}
-        battles += battles_from_pairwise(item, pairwise.get("results") or [], words)
-        flips += sum(1 for line in pairwise.get("results") or [] if line.get("flipped"))
-        pairs += pairwise.get("pairs") or 0
+        pairwise = doc.judge_health.pairwise if doc.judge_health else None
+        if pairwise is None:
+            continue
+        words = {m: scores.metrics.word_count for m, scores in doc.models.items() if scores.metrics}
+        battles += battles_from_pairwise(item, pairwise.results or [], words)
+        flips += sum(1 for line in pairwise.results or [] if line.get("flipped"))
+        pairs += pairwise.pairs
     return arena_section(battles, models, names=names, flip_rate=round(flips / pairs, 4) if pairs else None,
                          resamples=resamples)

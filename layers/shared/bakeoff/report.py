@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from bakeoff.arena import ArenaSection
 from bakeoff.document import Document
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Contract, CostEstimate, CriterionScore, EvaluationRequest, ResolvedCriterion, Usage
@@ -268,6 +269,8 @@ class Report(Document):
         Field(description="The judge step failed past every retry: the report is still written, with no ranking."),
     ] = None
     dataset: Annotated[DatasetSection | None, Field(description="Dataset mode only.")] = None
+    arena: Annotated[ArenaSection | None, Field(description="mode arena only: Bradley-Terry ratings from the "
+                     "pairwise verdicts, raw and length-controlled, with bootstrap CIs over items.")] = None
     request: Annotated[
         EvaluationRequest,
         Field(description="The validated request, defaults filled in: enough to run the evaluation again."),

@@ -16,6 +16,7 @@ from bakeoff.models import Answer, JudgeFailure, ModelResult, ReportInput, Repor
 from bakeoff.storage import Store
 from bakeoff.validation import load_evaluation
 from functions.report.render import render_csv, render_index, render_report
+from functions.report.spend import new_spend_usd
 
 SCHEMA_VERSION = 1
 
@@ -186,6 +187,7 @@ def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, 
                        "workflow, not which Bedrock model is best; check the judge health below before trusting "
                        "any ranking.")
     equivalent = bedrock_equivalent(report["totals"], judge_calls, report["models"]) if local else None
+    report["totals"]["newSpendUsd"] = new_spend_usd(report["models"], judge_calls, report["judgeCostUsd"])
     reported_at = datetime.now(UTC)
     try:
         wall = round((reported_at - datetime.fromisoformat(evaluation.created_at)).total_seconds(), 1)
@@ -207,6 +209,7 @@ def with_header(report: dict[str, Any], evaluation: Any, judge_calls: dict[str, 
         "estimatedCostUsd": evaluation.estimate.total_usd,
         "estimate": evaluation.estimate.dump(),
         **({"bedrockEquivalent": equivalent[0], "bedrockEquivalentBasis": equivalent[1]} if equivalent else {}),
+        **({"judgeCalls": judge_calls} if judge_calls else {}),
         **report,
         "request": request.dump(),
     }

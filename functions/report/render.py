@@ -475,6 +475,8 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
             "cost": _cost(sum(line.get("costUsd") or 0.0 for line in judge_lines),
                           any(line.get("costUsd") is None for line in judge_lines)),
         } if judge_lines else None,
+        "new_spend": _number(totals.get("newSpendUsd")),
+        "judge_calls": _mapping(report.get("judgeCalls")),
         "wall_time": wall,
         "wall_time_derived": derived,
         "warnings": [str(w) for w in report.get("warnings") or []],

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from bakeoff.converse import ConverseClient
 from bakeoff.errors import BakeoffError, CheckpointCorruptError, ScoringError
-from bakeoff.estimate import cost_usd
+from bakeoff.estimate import cost_usd, uncached_cost_usd
 from bakeoff.metrics import text_metrics
 from bakeoff.models import Answer, ModelResult, ScoreInput, ScoreOutput, Usage, Verdict
 from bakeoff.observability import MetricUnit, logger, metrics
@@ -85,11 +85,18 @@ def _calls(judgments: list[Verdict | Comparison]) -> dict[str, Any]:
     when it was made; ``cached`` says how many were reused.
     """
     usage = sum((j.usage for j in judgments), Usage())
+    cost = round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8)
+    uncached = round(sum(uncached_cost_usd(j.judge_model_id, j.usage) for j in judgments), 8)
     return {
         "count": sum(j.attempts for j in judgments),
         "usage": usage.dump(),
-        "costUsd": round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8),
+        "costUsd": cost,
         "cached": sum(j.cached for j in judgments),
+        # Prompt caching: what the same calls would have cost with every input token at the input price.
+        "uncachedCostUsd": uncached,
+        "cacheSavingUsd": round(uncached - cost, 8),
+        # What this run itself spent: judgments reused from checkpoints were paid for by an earlier run.
+        "newSpendUsd": round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments if not j.cached), 8),
     }
 
 
@@ -118,8 +125,12 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
                  for j in judges for a, b in ordered_pairs(order)}
     key = evaluation_key(task.evaluation_id, "scores.json")
     results = [r.dump() for r in task.results]
+    # A prompt cache entry serves other calls only once the call that writes it has begun to answer: each
+    # caching judge's first call goes alone, so that the others read what it wrote instead of all writing.
+    warm_up = {key: jobs.pop(key) for key in [(j.judge_model_id, order[0]) for j in judges if j.caching and order]}
     try:
-        done = run_all(jobs, concurrency)
+        done = run_all(warm_up, concurrency)
+        done |= run_all(jobs, concurrency)
     except BakeoffError as exc:
         # Keep the branch results beside the judge's failure before the error goes to Retry/Catch: a dataset
         # report reads each item from here, and must report the answers (and their cost) as not judged,

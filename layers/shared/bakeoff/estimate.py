@@ -16,9 +16,18 @@ def judge_max_tokens(criteria_count: int) -> int:
 
 
 def cost_usd(model_id: str, usage: Usage) -> float:
-    """What a call cost; 0.0 for an unpriced model (check ``priced`` before showing it as a price)."""
+    """What a call cost, cache reads and writes at their prices; 0.0 for an unpriced model (check
+    ``priced`` before showing it as a price)."""
     info = load_catalog().get(model_id)
-    return info.cost_usd(usage.input_tokens, usage.output_tokens) if info else 0.0
+    return info.cost_usd(usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_write) \
+        if info else 0.0
+
+
+def uncached_cost_usd(model_id: str, usage: Usage) -> float:
+    """What the same call would have cost without prompt caching: every input token at the input price."""
+    info = load_catalog().get(model_id)
+    return info.cost_usd(usage.input_tokens + usage.cache_read + usage.cache_write, usage.output_tokens) \
+        if info else 0.0
 
 
 def judge_calls(request: EvaluationRequest) -> int:

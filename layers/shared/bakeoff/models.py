@@ -194,16 +194,32 @@ class Evaluation(Contract):
 
 
 class Usage(Contract):
+    """Tokens of one or more calls, as Converse reports them: with prompt caching, ``inputTokens`` counts
+    only the input read neither from nor into the cache; ``cacheRead/WriteInputTokens`` are the rest
+    (absent from the JSON when there are none)."""
+
     input_tokens: Annotated[int, Field(ge=0)] = 0
     output_tokens: Annotated[int, Field(ge=0)] = 0
+    cache_read_input_tokens: Annotated[int | None, Field(ge=0)] = None
+    cache_write_input_tokens: Annotated[int | None, Field(ge=0)] = None
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+        return self.input_tokens + self.output_tokens + self.cache_read + self.cache_write
+
+    @property
+    def cache_read(self) -> int:
+        return self.cache_read_input_tokens or 0
+
+    @property
+    def cache_write(self) -> int:
+        return self.cache_write_input_tokens or 0
 
     def __add__(self, other: Usage) -> Usage:
+        read, write = self.cache_read + other.cache_read, self.cache_write + other.cache_write
         return Usage(input_tokens=self.input_tokens + other.input_tokens,
-                     output_tokens=self.output_tokens + other.output_tokens)
+                     output_tokens=self.output_tokens + other.output_tokens,
+                     cache_read_input_tokens=read or None, cache_write_input_tokens=write or None)
 
 
 class ModelEstimate(Contract):

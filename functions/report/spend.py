@@ -1,0 +1,18 @@
+"""What this run itself spent, beside what its results cost.
+
+A rerun that reuses checkpointed answers and verdicts pays nothing for them: the report still shows each
+answer's cost (what the result is worth), and beside it ``newSpendUsd``, the money this run put on the
+bill. That is also all that the run's ``CostUsd`` metric (and so the cost alarms) counted: a reused answer
+emits no metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def new_spend_usd(entries: list[dict[str, Any]], judge_calls: dict[str, Any] | None, judge_cost: float) -> float:
+    """Candidate answers not taken from a checkpoint, plus the judge calls this run made."""
+    candidates = sum(e.get("costUsd") or 0.0 for e in entries if not e.get("cached"))
+    judging = judge_calls.get("newSpendUsd", judge_cost) if judge_calls else judge_cost
+    return round(candidates + judging, 8)

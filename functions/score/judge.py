@@ -142,7 +142,7 @@ class Judge:
 
     def __init__(self, converse: ConverseClient, store: Store, *, judge_model_id: str,
                  criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True,
-                 scope: str | None = None):
+                 scope: str | None = None, prompt_caching: bool = True):
         self.converse = converse
         self.store = store
         self.judge_model_id = judge_model_id
@@ -158,7 +158,8 @@ class Judge:
         # shares (tools, rubric, article, task) can reach the model's minimum: below it nothing is cached.
         shared = estimate_tokens(article, judge_model_id) + estimate_tokens(task_prompt, judge_model_id) \
             + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * len(criteria)
-        self.caching = bool(info and info.prompt_caching and shared >= (info.cache_min_tokens or 0))
+        self.caching = bool(prompt_caching and info and info.prompt_caching
+                            and shared >= (info.cache_min_tokens or 0))
         self.schema = verdict_schema(criteria)
         self.reply_model = reply_model(criteria)
         self.system = _templates.get_template("judge_system.j2").render(

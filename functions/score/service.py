@@ -101,7 +101,7 @@ def _calls(judgments: list[Verdict | Comparison]) -> dict[str, Any]:
 
 
 def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
-                  concurrency: int) -> ScoreOutput:
+                  concurrency: int, prompt_caching: bool = True) -> ScoreOutput:
     evaluation = load_evaluation(store, task.evaluation_id)
     converse = converse.until(evaluation.judging_deadline_at)  # no judge call past the judging deadline
     request = evaluation.request
@@ -112,7 +112,8 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     # The judge never sees model names: answers are labelled A, B, C in request order.
     labels = dict(zip(order, string.ascii_uppercase, strict=False))
     judges = [Judge(converse, store, judge_model_id=judge_id, criteria=criteria, article=article,
-                    task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id)
+                    task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id,
+                    prompt_caching=prompt_caching)
               for judge_id in evaluation.judge_model_ids]
     judge_ids = [j.judge_model_id for j in judges]
     pairwise = request.mode == "pairwise"

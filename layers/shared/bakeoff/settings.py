@@ -24,6 +24,7 @@ class Settings(BaseModel):
     TOLERATED_FAILURE_PERCENTAGE: Annotated[int, Field(ge=0, le=100)] = 10
     MAX_DATASET_ITEMS: Annotated[int, Field(ge=1, le=10_000)] = 10_000
     JUDGE_CONCURRENCY: Annotated[int, Field(ge=1, le=16)] = 4
+    JUDGE_PROMPT_CACHING: Annotated[bool, Field(description="Send cachePoints to judges that cache prompts.")] = True
     REPORT_PREFIX: str = "reports/"
     EVALUATION_DEADLINE_SECONDS: Annotated[int, Field(ge=10, le=86_400)] = 900
 

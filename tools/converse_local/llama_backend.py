@@ -68,6 +68,7 @@ class LlamaBackend:
         verbose: bool = False,
         max_parallel: int | None = None,
         call_log: Path | None = None,
+        reuse_prefix: bool = True,
     ) -> None:
         """`n_threads=None` keeps llama.cpp's default (half the cores for generation). On a small machine
         that matters: two generation threads on a 2-core box that is doing anything else slowed SmolLM2
@@ -76,7 +77,9 @@ class LlamaBackend:
         `max_parallel` bounds how many models generate at once (None: no bound beyond one call per model);
         with 1, calls queue and each gets every thread, which on a 2-core box beats two models fighting
         over the cores. `call_log`: a JSONL file that gets one line per call (model, tokens in, reused from
-        the KV cache, out, seconds), for benchmarks (bench/demo.py)."""
+        the KV cache, out, seconds), for benchmarks (bench/demo.py). `reuse_prefix=False` empties a model's KV
+        cache before every call, so each reads its whole prompt: the "no prompt cache" side of
+        bench/judge_cache.py."""
         ids = list(dict.fromkeys(model_ids))
         if not ids:
             raise ValueError("LlamaBackend needs at least one model ID")
@@ -95,6 +98,7 @@ class LlamaBackend:
         self._slots = threading.BoundedSemaphore(max_parallel) if max_parallel else None
         self._loaded: dict[str, _Loaded] = {}
         self._call_log = call_log
+        self._reuse_prefix = reuse_prefix
         self._log_lock = threading.Lock()
         self._live: dict[int, dict[str, Any]] = {}  # the calls in flight, by id(): see progress()
 
@@ -123,6 +127,8 @@ class LlamaBackend:
         try:
             with self._locks[model_id], (self._slots or contextlib.nullcontext()):
                 loaded = self._load_locked(model_id)
+                if not self._reuse_prefix:
+                    loaded.llm.reset()  # n_tokens = 0: generate() finds no prefix to keep
                 began = time.monotonic()
                 live.update(phase="reading", since=time.time())
                 generation = _generate(loaded, model_id, plan, deadline, live)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from bakeoff.quota import quota_concurrency
 from bakeoff.text import visible
 
 
@@ -275,7 +276,10 @@ class ValidateOutput(Contract):
                    mode="dataset" if dataset else "single",
                    items_key=f"evaluations/{evaluation.evaluation_id}/items.json" if dataset else None,
                    items=evaluation.items,
-                   dataset_max_concurrency=settings.DATASET_MAX_CONCURRENCY if dataset else None,
+                   # Items at once: the deployment's ceiling, bounded by the models' tokens-per-minute quota.
+                   dataset_max_concurrency=quota_concurrency(
+                       evaluation.estimate, evaluation.items or 1, tokens_per_minute=settings.MODEL_TOKENS_PER_MINUTE,
+                       ceiling=settings.DATASET_MAX_CONCURRENCY) if dataset else None,
                    tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None)
 
 

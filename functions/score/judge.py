@@ -24,10 +24,10 @@ from typing import Any, Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from bakeoff.catalog import estimate_tokens, load_catalog
+from bakeoff.catalog import load_catalog
 from bakeoff.converse import ConverseClient, Tool, build_request, last_json_object, user_message
 from bakeoff.errors import RETRYABLE_MODEL_ERRORS, BakeoffError, CheckpointCorruptError
-from bakeoff.estimate import JUDGE_OVERHEAD_TOKENS, JUDGE_TOKENS_PER_CRITERION, cost_usd, judge_max_tokens
+from bakeoff.estimate import cost_usd, judge_max_tokens, judge_shared_tokens
 from bakeoff.models import CriterionScore, ResolvedCriterion, Usage, Verdict
 from bakeoff.observability import logger, record_model_call
 from bakeoff.scoring import weighted_score
@@ -156,8 +156,7 @@ class Judge:
         info = catalog.get(judge_model_id)
         # A cachePoint only where the model caches prompts (catalog flag), and only when what every call
         # shares (tools, rubric, article, task) can reach the model's minimum: below it nothing is cached.
-        shared = estimate_tokens(article, judge_model_id) + estimate_tokens(task_prompt, judge_model_id) \
-            + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * len(criteria)
+        shared = judge_shared_tokens(article, task_prompt, len(criteria), judge_model_id)
         self.caching = bool(prompt_caching and info and info.prompt_caching
                             and shared >= (info.cache_min_tokens or 0))
         self.schema = verdict_schema(criteria)

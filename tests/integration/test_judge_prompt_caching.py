@@ -34,7 +34,8 @@ REQUEST = json.loads((ROOT / "events" / "statemachine" / "podcast-bedrock.json")
 EVENT = json.loads((ROOT / "events" / "score" / "three-answers.json").read_text())
 JUDGE = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 # Candidates whose context windows hold the long article.
-MODELS = ["anthropic.claude-3-haiku-20240307-v1:0", "meta.llama3-1-70b-instruct-v1:0", "mistral.mistral-large-2407-v1:0"]
+MODELS = ["anthropic.claude-3-haiku-20240307-v1:0", "meta.llama3-1-70b-instruct-v1:0",
+          "mistral.mistral-large-2407-v1:0"]
 ANSWER = ("HOST 1: Harborview's council voted 7 to 2 on Tuesday to replace the Pelham Street ferry with an "
           "electric boat for 180 passengers and 24 cars. HOST 2: It should sail in spring 2029 and costs 31.4 "
           "million dollars, 12 million of it from a state grant. HOST 1: Recap: a 7 to 2 vote, a new ferry. ")

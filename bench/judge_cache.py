@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,7 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     event = json.loads(args.event.read_text())
     model_id, requests = judge_requests(event)
-    logs = {name: ROOT / f".bench-judge-cache-{name}.jsonl" for name in ("cached", "uncached")}
+    folder = Path(tempfile.mkdtemp(prefix="bench-judge-cache-"))
+    logs = {name: folder / f"{name}.jsonl" for name in ("cached", "uncached")}
     backends = {"cached": LlamaBackend([model_id], call_log=logs["cached"]),
                 "uncached": LlamaBackend([model_id], call_log=logs["uncached"], reuse_prefix=False)}
     for backend in backends.values():
@@ -86,8 +89,7 @@ def main() -> None:
             for name in (("cached", "uncached") if run % 2 == 0 else ("uncached", "cached")):
                 results[name].append(side(backends[name], model_id, requests, logs[name]))
     finally:
-        for log in logs.values():
-            log.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
     print(f"judge {model_id}: 4 calls (3 answers + control), {args.runs} run(s) per side, medians")
     for name, rows in results.items():
         print(f"  {name:9s} {statistics.median(r['seconds'] for r in rows):7.1f} s total, "

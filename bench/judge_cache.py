@@ -11,7 +11,7 @@ cachePoint). Each run makes the four calls twice through ``LlamaBackend``, in al
 - uncached: the model's KV cache emptied before every call (``reuse_prefix=False``), so every call reads its
   whole prompt, as a model without prompt caching would.
 
-The answers are fixed texts (no candidate is run) and every call writes at most 60 tokens with a fixed seed,
+The answers are fixed texts (no candidate is run) and every call writes at most 20 tokens with a fixed seed,
 so both sides do the same decoding and differ only in prompt reading. Printed per side: the median total of
 the four calls, the prompt-reading seconds, and the cache tokens the endpoint reported. Note: seconds depend
 on what else the machine is doing; compare the two sides of one run, not runs of different days.
@@ -53,7 +53,7 @@ def judge_requests(event: dict) -> tuple[str, list[dict]]:
     texts = [*ANSWERS, corrupt(ANSWERS[0], event["article"]).text]
     requests = [judge.request(text, "ABCD"[i]) for i, text in enumerate(texts)]
     for request in requests:
-        request["inferenceConfig"]["maxTokens"] = 60
+        request["inferenceConfig"]["maxTokens"] = 20
         request["additionalModelRequestFields"] = {"seed": 7}
     return evaluation.judge_model_id, requests
 
@@ -78,26 +78,27 @@ def main() -> None:
     event = json.loads(args.event.read_text())
     model_id, requests = judge_requests(event)
     folder = Path(tempfile.mkdtemp(prefix="bench-judge-cache-"))
-    logs = {name: folder / f"{name}.jsonl" for name in ("cached", "uncached")}
-    backends = {"cached": LlamaBackend([model_id], call_log=logs["cached"]),
-                "uncached": LlamaBackend([model_id], call_log=logs["uncached"], reuse_prefix=False)}
-    for backend in backends.values():
-        backend.load_all()
+    log = folder / "calls.jsonl"
+    # One model in memory for both sides: only whether the KV cache survives between calls differs.
+    backend = LlamaBackend([model_id], call_log=log)
+    backend.load_all()
     results: dict[str, list[dict]] = {"cached": [], "uncached": []}
+    print(f"judge {model_id}: 4 calls (3 answers + control), {args.runs} run(s) per side", flush=True)
     try:
         for run in range(args.runs):
             for name in (("cached", "uncached") if run % 2 == 0 else ("uncached", "cached")):
-                results[name].append(side(backends[name], model_id, requests, logs[name]))
+                backend.reuse_prefix = name == "cached"
+                row = side(backend, model_id, requests, log)
+                results[name].append(row)
+                print(f"  run {run + 1} {name:9s} {row['seconds']:7.1f} s total, {row['promptSeconds']:6.1f} s "
+                      f"reading prompts; tokens: {row['input']} uncached input, {row['read']} read from cache, "
+                      f"{row['written']} written", flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"judge {model_id}: 4 calls (3 answers + control), {args.runs} run(s) per side, medians")
-    for name, rows in results.items():
-        print(f"  {name:9s} {statistics.median(r['seconds'] for r in rows):7.1f} s total, "
-              f"{statistics.median(r['promptSeconds'] for r in rows):6.1f} s reading prompts; tokens: "
-              f"{rows[-1]['input']} uncached input, {rows[-1]['read']} read from cache, {rows[-1]['written']} written")
     cached = statistics.median(r["seconds"] for r in results["cached"])
     uncached = statistics.median(r["seconds"] for r in results["uncached"])
-    print(f"  saving: {uncached - cached:.1f} s ({1 - cached / uncached:.0%} of the judge's time)")
+    print(f"medians: cached {cached:.1f} s, uncached {uncached:.1f} s: saving {uncached - cached:.1f} s "
+          f"({1 - cached / uncached:.0%} of the judge's time)")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ class LlamaBackend:
         self._slots = threading.BoundedSemaphore(max_parallel) if max_parallel else None
         self._loaded: dict[str, _Loaded] = {}
         self._call_log = call_log
-        self._reuse_prefix = reuse_prefix
+        self.reuse_prefix = reuse_prefix  # may be switched between calls (bench/judge_cache.py does)
         self._log_lock = threading.Lock()
         self._live: dict[int, dict[str, Any]] = {}  # the calls in flight, by id(): see progress()
 
@@ -127,7 +127,7 @@ class LlamaBackend:
         try:
             with self._locks[model_id], (self._slots or contextlib.nullcontext()):
                 loaded = self._load_locked(model_id)
-                if not self._reuse_prefix:
+                if not self.reuse_prefix:
                     loaded.llm.reset()  # n_tokens = 0: generate() finds no prefix to keep
                 began = time.monotonic()
                 live.update(phase="reading", since=time.time())

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bakeoff.catalog import load_catalog
+from bakeoff.estimate import cost_usd
 from bakeoff.models import ModelResult, Usage
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
@@ -37,6 +38,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
             "scores": {k: v["score"] for k, v in (agg.get("scores") or {}).items()} if ok else {},
             "usage": (result.usage.dump() if result and result.usage else {}),
             "latencyMs": result.latency_ms if result else None,
+            "cached": bool(result and result.cached),
             "judgeCostUsd": agg.get("judgeCostUsd", 0.0),
             "error": (result.error.error if result and result.error else None),
         })
@@ -58,7 +60,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
     calls = [d.get("judgeCalls") or {} for d in docs]
     judge_cost = round(sum(c.get("costUsd", 0.0) for c in calls), 8)
     judge_calls = {"count": sum(c.get("count", 0) for c in calls), "costUsd": judge_cost,
-                   "usage": sum((Usage.model_validate(c.get("usage") or {}) for c in calls), Usage()).dump()}
+                   "usage": sum((Usage.model_validate(c.get("usage") or {}) for c in calls), Usage()).dump(),
+                   **{k: round(sum(c.get(k, 0.0) for c in calls), 8)
+                      for k in ("uncachedCostUsd", "cacheSavingUsd", "newSpendUsd") if any(k in c for c in calls)}}
 
     entries = []
     for model_id in models:
@@ -78,6 +82,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
             "scores": {name: {"score": round(mean, 2), "reason": "mean over the scored items"}
                        for name, mean in (st.get("criteria") or {}).items() if mean is not None},
             "usage": usage.dump(), **cost_fields(model_id, usage),
+            # What this run paid for this model's answers: those not reused from checkpoints (see spend.py).
+            "newCostUsd": cost_usd(model_id, sum((Usage.model_validate(r["usage"]) for r in mine
+                                                  if not r.get("cached")), Usage())),
             "latencyMs": round(sum(latencies) / len(latencies)) if latencies else None,
             "judgeCostUsd": round(sum(r.get("judgeCostUsd") or 0.0 for r in mine), 8),
             "output": None,

@@ -39,3 +39,21 @@ def test_a_rerun_from_checkpoints_reports_no_new_spend_and_emits_no_cost(bedrock
     assert all(m["cached"] for m in second_report["models"])
     assert second_report["judgeCalls"]["cached"] == second_report["judgeCalls"]["count"]
     assert "New spend" in html and "$0" in html.split("New spend", 1)[1][:200]
+
+
+def test_a_dataset_rerun_reports_no_new_spend_either(capfd):
+    from tests.statemachine.test_dataset import DATASET, dataset_request
+
+    with offline(good_responder(input_tokens=200, output_tokens=20)) as (stack, _server):
+        request = dataset_request(stack, DATASET.read_bytes())
+        first = stack.run(request)
+        first_report = stack.report(first.evaluation_id)
+        capfd.readouterr()
+        second = stack.run(request)
+        second_report = stack.report(second.evaluation_id)
+        second_costs = cost_records(capfd.readouterr().out)
+    assert first.succeeded and second.succeeded
+    assert first_report["totals"]["newSpendUsd"] == pytest.approx(first_report["totalCostUsd"])
+    assert second_report["totalCostUsd"] == pytest.approx(first_report["totalCostUsd"])
+    assert second_report["totals"]["newSpendUsd"] == 0
+    assert second_costs == []

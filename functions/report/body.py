@@ -23,7 +23,9 @@ from bakeoff.report import (
     Report,
     Totals,
 )
+from bakeoff.scores import JudgeCalls
 from functions.report.batch import batch_notice
+from functions.report.spend import new_spend_usd
 
 
 def readable_error(error: str, raw: str) -> ErrorNote:
@@ -80,6 +82,7 @@ def assemble(
     totals: Totals,
     judge_health: JudgeHealth,
     judge_usage: Usage,
+    judge_calls: JudgeCalls | None = None,
     judge_model_ids: list[str],
     notices: Sequence[str] = (),
     judge_failure: ErrorNote | None = None,
@@ -106,6 +109,7 @@ def assemble(
             "workflow, not which Bedrock model is best; check the judge health below before trusting "
             "any ranking."
         )
+    totals.new_spend_usd = new_spend_usd(entries, judge_calls, totals.judge_cost_usd)
     if batched := batch_notice(entries):
         notices.append(batched)
     reported_at = datetime.now(UTC)
@@ -137,6 +141,7 @@ def assemble(
         judge_cost_usd=totals.judge_cost_usd,
         total_cost_usd=totals.total_cost_usd,
         judge_health=judge_health,
+        **({"judge_calls": judge_calls} if judge_calls else {}),
         **({"judge_failure": judge_failure} if judge_failure else {}),
         **({"dataset": dataset} if dataset else {}),
         **({"arena": arena} if arena else {}),

@@ -7,11 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bakeoff.arena import arena_from_scores
 from bakeoff.catalog import load_catalog
+from bakeoff.estimate import cost_usd
 from bakeoff.evaluations import load_evaluation
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Usage
 from bakeoff.report import DatasetRow, DatasetSection, ErrorNote, MeanScore, ModelEntry, PerItem, Report
-from bakeoff.scores import ScoresDocument
+from bakeoff.scores import JudgeCalls, ScoresDocument
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
 from functions.report.batch import model_cost_fields
@@ -61,6 +62,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
                 judge_cost_usd=scores.judge_cost_usd if scores else 0.0,
                 error=result.error.error if result and result.error else None,
                 inference=result.inference if result else None,
+                cached=bool(result and result.cached),
             )
         )
     return rows, doc
@@ -79,6 +81,14 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
     calls = [d.judge_calls for d in docs if d.judge_calls]
     judge_cost = round(sum(c.cost_usd for c in calls), 8)
     judge_usage = sum((c.usage for c in calls), Usage())
+
+    def summed(name: str) -> float | None:
+        values = [getattr(c, name) for c in calls if getattr(c, name) is not None]
+        return round(sum(values), 8) if values else None
+
+    judge_calls = JudgeCalls(count=sum(c.count for c in calls), usage=judge_usage, cost_usd=judge_cost,
+                             uncached_cost_usd=summed("uncached_cost_usd"), cache_saving_usd=summed("cache_saving_usd"),
+                             new_spend_usd=summed("new_spend_usd")) if calls else None
 
     entries = []
     for model_id in models:
@@ -109,6 +119,8 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
                 },
                 usage=usage,
                 **model_cost_fields(model_id, mine),
+                # What this run paid for this model's answers: those not reused from checkpoints (see spend.py).
+                new_cost_usd=cost_usd(model_id, sum((r.usage or Usage() for r in mine if not r.cached), Usage())),
                 latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
                 judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8),
                 output=None,
@@ -173,6 +185,7 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         totals=totals,
         judge_health=health,
         judge_usage=judge_usage,
+        judge_calls=judge_calls,
         judge_model_ids=evaluation.judge_model_ids,
         dataset=dataset,
         # Items are the clusters of the arena's bootstrap: one article's verdicts are not independent.

@@ -162,6 +162,7 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
         totals=totals_of(entries, unscored=unscored, judge_cost=judge_cost),
         judge_health=health,
         judge_usage=judge_usage,
+        judge_calls=calls,
         judge_model_ids=doc.judge_model_ids if doc else [evaluation.judge_model_id],
         notices=notices,
         judge_failure=judge_failure,

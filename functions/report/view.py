@@ -166,6 +166,8 @@ def report_view(report: Report) -> dict[str, Any]:
         }
         if judge_lines
         else None,
+        "new_spend": totals.new_spend_usd,
+        "judge_calls": report.judge_calls.dump() if report.judge_calls else {},
         "wall_time": wall,
         "wall_time_derived": derived,
         "warnings": report.warnings,

@@ -23,4 +23,5 @@ converse = ConverseClient(boto3.client(
 @metrics.log_metrics
 def lambda_handler(event, context):
     task = ScoreInput.model_validate(event)
-    return score_answers(task, store=store, converse=converse, concurrency=settings.JUDGE_CONCURRENCY).dump()
+    return score_answers(task, store=store, converse=converse, concurrency=settings.JUDGE_CONCURRENCY,
+                         prompt_caching=settings.JUDGE_PROMPT_CACHING).dump()

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from bakeoff.catalog import load_catalog
 from bakeoff.converse import ConverseClient, Tool, build_request, last_json_object, user_message
 from bakeoff.errors import RETRYABLE_MODEL_ERRORS, BakeoffError, CheckpointCorruptError
-from bakeoff.estimate import cost_usd, judge_max_tokens
+from bakeoff.estimate import cost_usd, judge_max_tokens, judge_shared_tokens
 from bakeoff.models import CriterionScore, ResolvedCriterion, Usage, Verdict
 from bakeoff.observability import logger, record_model_call
 from bakeoff.scoring import weighted_score
@@ -40,6 +40,7 @@ PAIRWISE_PROMPT_VERSION = "pairwise/v1"
 TOOL_NAME = "record_verdict"
 PAIRWISE_TOOL_NAME = "record_preference"
 RAW_REPLY_LIMIT = 4000
+ANSWER_TAG = "<candidate_answer"  # the first thing in a judge prompt that differs from call to call
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "prompts"),
                          undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -141,7 +142,7 @@ class Judge:
 
     def __init__(self, converse: ConverseClient, store: Store, *, judge_model_id: str,
                  criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True,
-                 scope: str | None = None):
+                 scope: str | None = None, prompt_caching: bool = True):
         self.converse = converse
         self.store = store
         self.judge_model_id = judge_model_id
@@ -150,7 +151,14 @@ class Judge:
         self.task_prompt = task_prompt
         self.use_cache = use_cache
         self.scope = scope  # the owning API key's ID: its verdicts are cached apart from other keys'
-        self.tool_use = load_catalog().supports_tool_use(judge_model_id)
+        catalog = load_catalog()
+        self.tool_use = catalog.supports_tool_use(judge_model_id)
+        info = catalog.get(judge_model_id)
+        # A cachePoint only where the model caches prompts (catalog flag), and only when what every call
+        # shares (tools, rubric, article, task) can reach the model's minimum: below it nothing is cached.
+        shared = judge_shared_tokens(article, task_prompt, len(criteria), judge_model_id)
+        self.caching = bool(prompt_caching and info and info.prompt_caching
+                            and shared >= (info.cache_min_tokens or 0))
         self.schema = verdict_schema(criteria)
         self.reply_model = reply_model(criteria)
         self.system = _templates.get_template("judge_system.j2").render(
@@ -192,7 +200,13 @@ class Judge:
             first=neutralise(first_text), second=neutralise(second_text), feedback=feedback)
 
     def _request(self, system: str, prompt: str, tool: Tool) -> dict[str, Any]:
-        return build_request(self.judge_model_id, system=system, messages=[user_message(prompt)],
+        message = user_message(prompt)
+        if self.caching:
+            # What every call shares comes first (the prompts put the article and task before any answer,
+            # and neutralise() leaves no "<candidate_answer" in them): the cachePoint goes right after it.
+            cut = prompt.index(ANSWER_TAG)
+            message = user_message(prompt[cut:], cached_prefix=prompt[:cut])
+        return build_request(self.judge_model_id, system=system, messages=[message],
                              max_tokens=judge_max_tokens(len(self.criteria)), temperature=0.0,
                              tool=tool if self.tool_use else None)
 

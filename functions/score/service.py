@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from bakeoff.converse import ConverseClient
 from bakeoff.errors import BakeoffError, CheckpointCorruptError, ScoringError
-from bakeoff.estimate import cost_usd
+from bakeoff.estimate import cost_usd, uncached_cost_usd
 from bakeoff.evaluations import load_evaluation
 from bakeoff.metrics import text_metrics
 from bakeoff.models import Answer, ModelResult, ScoreInput, ScoreOutput, Usage, Verdict
@@ -85,13 +85,19 @@ def _calls(judgments: list[Verdict | Comparison]) -> JudgeCalls:
     Like a cached candidate answer, a judgment reused from a checkpoint counts with what it cost
     when it was made; ``cached`` says how many were reused.
     """
+    cost = round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8)
+    uncached = round(sum(uncached_cost_usd(j.judge_model_id, j.usage) for j in judgments), 8)
     return JudgeCalls(count=sum(j.attempts for j in judgments), usage=sum((j.usage for j in judgments), Usage()),
-                      cost_usd=round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8),
-                      cached=sum(j.cached for j in judgments))
+                      cost_usd=cost, cached=sum(j.cached for j in judgments),
+                      # Prompt caching: what the same calls would have cost with every input token at the input price.
+                      uncached_cost_usd=uncached, cache_saving_usd=round(uncached - cost, 8),
+                      # What this run itself spent: judgments reused from checkpoints were paid for by an earlier run.
+                      new_spend_usd=round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments
+                                              if not j.cached), 8))
 
 
 def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
-                  concurrency: int) -> ScoreOutput:
+                  concurrency: int, prompt_caching: bool = True) -> ScoreOutput:
     evaluation = load_evaluation(store, task.evaluation_id)
     converse = converse.until(evaluation.judging_deadline_at)  # no judge call past the judging deadline
     request = evaluation.request
@@ -102,7 +108,8 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     # The judge never sees model names: answers are labelled A, B, C in request order.
     labels = dict(zip(order, string.ascii_uppercase, strict=False))
     judges = [Judge(converse, store, judge_model_id=judge_id, criteria=criteria, article=article,
-                    task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id)
+                    task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id,
+                    prompt_caching=prompt_caching)
               for judge_id in evaluation.judge_model_ids]
     judge_ids = [j.judge_model_id for j in judges]
     pairwise = request.compares_pairs
@@ -114,8 +121,12 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         jobs |= {(j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
                  for j in judges for a, b in ordered_pairs(order)}
     key = evaluation_key(task.evaluation_id, "scores.json")
+    # A prompt cache entry serves other calls only once the call that writes it has begun to answer: each
+    # caching judge's first call goes alone, so that the others read what it wrote instead of all writing.
+    warm_up = {k: jobs.pop(k) for k in [(j.judge_model_id, order[0]) for j in judges if j.caching and order]}
     try:
-        done = run_all(jobs, concurrency)
+        done = run_all(warm_up, concurrency)
+        done |= run_all(jobs, concurrency)
     except BakeoffError as exc:
         # Keep the branch results beside the judge's failure before the error goes to Retry/Catch: a dataset
         # report reads each item from here, and must report the answers (and their cost) as not judged,

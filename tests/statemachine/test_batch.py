@@ -11,7 +11,7 @@ from decimal import Decimal
 from bakeoff.catalog import load_catalog
 from converse_local import wire
 from tests.conftest import EVENTS, offline
-from tests.support.responders import is_judge_call, verdict
+from tests.support.converse_fakes import is_judge_call, verdict
 
 DATASET = EVENTS / "datasets" / "council-votes-12.jsonl"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -49,3 +49,14 @@ def test_one_topic_with_an_email_subscription_from_a_parameter():
 
 def test_every_function_is_traced():
     assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+
+
+def test_the_daily_alarms_watch_bakeoffs_own_spend_and_the_account_alarm_says_it_is_account_level():
+    props = alarms()
+    for name in ("CostWarningAlarm", "CostCriticalAlarm"):
+        assert props[name]["Period"] == 86400  # a day
+        assert "model-spend-per-day" in props[name]["AlarmName"]["Fn::Sub"]
+    account = props["BillingAlarm"]
+    assert "ACCOUNT" in account["AlarmName"]["Fn::Sub"] and account["AlarmDescription"].startswith("ACCOUNT-LEVEL")
+    assert account["Threshold"] == {"Ref": "AccountChargesAlarmUsd"}
+    assert TEMPLATE["Parameters"]["AccountChargesAlarmUsd"]["Default"] == 25  # as before: $25

@@ -17,6 +17,11 @@ from rich.table import Table
 console = Console(highlight=False)
 
 
+def wide() -> Console:
+    """A console at least 190 columns wide: tables of one row per model, never wrapped, even in a pipe."""
+    return Console(highlight=False, width=max(console.width, 190))
+
+
 def say_error(message: str) -> None:
     """One line (or a few) on what went wrong; the message is shown as written, never as markup."""
     console.print(f"[red]bakeoff:[/red] {escape(message)}", soft_wrap=True)

@@ -148,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--api-key", help="its API key (default: $BAKEOFF_API_KEY)")
     compare.add_argument("--markdown", type=Path, help="also write the comparison as a Markdown table here")
     compare.add_argument("--json", type=Path, help="also write the comparison as JSON here")
+    estimate = sub.add_parser("estimate", help="quote a request before running it: tokens, dollars (on demand, "
+                              "batch, cached), Step Functions, Lambda and wall time on AWS")
+    estimate.add_argument("event", type=Path, help="the request (JSON), as for `local run` or `submit`")
+    estimate.add_argument("--dataset", type=Path, help="a JSONL dataset (one {id, article, reference?} a line)")
+    estimate.add_argument("--tokens-per-minute", type=int, help="Bedrock's quota per model (default: the "
+                          "template's ModelTokensPerMinute; 0 = none)")
+    estimate.add_argument("--tokens-per-second", type=float, default=50.0,
+                          help="assumed output speed of every model, for the times (default 50)")
+    estimate.add_argument("--dataset-concurrency", type=int, help="items at once (default: the deployment's)")
+    estimate.add_argument("--json", action="store_true", help="print the quote as JSON")
+    models = sub.add_parser("models", help="list the model catalog: prices, limits, tool use and caching")
+    models.add_argument("--json", action="store_true", help="the catalog entries as JSON, sources included")
     return parser
 
 
@@ -190,6 +202,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bakeoff_cli.compare import compare
 
         return compare(args)
+    if args.command == "estimate":
+        from bakeoff_cli.quote import estimate_command
+
+        return estimate_command(args)
+    if args.command == "models":
+        from bakeoff_cli.catalog_list import models_command
+
+        return models_command(args)
     return 2
 
 

@@ -53,6 +53,7 @@ class _Generation:
     output_tokens: int
     reused_tokens: int = 0  # the prompt's prefix found in the KV cache from the model's previous call
     prompt_seconds: float = 0.0  # reading the rest of the prompt, up to the first generated token
+    cache: tuple[int, int] | None = None  # (read, written) tokens before the request's cachePoint, if it had one
 
 
 class LlamaBackend:
@@ -67,6 +68,7 @@ class LlamaBackend:
         verbose: bool = False,
         max_parallel: int | None = None,
         call_log: Path | None = None,
+        reuse_prefix: bool = True,
     ) -> None:
         """`n_threads=None` keeps llama.cpp's default (half the cores for generation). On a small machine
         that matters: two generation threads on a 2-core box that is doing anything else slowed SmolLM2
@@ -75,7 +77,9 @@ class LlamaBackend:
         `max_parallel` bounds how many models generate at once (None: no bound beyond one call per model);
         with 1, calls queue and each gets every thread, which on a 2-core box beats two models fighting
         over the cores. `call_log`: a JSONL file that gets one line per call (model, tokens in, reused from
-        the KV cache, out, seconds), for benchmarks (bench/demo.py)."""
+        the KV cache, out, seconds), for benchmarks (bench/demo.py). `reuse_prefix=False` empties a model's KV
+        cache before every call, so each reads its whole prompt: the "no prompt cache" side of
+        bench/judge_cache.py."""
         ids = list(dict.fromkeys(model_ids))
         if not ids:
             raise ValueError("LlamaBackend needs at least one model ID")
@@ -94,6 +98,7 @@ class LlamaBackend:
         self._slots = threading.BoundedSemaphore(max_parallel) if max_parallel else None
         self._loaded: dict[str, _Loaded] = {}
         self._call_log = call_log
+        self.reuse_prefix = reuse_prefix  # may be switched between calls (bench/judge_cache.py does)
         self._log_lock = threading.Lock()
         self._live: dict[int, dict[str, Any]] = {}  # the calls in flight, by id(): see progress()
 
@@ -122,6 +127,8 @@ class LlamaBackend:
         try:
             with self._locks[model_id], (self._slots or contextlib.nullcontext()):
                 loaded = self._load_locked(model_id)
+                if not self.reuse_prefix:
+                    loaded.llm.reset()  # n_tokens = 0: generate() finds no prefix to keep
                 began = time.monotonic()
                 live.update(phase="reading", since=time.time())
                 generation = _generate(loaded, model_id, plan, deadline, live)
@@ -141,6 +148,8 @@ class LlamaBackend:
             "outputTokens": generation.output_tokens, "queuedSeconds": round(queued, 3),
             "promptSeconds": round(generation.prompt_seconds, 3), "seconds": round(seconds, 3),
         }
+        if generation.cache is not None:
+            line["cacheReadInputTokens"], line["cacheWriteInputTokens"] = generation.cache
         with self._log_lock, open(self._call_log, "a", encoding="utf-8") as fh:  # type: ignore[arg-type]
             fh.write(json.dumps(line) + "\n")
 
@@ -188,6 +197,7 @@ class _Plan:
     stop_sequences: list[str]
     tools: list[dict]  # the toolSpecs a forced call may use; empty for a free answer
     schema: dict | None  # what the output must match when tools is not empty
+    cache_prefix: list[dict[str, str]] | None = None  # the chat messages before the request's cachePoint
 
 
 def _plan(request: dict) -> _Plan:
@@ -247,6 +257,17 @@ def _plan(request: dict) -> _Plan:
     messages, prefill = _chat_messages(request["messages"])
     if system:
         messages.insert(0, {"role": "system", "content": system})
+    prefix = wire.cache_prefix(request)
+    cache_prefix = None
+    if prefix is not None:
+        prefix_system, prefix_messages = prefix
+        # Cut inside the system prompt: only its blocks before the cachePoint; cut in the messages: the whole
+        # system prompt as the model reads it (with the tool instruction), then the messages up to the cut.
+        head = system if prefix_messages else wire.system_text({"system": prefix_system})
+        cache_prefix = [{"role": m["role"], "content": "".join(_block_text(b, i) for b in m["content"])}
+                        for i, m in enumerate(prefix_messages)]
+        if head:
+            cache_prefix.insert(0, {"role": "system", "content": head})
     return _Plan(
         messages=messages,
         prefill=prefill,
@@ -258,12 +279,15 @@ def _plan(request: dict) -> _Plan:
         stop_sequences=stops,
         tools=tools,
         schema=schema,
+        cache_prefix=cache_prefix,
     )
 
 
 def _block_text(block: dict, index: int) -> str:
     if "text" in block:
         return block["text"]
+    if "cachePoint" in block:
+        return ""  # a marker, not content: see _Plan.cache_prefix
     if "toolUse" in block:
         use = block["toolUse"]
         return json.dumps({"name": use.get("name"), "input": use.get("input")})
@@ -337,6 +361,7 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
             break
         reused += 1
     reused = min(reused, len(prompt) - 1)
+    cache = _cache_tokens(loaded, plan, prompt, reused)
     began = time.monotonic()
     prompt_seconds = 0.0
     completion: list[int] = []
@@ -374,7 +399,32 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
                 "ModelTimeoutException", f"{model_id} did not finish within the time limit."
             )
     return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion),
-                       reused_tokens=reused, prompt_seconds=prompt_seconds)
+                       reused_tokens=reused, prompt_seconds=prompt_seconds, cache=cache)
+
+
+def _cache_tokens(loaded: _Loaded, plan: _Plan, prompt: list[int], reused: int) -> tuple[int, int] | None:
+    """(read, written) as Bedrock reports them for a request with a cachePoint: the prompt tokens before it
+    were read from the cache when the KV cache already held all of them (a call with the same prefix came
+    just before), else written to it. llama.cpp keeps one sequence per model, so "the cache" is the last
+    call's tokens; the reuse itself happens with or without a cachePoint, only the report needs one."""
+    if plan.cache_prefix is None:
+        return None
+    if not plan.cache_prefix:
+        return (0, 0)
+    try:
+        head = loaded.formatter(messages=plan.cache_prefix)
+    except Exception:  # a template that refuses a conversation cut short (e.g. no user turn): report no cache
+        return (0, 0)
+    # The prefix rendered alone ends with the template's turn markers; the tokens it shares with the whole
+    # prompt are the ones before the cachePoint.
+    tokens = loaded.llm.tokenize(head.prompt.encode("utf-8"), add_bos=not head.added_special, special=True)
+    shared = 0
+    for mine, theirs in zip(tokens, prompt, strict=False):
+        if mine != theirs:
+            break
+        shared += 1
+    shared = min(shared, len(prompt) - 1)
+    return (shared, 0) if reused >= shared else (0, shared)
 
 
 def _without_descriptions(schema: Any) -> Any:
@@ -415,7 +465,9 @@ def _first_stop(text: bytes, stops: list[bytes]) -> int | None:
 
 
 def _to_response(plan: _Plan, generation: _Generation, latency_ms: int) -> dict:
-    usage = {"input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens}
+    cached = sum(generation.cache) if generation.cache else 0
+    usage = {"input_tokens": generation.input_tokens - cached, "output_tokens": generation.output_tokens,
+             "cache": generation.cache}
     if plan.tools:
         try:
             value = json.loads(generation.text)

@@ -64,12 +64,20 @@ def error_body(error: ConverseError) -> dict[str, str]:
     return {"message": error.message}
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    return {
+def _usage(input_tokens: int, output_tokens: int, cache: tuple[int, int] | None = None) -> dict[str, int]:
+    """Bedrock's usage block. With prompt caching (``cache`` = tokens read from and written to the cache, for
+    a request that had a cachePoint), ``inputTokens`` is only the rest of the input and ``totalTokens``
+    counts all four."""
+    usage = {
         "inputTokens": int(input_tokens),
         "outputTokens": int(output_tokens),
         "totalTokens": int(input_tokens) + int(output_tokens),
     }
+    if cache is not None:
+        read, write = int(cache[0]), int(cache[1])
+        usage.update(cacheReadInputTokens=read, cacheWriteInputTokens=write,
+                     totalTokens=usage["totalTokens"] + read + write)
+    return usage
 
 
 def _response(content: list[dict[str, Any]], stop_reason: str, usage: dict, latency_ms: int) -> dict:
@@ -92,9 +100,10 @@ def text_response(
     output_tokens: int,
     stop_reason: str = "end_turn",
     latency_ms: int = 0,
+    cache: tuple[int, int] | None = None,
 ) -> dict:
-    """A Converse reply whose assistant message is one text block."""
-    return _response([{"text": text}], stop_reason, _usage(input_tokens, output_tokens), latency_ms)
+    """A Converse reply whose assistant message is one text block (``cache``: see ``_usage``)."""
+    return _response([{"text": text}], stop_reason, _usage(input_tokens, output_tokens, cache), latency_ms)
 
 
 def new_tool_use_id() -> str:
@@ -111,10 +120,11 @@ def tool_response(
     output_tokens: int,
     tool_use_id: str | None = None,
     latency_ms: int = 0,
+    cache: tuple[int, int] | None = None,
 ) -> dict:
     """A Converse reply whose assistant message is one toolUse block, with `stopReason: tool_use`."""
     block = {"toolUse": {"toolUseId": tool_use_id or new_tool_use_id(), "name": name, "input": tool_input}}
-    return _response([block], "tool_use", _usage(input_tokens, output_tokens), latency_ms)
+    return _response([block], "tool_use", _usage(input_tokens, output_tokens, cache), latency_ms)
 
 
 def empty_response(*, input_tokens: int, latency_ms: int = 0) -> dict:
@@ -156,6 +166,21 @@ def system_text(request: dict) -> str:
 def message_text(message: dict) -> str:
     """The text blocks of one message joined together (other block types are ignored)."""
     return "".join(block["text"] for block in message.get("content", []) if "text" in block)
+
+
+def cache_prefix(request: dict) -> tuple[list[dict], list[dict]] | None:
+    """The request cut at its last ``cachePoint`` block: (system blocks, messages) up to it, or None when
+    it has none. Bedrock caches the prompt prefix before a checkpoint (tools, then system, then messages)."""
+    messages = request.get("messages") or []
+    for index in range(len(messages) - 1, -1, -1):
+        content = messages[index].get("content") or []
+        points = [i for i, block in enumerate(content) if "cachePoint" in block]
+        if points:
+            cut = {**messages[index], "content": content[:points[-1]]}
+            return list(request.get("system") or []), [*messages[:index], cut]
+    system = list(request.get("system") or [])
+    points = [i for i, block in enumerate(system) if "cachePoint" in block]
+    return (system[:points[-1]], []) if points else None
 
 
 def last_user_text(request: dict) -> str:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class ModelInfo(BaseModel):
@@ -33,6 +33,8 @@ class ModelInfo(BaseModel):
     cache_read_per_1k_usd: Annotated[float | None, Field(alias="cacheReadPer1kUsd", ge=0)] = None
     cache_write_per_1k_usd: Annotated[float | None, Field(alias="cacheWritePer1kUsd", ge=0)] = None
     prompt_caching: Annotated[bool | None, Field(alias="promptCaching")] = None
+    cache_min_tokens: Annotated[int | None, Field(alias="cacheMinTokens", gt=0, description=(
+        "The fewest prompt tokens before a cachePoint that the model caches; a shorter prefix is not cached"))] = None
     batch_inference: Annotated[bool | None, Field(alias="batchInference")] = None
     local: bool = False
     region: str | None = None
@@ -43,10 +45,17 @@ class ModelInfo(BaseModel):
     def provider(self) -> str:
         return self.family.split(".", 1)[0]
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
-        """Cost of one call. Decimal arithmetic so sums match hand arithmetic to the cent."""
-        cost = (Decimal(str(self.input_per_1k_usd)) * input_tokens
-                + Decimal(str(self.output_per_1k_usd)) * output_tokens) / 1000
+    def cost_usd(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
+                 cache_write_tokens: int = 0) -> float:
+        """Cost of one call. Decimal arithmetic so sums match hand arithmetic to the cent.
+
+        Cache reads and writes at the catalog's cache prices; where the catalog has none, at the input
+        price, so that no saving is claimed that the price list does not show."""
+        price_in = Decimal(str(self.input_per_1k_usd))
+        read = Decimal(str(self.cache_read_per_1k_usd)) if self.cache_read_per_1k_usd is not None else price_in
+        write = Decimal(str(self.cache_write_per_1k_usd)) if self.cache_write_per_1k_usd is not None else price_in
+        cost = (price_in * input_tokens + Decimal(str(self.output_per_1k_usd)) * output_tokens
+                + read * cache_read_tokens + write * cache_write_tokens) / 1000
         return float(round(cost, 8))
 
     def batch_cost_usd(self, input_tokens: int, output_tokens: int) -> float:
@@ -67,6 +76,23 @@ class FamilyInfo(BaseModel):
     toolUse: bool = True
 
 
+class OrchestrationPrices(BaseModel):
+    """What the AWS services around the models cost (us-east-1 list prices), for ``estimate.quote``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    standard_per_1k_transitions_usd: Annotated[float, Field(alias="standardPer1kTransitionsUsd", ge=0)]
+    express_per_million_requests_usd: Annotated[float, Field(alias="expressPerMillionRequestsUsd", ge=0)]
+    express_per_gb_second_usd: Annotated[float, Field(alias="expressPerGbSecondUsd", ge=0)]
+    lambda_per_million_requests_usd: Annotated[float, Field(alias="lambdaPerMillionRequestsUsd", ge=0)]
+    lambda_per_gb_second_usd: Annotated[float, Field(alias="lambdaPerGbSecondUsd", ge=0)]
+    distributed_map_max_parallel: Annotated[int, Field(alias="distributedMapMaxParallel", gt=0)]
+    batch_discount: Annotated[float, Field(alias="batchDiscount", ge=0, le=1, description=(
+        "Share of the on-demand token price that batch inference saves"))]
+    source: str
+    as_of: Annotated[str, Field(alias="asOf")]
+
+
 class Catalog(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -75,6 +101,7 @@ class Catalog(BaseModel):
     inferenceProfilePrefixes: list[str]
     families: dict[str, FamilyInfo]
     models: list[ModelInfo]
+    orchestration: OrchestrationPrices | None = None
 
     def base_model_id(self, model_id: str) -> str:
         """``us.anthropic.claude-...`` → ``anthropic.claude-...`` (inference profiles bill as their base model)."""
@@ -91,9 +118,15 @@ class Catalog(BaseModel):
                 return model_id[len(prefix):]
         return model_id
 
+    _index: dict[str, ModelInfo] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        # Built once: a 10,000-item dataset looks models up ~30 times an item (its estimate, its quote).
+        self._index = {m.model_id: m for m in self.models}
+
     @property
     def _by_id(self) -> dict[str, ModelInfo]:
-        return {m.model_id: m for m in self.models}
+        return self._index
 
     def get(self, model_id: str) -> ModelInfo | None:
         return self._by_id.get(self.base_model_id(model_id))
@@ -118,6 +151,11 @@ class Catalog(BaseModel):
             return info.tool_use
         fam = self.families.get(self.family(model_id))
         return fam.toolUse if fam else False
+
+    def caches_prompts(self, model_id: str) -> bool:
+        """The model takes Converse ``cachePoint`` blocks and bills cached tokens apart (catalog flag)."""
+        info = self.get(model_id)
+        return bool(info and info.prompt_caching)
 
     def bedrock_ids(self) -> list[str]:
         return [m.model_id for m in self.models if not m.local]

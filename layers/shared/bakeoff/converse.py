@@ -113,8 +113,17 @@ def build_request(
     return request
 
 
-def user_message(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": [{"text": text}]}
+def user_message(text: str, *, cached_prefix: str | None = None) -> dict[str, Any]:
+    """A user message; with ``cached_prefix``, that text first and a ``cachePoint`` after it, so the model
+    caches everything up to there (tools, system prompt and this prefix) for the next call that shares it."""
+    if cached_prefix is None:
+        return {"role": "user", "content": [{"text": text}]}
+    return {"role": "user", "content": [{"text": cached_prefix}, CACHE_POINT, {"text": text}]}
+
+
+# Converse's prompt-caching checkpoint block (Bedrock's only type is "default"), accepted in ``system``
+# and in message content; the cache covers the whole prompt prefix before it.
+CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
 
 
 def map_client_error(exc: ClientError, model_id: str) -> BakeoffError:
@@ -194,7 +203,10 @@ def parse_response(reply: dict[str, Any], latency_ms: int) -> ConverseResult:
     return ConverseResult(
         text="".join(texts),
         stop_reason=reply.get("stopReason", "unknown"),
-        usage=Usage(input_tokens=usage.get("inputTokens", 0), output_tokens=usage.get("outputTokens", 0)),
+        usage=Usage(input_tokens=usage.get("inputTokens", 0), output_tokens=usage.get("outputTokens", 0),
+                    # Present only when the request had a cachePoint (and 0 is the same as absent).
+                    cache_read_input_tokens=usage.get("cacheReadInputTokens") or None,
+                    cache_write_input_tokens=usage.get("cacheWriteInputTokens") or None),
         # Wall time as the caller saw it (Bedrock's metrics.latencyMs stays in ``raw``).
         latency_ms=latency_ms,
         tool_input=tool_input if isinstance(tool_input, dict) else None,

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from bakeoff.quota import quota_concurrency
 from bakeoff.text import visible
 
 
@@ -216,16 +217,32 @@ class Evaluation(Contract):
 
 
 class Usage(Contract):
+    """Tokens of one or more calls, as Converse reports them: with prompt caching, ``inputTokens`` counts
+    only the input read neither from nor into the cache; ``cacheRead/WriteInputTokens`` are the rest
+    (absent from the JSON when there are none)."""
+
     input_tokens: Annotated[int, Field(ge=0)] = 0
     output_tokens: Annotated[int, Field(ge=0)] = 0
+    cache_read_input_tokens: Annotated[int | None, Field(ge=0)] = None
+    cache_write_input_tokens: Annotated[int | None, Field(ge=0)] = None
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+        return self.input_tokens + self.output_tokens + self.cache_read + self.cache_write
+
+    @property
+    def cache_read(self) -> int:
+        return self.cache_read_input_tokens or 0
+
+    @property
+    def cache_write(self) -> int:
+        return self.cache_write_input_tokens or 0
 
     def __add__(self, other: Usage) -> Usage:
+        read, write = self.cache_read + other.cache_read, self.cache_write + other.cache_write
         return Usage(input_tokens=self.input_tokens + other.input_tokens,
-                     output_tokens=self.output_tokens + other.output_tokens)
+                     output_tokens=self.output_tokens + other.output_tokens,
+                     cache_read_input_tokens=read or None, cache_write_input_tokens=write or None)
 
 
 class ModelEstimate(Contract):
@@ -282,7 +299,10 @@ class ValidateOutput(Contract):
                    mode="dataset" if dataset else "single",
                    items_key=f"evaluations/{evaluation.evaluation_id}/items.json" if dataset else None,
                    items=evaluation.items,
-                   dataset_max_concurrency=settings.DATASET_MAX_CONCURRENCY if dataset else None,
+                   # Items at once: the deployment's ceiling, bounded by the models' tokens-per-minute quota.
+                   dataset_max_concurrency=quota_concurrency(
+                       evaluation.estimate, evaluation.items or 1, tokens_per_minute=settings.MODEL_TOKENS_PER_MINUTE,
+                       ceiling=settings.DATASET_MAX_CONCURRENCY) if dataset else None,
                    tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None,
                    inference=evaluation.inference or "on-demand")
 

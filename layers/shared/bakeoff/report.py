@@ -16,7 +16,7 @@ from bakeoff.arena import ArenaSection
 from bakeoff.document import Document
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Contract, CostEstimate, CriterionScore, EvaluationRequest, ResolvedCriterion, Usage
-from bakeoff.scores import TextMetrics
+from bakeoff.scores import JudgeCalls, TextMetrics
 from bakeoff.trend import request_key
 
 SCHEMA_VERSION = 1
@@ -97,6 +97,8 @@ class ModelEntry(Document):
         description="batch: (some of) its answers came from Bedrock batch inference jobs, priced at batch rates."
     )] = None
     batch_answers: Annotated[int | None, Field(description="Dataset, batch mode: answers made by batch jobs.")] = None
+    new_cost_usd: Annotated[float | None, Field(
+        description="Dataset: what this run paid for the answers not reused from checkpoints.")] = None
     on_demand_cost_usd: Annotated[float | None, Field(
         description="Batch mode: what the same tokens would have cost on-demand."
     )] = None
@@ -175,6 +177,9 @@ class Totals(Document):
         Field(description="Models with no price (allowUnpriced): every cost total counts the priced models only."),
     ] = None
     items: Annotated[int | None, Field(description="Dataset only.")] = None
+    new_spend_usd: Annotated[float | None, Field(
+        description="What this run put on the bill: answers and verdicts reused from checkpoints were paid for "
+        "by an earlier run (the CostUsd metric, and so the cost alarms, count only this).")] = None
     answers: Annotated[int | None, Field(description="Dataset only: answers that reached the judge.")] = None
     failed_answers: Annotated[int | None, Field(description="Dataset only.")] = None
 
@@ -199,6 +204,7 @@ class DatasetRow(Document):
     judge_cost_usd: float
     error: str | None
     inference: Annotated[str | None, Field(description="batch: the answer came from a batch inference job.")] = None
+    cached: Annotated[bool | None, Field(description="The answer was reused from a checkpoint.")] = None
 
 
 class PerItem(Document):
@@ -264,6 +270,8 @@ class Report(Document):
         float, Field(description="Kept for compatibility: the same as totals.totalCostUsd, which is canonical.")
     ]
     judge_health: Annotated[JudgeHealth, Field(description="How far to trust the judge on this run.")]
+    judge_calls: Annotated[JudgeCalls | None, Field(description="Every judge call summed: tokens (prompt-cache "
+                           "reads and writes included), cost, the saving against uncached, new spend.")] = None
     judge_failure: Annotated[
         ErrorNote | None,
         Field(description="The judge step failed past every retry: the report is still written, with no ranking."),

@@ -47,6 +47,11 @@ class JudgeCalls(Document):
     usage: Usage
     cost_usd: float
     cached: Annotated[int | None, Field(description="Judgments reused from a checkpoint.")] = None
+    uncached_cost_usd: Annotated[float | None, Field(
+        description="The same calls with every input token at the input price (no prompt cache).")] = None
+    cache_saving_usd: Annotated[float | None, Field(description="uncachedCostUsd - costUsd.")] = None
+    new_spend_usd: Annotated[float | None, Field(
+        description="What this run spent: judgments reused from checkpoints were paid for by an earlier run.")] = None
 
 
 class JudgeFailureNote(Document):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 from bakeoff_cli.exit_codes import Exit
@@ -71,11 +72,14 @@ def test_an_arena_over_three_models_rates_them_raw_and_length_controlled(monkeyp
     out = tmp_path / "out"
 
     models = ScriptedModels(candidate=candidate, judge=judge)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     with converse_server(models) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
         code = main(["local", "run", str(event), "--dataset", str(dataset), "--out", str(out), "--no-open",
                      "--no-checkpoints"])
     assert code == Exit.OK
+    # The CLI quiets the handlers' metrics for its run only, not for the rest of the process
+    assert "POWERTOOLS_METRICS_DISABLED" not in os.environ
     (written,) = out.glob("*/report.json")
     report = json.loads(written.read_text())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -107,7 +108,7 @@ def unreachable(endpoint_url: str) -> str | None:
 def run(args: Namespace) -> int:
     """The whole ``local run`` command; its return value is the exit code (see ``exit_codes``)."""
     from bakeoff_offline.endpoint import EndpointError, LocalEndpoint, ModelServerDied
-    from bakeoff_offline.stack import OfflineStack
+    from bakeoff_offline.stack import OfflineStack, patched_env
 
     if not args.verbose:
         # moto's interpreter logs every failed state with its whole parse tree; the summary says it better.
@@ -178,6 +179,7 @@ def run(args: Namespace) -> int:
             )
             endpoint_url = endpoint.__enter__()
             console.print(f"{progress.stamp()}  local Converse endpoint ready at {endpoint_url}")
+        quieted = contextlib.ExitStack()
         try:
             env = {ENDPOINT_VAR: endpoint_url} if endpoint_url else {}
             if not args.verbose:
@@ -188,7 +190,8 @@ def run(args: Namespace) -> int:
                     "POWERTOOLS_LOG_LEVEL": "WARNING",
                     "POWERTOOLS_METRICS_DISABLED": "true",
                 }
-                os.environ.update(quiet)
+                # Restored when the run ends: a caller in the same process (a test, a script) keeps its own.
+                quieted.enter_context(patched_env(quiet))
                 env |= quiet
             checkpoints = None if args.no_checkpoints else args.out / ".checkpoints"
             with OfflineStack(
@@ -209,6 +212,7 @@ def run(args: Namespace) -> int:
                     folder = stack.download_reports(execution.evaluation_id, args.out)
         finally:
             progress.stop()
+            quieted.close()
             if endpoint:
                 endpoint.__exit__()
     except EndpointError as exc:

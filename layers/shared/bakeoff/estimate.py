@@ -22,10 +22,10 @@ def cost_usd(model_id: str, usage: Usage) -> float:
 
 
 def judge_calls(request: EvaluationRequest) -> int:
-    """Judge calls per judge: one per answer, one for the control answer, and in pairwise mode
-    two per pair of answers (both orders)."""
+    """Judge calls per judge: one per answer, one for the control answer, one per probe kind
+    (``judgeProbes``), and in pairwise mode two per pair of answers (both orders)."""
     n = len(request.models)
-    calls = n + (1 if request.control_answer else 0)
+    calls = n + (1 if request.control_answer else 0) + len(request.probes)
     if request.mode == "pairwise":
         calls += n * (n - 1)
     return calls
@@ -46,7 +46,9 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
     for judge_model_id in judges:
         # A pairwise call reads two answers; count every call at that size to stay on the safe side.
         answers_per_call = 2 if request.mode == "pairwise" else 1
+        # A reference answer is read with every answer.
         per_call_in = (estimate_tokens(request.article, judge_model_id) + request.max_tokens * answers_per_call
+                       + estimate_tokens(request.reference or "", judge_model_id)
                        + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria)
         per_call_out = judge_max_tokens(criteria)
         info = catalog.get(judge_model_id)

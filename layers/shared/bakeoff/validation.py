@@ -191,7 +191,8 @@ def validate_request(
     if request.article is not None:
         cost = estimate(request, judges)
     else:
-        per_item = [estimate(request.model_copy(update={"article": a}), judges) for a in articles]
+        per_item = [estimate(request.model_copy(update={"article": i.article, "reference": i.reference}), judges)
+                    for i in items or []]
         cost = combine_estimates(per_item)
     if cost.unpriced:
         names = ", ".join(cost.unpriced)

@@ -8,10 +8,12 @@ from typing import Any
 
 from bakeoff.catalog import load_catalog
 from bakeoff.models import ModelResult, Usage
+from bakeoff.probes import aggregate
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
 from bakeoff.validation import load_evaluation
 from functions.report.build import cost_fields, ranked_body
+from functions.report.reference_view import reference_means
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -39,6 +41,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
             "latencyMs": result.latency_ms if result else None,
             "judgeCostUsd": agg.get("judgeCostUsd", 0.0),
             "error": (result.error.error if result and result.error else None),
+            **({"referenceMetrics": ref} if ok and (ref := (agg.get("metrics") or {}).get("reference")) else {}),
         })
     return rows, doc
 
@@ -80,6 +83,7 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
             "usage": usage.dump(), **cost_fields(model_id, usage),
             "latencyMs": round(sum(latencies) / len(latencies)) if latencies else None,
             "judgeCostUsd": round(sum(r.get("judgeCostUsd") or 0.0 for r in mine), 8),
+            **({"referenceMetrics": means} if (means := reference_means(ok)) else {}),
             "output": None,
             **({"error": {"error": "AllItemsFailed", "message": next((r["error"] for r in mine if r["error"]), "")}}
                if not ok else {}),
@@ -100,6 +104,8 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
     controls = [c for c in controls if c is not None]
     body = ranked_body(entries, unscored=unscored, judge_cost=judge_cost)
     body["totals"].update({"items": len(manifest), "answers": len(judged), "failedAnswers": len(rows) - len(judged)})
+    references = {item["itemId"]: doc["reference"] for item, (_rows, doc) in zip(manifest, per_item, strict=True)
+                  if doc and doc.get("reference")}
     per_item_scores = {}
     for row in rows:
         value = row["weightedScore"] if row["weightedScore"] is not None else (
@@ -111,13 +117,17 @@ def build_dataset_report(evaluation_id: str, store: Store) -> tuple[dict[str, An
             "judged": len(judged), "unscored": unscored,
             "controlPassed": (all(controls) if controls else None),
             "controlPassRate": round(sum(controls) / len(controls), 4) if controls else None,
+            **({"probes": probes} if (probes := aggregate([(d.get("judgeHealth") or {}).get("probes")
+                                                           for d in docs])) else {}),
         },
         "dataset": {
             "items": len(manifest), "modelIds": models,
             "itemsWithoutScores": len(manifest) - len(docs),
             "statistics": stats, "sentences": stats.get("sentences", []),
-            "perItem": [{"itemId": item_id, "scores": scores}
+            "perItem": [{"itemId": item_id, "scores": scores,
+                         **({"reference": references[item_id]} if item_id in references else {})}
                         for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]],
+            "itemsWithReference": len(references),
             "perItemTruncated": len(per_item_scores) > PER_ITEM_ROWS,
             "rows": rows,
         },

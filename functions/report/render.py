@@ -28,6 +28,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from functions.report.probes_view import probe_checks
+from functions.report.reference_view import reference_view
+
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -267,6 +270,7 @@ def _health_checks(health: Mapping[str, Any]) -> list[dict[str, str]]:
                              + (f" The first-shown answer was preferred {pct(first)} of the time (50% is no "
                                 "lean)." if first is not None else "")
                              + (f" {num(unusable)} pair(s) had an unusable reply." if unusable else "")))
+    checks.extend(probe_checks(_mapping(health.get("probes"))))  # beside the flip rate: what the judge misses
     bias = _mapping(health.get("lengthBias"))
     if bias:
         r, n = _number(bias.get("pearson")), bias.get("n")
@@ -499,6 +503,7 @@ def _report_view(report: Mapping[str, Any]) -> dict[str, Any]:
         "request_json": json.dumps(request, indent=2, ensure_ascii=False),
         "article": request.get("article"),
         "dataset": report.get("dataset"),
+        "reference": reference_view(report),
     }
 
 

@@ -203,6 +203,8 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         # The branch results too: in dataset mode the report reads each item from here, since a
         # Distributed Map's own results would outgrow the state payload limit.
         "results": results,
+        # The reference answer the judge graded against: a dataset report shows each item's.
+        **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
     })
 
     scored = sum(v.status == "scored" for v in combined.values())

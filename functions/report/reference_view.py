@@ -32,8 +32,10 @@ def reference_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
     if not text and not items:
         return None
     return {"text": text, "rows": rows, "dataset": dataset is not None,
-            "listed": [{"id": row.get("itemId"), "text": row["reference"]} for row in items[:SHOWN_ITEM_REFERENCES]],
-            "items_with_reference": (dataset or {}).get("itemsWithReference", len(items)), "items_total": (dataset or {}).get("items")}
+            "listed": [{"id": row.get("itemId"), "text": row["reference"]}
+                       for row in items[:SHOWN_ITEM_REFERENCES]],
+            "items_with_reference": (dataset or {}).get("itemsWithReference", len(items)),
+            "items_total": (dataset or {}).get("items")}
 
 
 def reference_means(rows: list[Mapping[str, Any]]) -> dict[str, Any] | None:

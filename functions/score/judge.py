@@ -46,8 +46,8 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "prompt
 
 # Tags the prompt uses as delimiters. A look-alike inside untrusted text (``</article>``, ``< answer``)
 # could close the data block early and smuggle instructions in, so it is defanged before rendering.
-_DELIMITER = re.compile(r"<\s*/?\s*(article|task_prompt|reference_answer|candidate_answer|rubric|instructions?|system)\b",
-                        re.IGNORECASE)
+_DELIMITER = re.compile(
+    r"<\s*/?\s*(article|task_prompt|reference_answer|candidate_answer|rubric|instructions?|system)\b", re.IGNORECASE)
 
 
 def neutralise(text: str) -> str:
@@ -186,13 +186,15 @@ class Judge:
     def user_prompt(self, answer_text: str, label: str, feedback: str | None = None) -> str:
         return _templates.get_template("judge_user.j2").render(
             article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
-            reference=self._reference_text(), answer=neutralise(answer_text), label=label, feedback=feedback,
+            reference=self._reference_text(), answer=neutralise(answer_text), label=label,
+            feedback=feedback,
             names=", ".join(c.name for c in self.criteria))
 
     def pairwise_prompt(self, first_text: str, second_text: str, feedback: str | None = None) -> str:
         return _templates.get_template("pairwise_user.j2").render(
             article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
-            reference=self._reference_text(), first=neutralise(first_text), second=neutralise(second_text), feedback=feedback)
+            reference=self._reference_text(), first=neutralise(first_text), second=neutralise(second_text),
+            feedback=feedback)
 
     def _reference_text(self) -> str | None:
         return neutralise(self.reference) if self.reference is not None else None

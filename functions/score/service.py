@@ -32,8 +32,8 @@ from functions.score.control import best_answer, control_result, corrupt
 from functions.score.health import judge_noise, length_bias, tie_marks
 from functions.score.judge import Judge
 from functions.score.pairwise import Comparison, ordered_pairs, summarise
-from functions.score.probes import plant, probe_result, probes_health
 from functions.score.panel import agreement, combine
+from functions.score.probes import plant, probe_result, probes_health
 
 # The control answer's stand-in model ID (it is nobody's answer).
 CONTROL_ID = "control"

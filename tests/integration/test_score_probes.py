@@ -1,5 +1,6 @@
 """Judge probes and reference answers through the ScoreFunction handler (moto S3, the template's
 environment, judges scripted at the Converse boundary; the helpers are test_score_handler's)."""
+# ruff: noqa: F811  (``aws`` is test_score_handler's fixture, imported so pytest finds it here)
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import re
 import pytest
 
 from bakeoff.errors import RequestValidationError
-from tests.integration.test_score_handler import (  # noqa: F401 (aws is a fixture)
+from converse_local import wire
+from tests.integration.test_score_handler import (  # noqa: F401
     ANSWERS,
     HAIKU,
     LLAMA,
@@ -22,8 +24,6 @@ from tests.integration.test_score_handler import (  # noqa: F401 (aws is a fixtu
     shown_answers,
     verdict_reply,
 )
-
-from converse_local import wire
 
 ORIGINAL_NUMBERS = set(re.findall(r"\d+", ANSWERS[HAIKU]))
 
@@ -133,3 +133,14 @@ def test_a_reference_is_refused_beside_a_dataset(aws):
              dataset={"s3Uri": "s3://bucket/items.jsonl"}, reference="A summary of the article.")
     assert "for a dataset give each line its own" in str(caught.value.details["errors"])
 
+
+
+def test_a_pairwise_judge_sees_the_reference_too(aws, monkeypatch):
+    judge = NumbersOnlyJudge()
+    run(monkeypatch, aws, judge, mode="pairwise", reference=REFERENCE)
+    pairwise = [(system, user) for system, user in judge.prompts if user.count("<candidate_answer") == 2]
+    assert len(pairwise) == 6
+    for system, user in pairwise:
+        assert "Compare each answer with it" in system
+        assert user.count("<reference_answer>") == 1
+        assert user.index("</task_prompt>") < user.index("<reference_answer>") < user.index("<candidate_answer")

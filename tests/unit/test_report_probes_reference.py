@@ -72,7 +72,8 @@ def test_a_dataset_shows_catch_rates_and_each_items_reference() -> None:
         "caught": [], "missed": ["negation"], "inconclusive": [],
         "summary": "the judge misses negations (an outcome turned into its opposite)"}
     report["dataset"] = {"items": 3, "modelIds": [HAIKU], "itemsWithoutScores": 0, "sentences": [],
-                         "statistics": {"models": {}, "winRates": []}, "perItemTruncated": False, "itemsWithReference": 2,
+                         "statistics": {"models": {}, "winRates": []}, "perItemTruncated": False,
+                         "itemsWithReference": 2,
                          "perItem": [{"itemId": "a", "scores": {}, "reference": "Reference of a."},
                                      {"itemId": "b", "scores": {}},
                                      {"itemId": "c", "scores": {}, "reference": "Reference of c."}]}

@@ -142,7 +142,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     # 2. The control answer and the probes (one kind of error each), after the best answer is known.
     control: dict[str, Any] | None = None
     probes: dict[str, Any] | None = None
-    control_verdicts: list[Verdict] = []
+    planted_verdicts: list[Verdict] = []  # the control and the probes: judge calls on nobody's behalf
     kinds = request.probes
     best = best_answer(weighted, order) if request.control_answer or kinds else None
     if best is not None:
@@ -153,7 +153,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         checks = run_all({(what, j.judge_model_id): partial(j.score, _probe_id(what), corruption.text, label)
                           for what, corruption in planted.items() if corruption.changes
                           for j in judges if j.judge_model_id in originals}, concurrency)
-        control_verdicts = list(checks.values())
+        planted_verdicts = list(checks.values())
 
         def verdicts_of(what: str) -> dict[str, Verdict]:
             return {judge: v for (w, judge), v in checks.items() if w == what}
@@ -199,7 +199,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         "verdicts": [v.dump() for v in verdicts],
         "models": models,
         "judgeHealth": judge_health,
-        "judgeCalls": _calls([*verdicts, *control_verdicts, *comparisons]),
+        "judgeCalls": _calls([*verdicts, *planted_verdicts, *comparisons]),
         # The branch results too: in dataset mode the report reads each item from here, since a
         # Distributed Map's own results would outgrow the state payload limit.
         "results": results,

@@ -1,6 +1,10 @@
 """Which kinds of planted error the real local judge catches: the probes, one call at a time.
 
     .venv/bin/python bench/judge_probes.py REPORT.json [--event events/statemachine/podcast-local-probes.json]
+    .venv/bin/python bench/judge_probes.py --answer bench/data/faithful-podcast-script.txt
+
+With ``--answer``, that text is the only candidate (a faithful answer written by hand): the demo's tiny
+candidates often score the lowest score (1), under which no probe can score lower, so nothing is measured.
 
 Takes the candidates' answers from a finished run's ``report.json`` and judges them with the event's
 judge exactly as the score step does (the same ``Judge``, prompts and rubric), then the control answer
@@ -39,13 +43,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report", type=Path)
+    parser.add_argument("report", type=Path, nargs="?", help="a finished run's report.json (its answers)")
+    parser.add_argument("--answer", type=Path, help="instead: judge this one answer (a text file)")
     parser.add_argument("--event", type=Path, default=ROOT / "events" / "statemachine" / "podcast-local-probes.json")
     args = parser.parse_args()
     event = json.loads(args.event.read_text())
-    report = json.loads(args.report.read_text())
-    answers = {m["modelId"]: m["output"] for m in report["models"] if m.get("output")}
-    order = [m for m in event["models"] if m in answers]
+    if args.answer:
+        answers = {"faithful": args.answer.read_text().strip()}
+        order = ["faithful"]
+    elif args.report:
+        report = json.loads(args.report.read_text())
+        answers = {m["modelId"]: m["output"] for m in report["models"] if m.get("output")}
+        order = [m for m in event["models"] if m in answers]
+    else:
+        parser.error("give a report.json or --answer FILE")
     criteria = [ResolvedCriterion(name=name, weight=w if isinstance(w, int) else w["weight"],
                                   description=(w.get("description") if isinstance(w, dict) else None)
                                   or BUILTIN_CRITERIA[name])

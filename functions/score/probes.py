@@ -112,19 +112,24 @@ def change_one_number(answer: str, article: str) -> Corruption:
 # --- a name swapped ---------------------------------------------------------------------------------
 
 
+# Capitalised, but dates rather than names: "Harborview → June" would be no name swap.
+_CALENDAR = frozenset("January February March April May June July August September October November December "
+                      "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+
+
 def swap_one_name(answer: str, article: str) -> Corruption:
-    """The answer's first name replaced wherever it appears: by another name from the article (one of
-    as many words when there is one), else traded with the answer's second name, else an invented one."""
+    """The answer's first name replaced wherever it appears: by the article's most mentioned other
+    name (no month or weekday), else traded with the answer's second name, else an invented one."""
     names = proper_names(answer)
     if not names:
         return Corruption(text=answer, changes=[])
     first = names[0]
     words = set(first.split(" "))
-    others = [n for n in proper_names(article)
-              if n not in answer and not words & set(n.split(" ")) and n not in first]
-    same_size = [n for n in others if len(n.split(" ")) == len(first.split(" "))]
-    if same_size or others:
-        mapping = {first: (same_size or others)[0]}
+    others = [n for n in proper_names(article) if n not in answer and not words & set(n.split(" "))
+              and n not in first and not _CALENDAR & set(n.split(" "))]
+    if others:
+        # The most mentioned: a name the story is about, not one from a byline or an editor's note.
+        mapping = {first: max(others, key=article.count)}
     elif len(names) > 1:
         mapping = {first: names[1], names[1]: first}
     else:

@@ -13,6 +13,12 @@ machine the state machine's 240 s judge timeout can expire before any verdict (s
 2 cores), and this measures the judge, not the machine. Prints per kind the original's and the probe's
 weighted score and caught / missed. The checkpoints live in an in-process moto bucket, so every call is
 made afresh.
+
+Measured once (2 Dec 2026, a shared 2-core machine under load), Qwen2.5-Coder 1.5B judging the demo
+article with accuracy 5 / engagement 3 / structure 2: the demo's two tiny candidates both scored 1.0, the
+floor, so no probe of theirs could be measured; the faithful script in bench/data/ scored 10.0, its
+control (20 numbers changed, 7 names swapped, lines shuffled) 1.0: caught; each single probe 10.0:
+number (7 → 3), negation (replace → keep), name (Harborview → Gull Island) and claim all missed.
 """
 
 from __future__ import annotations

@@ -129,6 +129,7 @@ def assemble(
         judge_model_ids=judge_model_ids,
         criteria=evaluation.criteria,
         prompt=request.prompt,
+        **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
         warnings=evaluation.warnings,
         notices=notices,
         estimated_cost_usd=evaluation.estimate.total_usd,

@@ -11,12 +11,14 @@ from bakeoff.estimate import cost_usd
 from bakeoff.evaluations import load_evaluation
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Usage
+from bakeoff.probes import aggregate
 from bakeoff.report import DatasetRow, DatasetSection, ErrorNote, MeanScore, ModelEntry, PerItem, Report
 from bakeoff.scores import JudgeCalls, ScoresDocument
 from bakeoff.statistics import dataset_statistics
 from bakeoff.storage import Store, evaluation_key
 from functions.report.batch import model_cost_fields
 from functions.report.body import assemble, rank, totals_of, unscored_rate
+from functions.report.reference_view import reference_means
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -63,6 +65,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
                 error=result.error.error if result and result.error else None,
                 inference=result.inference if result else None,
                 cached=bool(result and result.cached),
+                reference_metrics=scores.metrics.reference if ok and scores and scores.metrics else None,
             )
         )
     return rows, doc
@@ -123,6 +126,7 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
                 new_cost_usd=cost_usd(model_id, sum((r.usage or Usage() for r in mine if not r.cached), Usage())),
                 latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
                 judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8),
+                reference_metrics=reference_means([r.dump() for r in ok]),
                 output=None,
                 **(
                     {"error": ErrorNote(error="AllItemsFailed", message=next((r.error for r in mine if r.error), ""))}
@@ -150,7 +154,10 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         unscored=unscored,
         control_passed=all(controls) if controls else None,
         control_pass_rate=round(sum(controls) / len(controls), 4) if controls else None,
+        probes=aggregate([d.judge_health.probes for d in docs if d.judge_health]),
     )
+    references = {item["itemId"]: doc.reference for item, (_rows, doc) in zip(manifest, per_item, strict=True)
+                  if doc and doc.reference}
     per_item_scores: dict[str, dict[str, float | str]] = {}
     for row in rows:
         value = (
@@ -166,9 +173,12 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         statistics=stats,
         sentences=stats.get("sentences", []),
         per_item=[
-            PerItem(item_id=item_id, scores=scores) for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]
+            PerItem(item_id=item_id, scores=scores, **({"reference": references[item_id]}
+                                                       if item_id in references else {}))
+            for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]
         ],
         per_item_truncated=len(per_item_scores) > PER_ITEM_ROWS,
+        **({"items_with_reference": len(references)} if references else {}),
         rows=rows,
     )
     totals = totals_of(

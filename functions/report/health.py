@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bakeoff.judge_health import JudgeHealth
 from functions.report.formats import num, pct, plain
+from functions.report.probes_view import probe_checks
 
 NOISE_SOURCES = {
     "panel": "measured as the panel's disagreement",
@@ -99,6 +100,7 @@ def health_rows(health: JudgeHealth) -> list[dict[str, str]]:
                 + (f" {num(pairwise.unscored)} pair(s) had an unusable reply." if pairwise.unscored else ""),
             )
         )
+    rows.extend(probe_checks(health.probes or {}))  # beside the flip rate: what the judge misses
     bias = health.length_bias
     if bias is not None:
         figure = (

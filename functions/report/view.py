@@ -17,6 +17,7 @@ from bakeoff.report import EntryEstimate, ModelEntry, Report, candidate_estimate
 from functions.report.charts import bars_chart, latency_chart, scatter_chart
 from functions.report.formats import Unpriced
 from functions.report.health import health_rows
+from functions.report.reference_view import reference_view
 
 #: Okabe-Ito, a palette that stays distinguishable for the common colour-vision deficiencies; the
 #: CSS defines ``.c0``-``.c5`` from it and each model keeps its colour across charts and columns.
@@ -196,5 +197,6 @@ def report_view(report: Report) -> dict[str, Any]:
         "article": report.request.article,
         "dataset": report.dataset.dump() if report.dataset else None,
         "arena": report.arena.dump() if report.arena else None,
+        "reference": reference_view(report.dump()),
         "pointwise_rank": {m.model_id: m.rank for m in report.models if m.rank is not None},
     }

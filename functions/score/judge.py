@@ -47,8 +47,8 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "prompt
 
 # Tags the prompt uses as delimiters. A look-alike inside untrusted text (``</article>``, ``< answer``)
 # could close the data block early and smuggle instructions in, so it is defanged before rendering.
-_DELIMITER = re.compile(r"<\s*/?\s*(article|task_prompt|candidate_answer|rubric|instructions?|system)\b",
-                        re.IGNORECASE)
+_DELIMITER = re.compile(
+    r"<\s*/?\s*(article|task_prompt|reference_answer|candidate_answer|rubric|instructions?|system)\b", re.IGNORECASE)
 
 
 def neutralise(text: str) -> str:
@@ -142,13 +142,14 @@ class Judge:
 
     def __init__(self, converse: ConverseClient, store: Store, *, judge_model_id: str,
                  criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True,
-                 scope: str | None = None, prompt_caching: bool = True):
+                 scope: str | None = None, prompt_caching: bool = True, reference: str | None = None):
         self.converse = converse
         self.store = store
         self.judge_model_id = judge_model_id
         self.criteria = criteria
         self.article = article
         self.task_prompt = task_prompt
+        self.reference = reference  # reference-guided grading (MT-Bench's reference answer), when given
         self.use_cache = use_cache
         self.scope = scope  # the owning API key's ID: its verdicts are cached apart from other keys'
         catalog = load_catalog()
@@ -163,10 +164,10 @@ class Judge:
         self.reply_model = reply_model(criteria)
         self.system = _templates.get_template("judge_system.j2").render(
             criteria=criteria, tool_use=self.tool_use, tool_name=TOOL_NAME, example_json=_example(criteria),
-            evidence_max_items=EVIDENCE_MAX_ITEMS)
+            evidence_max_items=EVIDENCE_MAX_ITEMS, has_reference=reference is not None)
         self.pairwise_system = _templates.get_template("pairwise_system.j2").render(
             criteria=criteria, tool_use=self.tool_use, tool_name=PAIRWISE_TOOL_NAME,
-            example_json=json.dumps({"reason": "...", "winner": "A"}))
+            example_json=json.dumps({"reason": "...", "winner": "A"}), has_reference=reference is not None)
 
     # --- keys and prompts ------------------------------------------------------------------
 
@@ -177,6 +178,8 @@ class Judge:
             "criteria": [c.dump() for c in self.criteria],
             "article": content_hash(self.article),
             "taskPrompt": content_hash(self.task_prompt),
+            # Only when there is one, so verdicts made without a reference keep their checkpoints.
+            **({"reference": content_hash(self.reference)} if self.reference is not None else {}),
         }
 
     def verdict_key(self, answer_text: str) -> str:
@@ -191,13 +194,18 @@ class Judge:
     def user_prompt(self, answer_text: str, label: str, feedback: str | None = None) -> str:
         return _templates.get_template("judge_user.j2").render(
             article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
-            answer=neutralise(answer_text), label=label, feedback=feedback,
+            reference=self._reference_text(), answer=neutralise(answer_text), label=label,
+            feedback=feedback,
             names=", ".join(c.name for c in self.criteria))
 
     def pairwise_prompt(self, first_text: str, second_text: str, feedback: str | None = None) -> str:
         return _templates.get_template("pairwise_user.j2").render(
             article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
-            first=neutralise(first_text), second=neutralise(second_text), feedback=feedback)
+            reference=self._reference_text(), first=neutralise(first_text), second=neutralise(second_text),
+            feedback=feedback)
+
+    def _reference_text(self) -> str | None:
+        return neutralise(self.reference) if self.reference is not None else None
 
     def _request(self, system: str, prompt: str, tool: Tool) -> dict[str, Any]:
         message = user_message(prompt)

@@ -34,6 +34,7 @@ from functions.score.health import judge_noise, length_bias, tie_marks
 from functions.score.judge import Judge
 from functions.score.pairwise import Comparison, ordered_pairs, summarise
 from functions.score.panel import agreement, combine
+from functions.score.probes import plant, probe_result, probes_health
 
 # The control answer's stand-in model ID (it is nobody's answer).
 CONTROL_ID = "control"
@@ -79,6 +80,11 @@ def _answer_text(store: Store, result: ModelResult) -> str:
     return Answer.model_validate(body).text
 
 
+def _probe_id(what: str) -> str:
+    """The stand-in model ID of a control or probe verdict (it is nobody's answer)."""
+    return what if what == CONTROL_ID else f"probe:{what}"
+
+
 def _calls(judgments: list[Verdict | Comparison]) -> JudgeCalls:
     """``judgeCalls``: every judge call behind these judgments, control and pairwise included.
 
@@ -109,7 +115,7 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     labels = dict(zip(order, string.ascii_uppercase, strict=False))
     judges = [Judge(converse, store, judge_model_id=judge_id, criteria=criteria, article=article,
                     task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id,
-                    prompt_caching=prompt_caching)
+                    prompt_caching=prompt_caching, reference=evaluation.reference_answer)
               for judge_id in evaluation.judge_model_ids]
     judge_ids = [j.judge_model_id for j in judges]
     pairwise = request.compares_pairs
@@ -140,25 +146,37 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     combined = {m: combine(by_model[m], criteria) for m in order}
     weighted = {m: v.weighted_score for m, v in combined.items() if v.weighted_score is not None}
 
-    # 2. The control answer, after the best answer is known.
+    # 2. The control answer and the probes (one kind of error each), after the best answer is known.
     control: dict[str, Any] | None = None
-    control_verdicts: list[Verdict] = []
-    best = best_answer(weighted, order) if request.control_answer else None
+    probes: dict[str, Any] | None = None
+    planted_verdicts: list[Verdict] = []  # the control and the probes: judge calls on nobody's behalf
+    kinds = request.probes
+    best = best_answer(weighted, order) if request.control_answer or kinds else None
     if best is not None:
-        corruption = corrupt(answers[best], article)
         originals = {v.judge_model_id: v for v in by_model[best] if v.status == "scored"}
         label = string.ascii_uppercase[len(order)]
-        controls = run_all({j.judge_model_id: partial(j.score, CONTROL_ID, corruption.text, label)
-                            for j in judges if j.judge_model_id in originals}, concurrency)
-        control_verdicts = list(controls.values())
-        control = control_result(best, corruption, originals, controls)
+        planted = {CONTROL_ID: corrupt(answers[best], article)} if request.control_answer else {}
+        planted |= {kind: plant(kind, answers[best], article) for kind in kinds}
+        checks = run_all({(what, j.judge_model_id): partial(j.score, _probe_id(what), corruption.text, label)
+                          for what, corruption in planted.items() if corruption.changes
+                          for j in judges if j.judge_model_id in originals}, concurrency)
+        planted_verdicts = list(checks.values())
+
+        def verdicts_of(what: str) -> dict[str, Verdict]:
+            return {judge: v for (w, judge), v in checks.items() if w == what}
+
+        if request.control_answer:
+            control = control_result(best, planted[CONTROL_ID], originals, verdicts_of(CONTROL_ID))
+        if kinds:
+            probes = probes_health(kinds, best, {kind: probe_result(kind, best, planted[kind], originals,
+                                                                   verdicts_of(kind)) for kind in kinds})
 
     # 3. Arithmetic only from here.
     panel = agreement(by_model, judge_ids, criteria) if len(judges) > 1 else None
     pairwise_health = summarise(comparisons, order) if pairwise else None
     noise, noise_source = judge_noise(panel, criteria)
     ties = tie_marks(weighted, noise, pairwise_health)
-    text = {m: text_metrics(answers[m], article) for m in order}
+    text = {m: text_metrics(answers[m], article, evaluation.reference_answer) for m in order}
 
     models = {m: ModelScores(
         **combined[m].model_dump(exclude_none=True),
@@ -173,16 +191,20 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         "controlPassed": control["passed"] if control else None,
         "panel": panel,
         "pairwise": pairwise_health,
+        **({"probes": probes} if probes is not None else {}),
         "lengthBias": length_bias({m: text[m]["wordCount"] for m in order}, weighted),
         "noise": noise,
         "noiseSource": noise_source,
     })
     store.put_json(key, ScoresDocument(
         judge_model_id=evaluation.judge_model_id, judge_model_ids=judge_ids, verdicts=verdicts, models=models,
-        judge_health=judge_health, judge_calls=_calls([*verdicts, *control_verdicts, *comparisons]),
+        judge_health=judge_health, judge_calls=_calls([*verdicts, *planted_verdicts, *comparisons]),
         # The branch results too: in dataset mode the report reads each item from here, since a
         # Distributed Map's own results would outgrow the state payload limit.
-        results=task.results).dump())
+        results=task.results,
+        # The reference answer the judge graded against: a dataset report shows each item's.
+        **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
+    ).dump())
 
     scored = sum(v.status == "scored" for v in combined.values())
     metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(combined) - scored)

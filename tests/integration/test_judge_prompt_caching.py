@@ -25,9 +25,8 @@ from bakeoff.storage import Store
 from bakeoff_offline.template import read_stack
 from functions.score.service import score_answers
 from functions.validate.service import accept
-from tests.support.converse_fakes import bedrock_client, converse_server
+from tests.support.converse_fakes import bedrock_client, converse_server, verdict
 from tests.support.prompt_cache import CachingEndpoint
-from tests.support.converse_fakes import verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = read_stack(ROOT)

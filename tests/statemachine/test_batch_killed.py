@@ -16,8 +16,7 @@ import time
 from converse_local import wire
 from tests.conftest import ROOT
 from tests.statemachine.test_batch import EVENTS, dataset_lines, respond
-from tests.support.converse_fakes import converse_server
-from tests.support.converse_fakes import is_judge_call
+from tests.support.converse_fakes import converse_server, is_judge_call
 
 BAKEOFF = [sys.executable, "-m", "bakeoff_cli.main"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import offline
-from tests.support.printed import printed_objects
 from tests.support.converse_fakes import good_responder
+from tests.support.printed import printed_objects
 
 
 def cost_records(out: str) -> list[float]:

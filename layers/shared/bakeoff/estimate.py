@@ -38,10 +38,10 @@ def uncached_cost_usd(model_id: str, usage: Usage) -> float:
 
 
 def judge_calls(request: EvaluationRequest) -> int:
-    """Judge calls per judge: one per answer, one for the control answer, and in pairwise mode
-    two per pair of answers (both orders), arena mode too."""
+    """Judge calls per judge: one per answer, one for the control answer, one per probe kind
+    (``judgeProbes``), and in pairwise mode two per pair of answers (both orders), arena mode too."""
     n = len(request.models)
-    calls = n + (1 if request.control_answer else 0)
+    calls = n + (1 if request.control_answer else 0) + len(request.probes)
     if request.compares_pairs:
         calls += n * (n - 1)
     return calls
@@ -64,7 +64,9 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
         answers_per_call = 2 if request.compares_pairs else 1
         # What every call shares (the judge reads the task prompt too), then the answer(s) at their cap.
         per_call_in = (judge_shared_tokens(request.article, request.prompt, criteria, judge_model_id)
-                       + request.max_tokens * answers_per_call)
+                       + request.max_tokens * answers_per_call
+                       # A reference answer is read with every answer.
+                       + estimate_tokens(request.reference or "", judge_model_id))
         per_call_out = judge_max_tokens(criteria)
         info = catalog.get(judge_model_id)
         judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else None

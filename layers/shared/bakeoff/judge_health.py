@@ -110,6 +110,10 @@ class JudgeMeasures(Document):
     panel: PanelAgreement | None = None
     pairwise: PairwiseSummary | None = None
     length_bias: LengthBias | None = None
+    probes: Annotated[dict[str, Any] | None, Field(
+        description="judgeProbes only: per kind of planted error (number, negation, name, claim) whether the judge "
+        "scored the corrupted copy below the original (bakeoff.probes): kinds, modelId, results, caught, missed, "
+        "summary; a dataset gives each kind's catchRate over items.")] = None
     noise: Annotated[
         float | None, Field(description="The judge's noise in weighted-score points; gaps below it are ties.")
     ] = None
@@ -158,6 +162,7 @@ def grade(
     panel: PanelAgreement | None = None,
     pairwise: PairwiseSummary | None = None,
     length_bias: LengthBias | None = None,
+    probes: dict[str, Any] | None = None,
     noise: float | None = None,
     **_others: Any,
 ) -> dict[str, Grade]:
@@ -196,6 +201,9 @@ def grade(
             if abs(r) >= LENGTH_BIAS_WARN
             else "pass"
         )
+    if probes is not None and probes.get("results"):
+        # A missed kind of error is a failed check: the judge cannot see it (bakeoff.probes).
+        checks["probes"] = "fail" if probes.get("missed") else ("pass" if probes.get("caught") else "warn")
     if noise is not None:
         checks["noise"] = "info"
     return checks

@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+import string
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -244,14 +246,50 @@ def _reference(article: str) -> _Reference:
                       rouge_length=len(tokens), rouge_masks=_position_masks(tokens))
 
 
-def text_metrics(answer: str, article: str) -> dict[str, Any]:
-    """All deterministic metrics of one answer, keyed as ``scores.json`` shows them."""
+# --- against a reference answer ----------------------------------------------------------------
+
+# SQuAD's answer normalisation (Rajpurkar et al. 2016, the official evaluate-v1.1 script): lowercase,
+# punctuation removed, the articles a / an / the removed, whitespace collapsed.
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_tokens(text: str) -> list[str]:
+    """The tokens SQuAD's F1 compares: ``normalize_answer(text).split()``."""
+    return _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split()
+
+
+def token_f1(answer: str, reference: str) -> float | None:
+    """SQuAD's token F1 of the answer against the reference: the harmonic mean of the share of the
+    answer's tokens found in the reference and of the reference's found in the answer, counting each
+    token as often as both have it. ``None`` when either side has no token (SQuAD scores that case
+    1 or 0 by exact match; a missing figure is clearer here)."""
+    candidate, gold = squad_tokens(answer), squad_tokens(reference)
+    if not candidate or not gold:
+        return None
+    common = sum((Counter(candidate) & Counter(gold)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(candidate), common / len(gold)
+    return round(2 * precision * recall / (precision + recall), 4)
+
+
+def reference_metrics(answer: str, reference: str) -> dict[str, float | None]:
+    """How close the answer is to the reference answer: ROUGE-L F1 (word order kept) and token F1
+    (bag of words), both 0-1."""
+    return {"rougeL": rouge_l(answer, reference), "tokenF1": token_f1(answer, reference)}
+
+
+def text_metrics(answer: str, article: str, reference: str | None = None) -> dict[str, Any]:
+    """All deterministic metrics of one answer, keyed as ``scores.json`` shows them; with a reference
+    answer also ``reference`` (its ROUGE-L and token F1 against the answer)."""
     return {
         "wordCount": word_count(answer),
         "compressionRatio": compression_ratio(answer, article),
         "unsupportedNumbers": unsupported_numbers(answer, article),
         "unsupportedNames": unsupported_names(answer, article),
         "rougeL": rouge_l(answer, article),
+        **({"reference": reference_metrics(answer, reference)} if reference is not None else {}),
     }
 
 

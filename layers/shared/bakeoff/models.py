@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from bakeoff.probes import DEFAULT_PROBES, PROBE_KINDS, ProbeKind
 from bakeoff.quota import quota_concurrency
 from bakeoff.text import visible
 
@@ -42,6 +43,13 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
+def _unique_probes(kinds: list[str] | None) -> list[str] | None:
+    dupes = sorted({k for k in kinds or [] if kinds.count(k) > 1})  # type: ignore[union-attr]
+    if dupes:
+        raise ValueError(f"each probe kind once; repeated: {', '.join(dupes)}")
+    return kinds
+
+
 CRITERION_NAME = r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$"
 
 
@@ -60,12 +68,33 @@ class DatasetRef(StrictContract):
                                  description="s3://bucket/key of a JSONL file")]
 
 
+# A reference answer is read by the judge with every answer it scores, so it is held to the size of an
+# answer (the longest prompt), not of an article.
+REFERENCE_MAX_CHARS = 20_000
+
+
+def _reference_text(text: str | None) -> str | None:
+    """A pydantic ``AfterValidator`` for a reference answer: visible text, at most REFERENCE_MAX_CHARS."""
+    visible(text)
+    if text is not None and len(text) > REFERENCE_MAX_CHARS:
+        raise ValueError(f"the reference answer has {len(text):,} characters, over the limit of "
+                         f"{REFERENCE_MAX_CHARS:,}: the judge reads it beside every answer, so give the answer you "
+                         "expect (a summary, a script), not a source text")
+    return text
+
+
+ReferenceText = Annotated[str, Field(json_schema_extra={"maxLength": REFERENCE_MAX_CHARS},
+                                     description="A reference answer: what a good answer says. The judge "
+                                     "grades against it (and the article); text metrics compare with it."),
+                          AfterValidator(_reference_text)]
+
+
 class DatasetItem(StrictContract):
     """One line of a dataset."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
     article: Annotated[str, Field(min_length=100, max_length=50_000), AfterValidator(visible)]
-    reference: Annotated[str | None, Field(max_length=50_000), AfterValidator(visible)] = None
+    reference: ReferenceText | None = None
 
 
 def _weight_only(value: object) -> object:
@@ -109,6 +138,15 @@ class EvaluationRequest(StrictContract):
                     )] = "single"
     control_answer: Annotated[bool, Field(description="Also judge a corrupted copy of the best answer, to "
                               "check that the judge notices.")] = True
+    judge_probes: Annotated[
+        list[ProbeKind] | None,
+        Field(max_length=len(PROBE_KINDS), description="Probes of the judge: copies of the best answer "
+              "with one kind of error planted (number, negation, name, claim), each judged (one more judge call "
+              "per kind) to show which kinds the judge misses. Default: none."),
+        AfterValidator(_unique_probes),
+    ] = None
+    reference: Annotated[ReferenceText | None, Field(description="A reference answer for the article (one "
+                         "article only; a dataset gives one per line).")] = None
     max_tokens: Annotated[int, Field(ge=16, le=8192, description="Output cap per candidate answer.")] = 1024
     temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
     budget_usd: Annotated[float | None, Field(gt=0, le=1000,
@@ -146,6 +184,13 @@ class EvaluationRequest(StrictContract):
             raise ValueError("mode 'arena' rates models against each other: give at least 2 models")
         return self
 
+    @model_validator(mode="after")
+    def _reference_with_its_article(self) -> EvaluationRequest:
+        if self.reference is not None and self.dataset is not None:
+            raise ValueError("reference goes with one article; for a dataset give each line its own "
+                             "\"reference\"")
+        return self
+
     @property
     def criteria(self) -> dict[str, Criterion]:
         return self.scoring_criteria
@@ -154,6 +199,11 @@ class EvaluationRequest(StrictContract):
     def compares_pairs(self) -> bool:
         """Pairwise and arena modes both judge every ordered pair of answers."""
         return self.mode in ("pairwise", "arena")
+
+    @property
+    def probes(self) -> list[ProbeKind]:
+        """The probe kinds to run: as asked, else the default."""
+        return list(self.judge_probes if self.judge_probes is not None else DEFAULT_PROBES)
 
 
 class ResolvedCriterion(Contract):
@@ -193,12 +243,17 @@ class Evaluation(Contract):
     warnings: list[str] = []
     items: Annotated[int | None, Field(description="Dataset mode: how many items.")] = None
     item_id: Annotated[str | None, Field(description="Dataset mode: this item's ID (per-item documents).")] = None
-    reference: str | None = None
+    reference: Annotated[str | None, Field(description="Dataset mode: this item's reference answer.")] = None
     deadline_at: Annotated[str | None, Field(description="ISO time after which no candidate is called (see "
                                              "deadlineSeconds).")] = None
     inference: Annotated[Literal["batch"] | None, Field(description="batch: the candidates answer through Bedrock "
                          "batch inference jobs (``bakeoff.batch``); None: on-demand (also when a batch request fell "
                          "back to on-demand).")] = None
+
+    @property
+    def reference_answer(self) -> str | None:
+        """What the judge grades against beside the article: the item's reference, else the request's."""
+        return self.reference if self.reference is not None else self.request.reference
 
     @property
     def judging_deadline_at(self) -> str | None:

@@ -16,7 +16,7 @@ from bakeoff.arena import ArenaSection
 from bakeoff.document import Document
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Contract, CostEstimate, CriterionScore, EvaluationRequest, ResolvedCriterion, Usage
-from bakeoff.scores import JudgeCalls, TextMetrics
+from bakeoff.scores import JudgeCalls, ReferenceMetrics, TextMetrics
 from bakeoff.trend import request_key
 
 SCHEMA_VERSION = 1
@@ -97,6 +97,8 @@ class ModelEntry(Document):
         description="batch: (some of) its answers came from Bedrock batch inference jobs, priced at batch rates."
     )] = None
     batch_answers: Annotated[int | None, Field(description="Dataset, batch mode: answers made by batch jobs.")] = None
+    reference_metrics: Annotated[ReferenceMetrics | None, Field(
+        description="Dataset: mean ROUGE-L and token F1 against the items' reference answers.")] = None
     new_cost_usd: Annotated[float | None, Field(
         description="Dataset: what this run paid for the answers not reused from checkpoints.")] = None
     on_demand_cost_usd: Annotated[float | None, Field(
@@ -205,11 +207,14 @@ class DatasetRow(Document):
     error: str | None
     inference: Annotated[str | None, Field(description="batch: the answer came from a batch inference job.")] = None
     cached: Annotated[bool | None, Field(description="The answer was reused from a checkpoint.")] = None
+    reference_metrics: Annotated[ReferenceMetrics | None, Field(
+        description="This answer against the item's reference answer.")] = None
 
 
 class PerItem(Document):
     item_id: str
     scores: Annotated[dict[str, float | str], Field(description="{modelId: weighted score, or 'failed' / 'unscored'}.")]
+    reference: Annotated[str | None, Field(description="The item's reference answer, when it has one.")] = None
 
 
 class DatasetSection(Document):
@@ -230,6 +235,7 @@ class DatasetSection(Document):
         list[PerItem], Field(description="At most the first 2,000 items (see perItemTruncated); rows keeps all.")
     ]
     per_item_truncated: bool
+    items_with_reference: Annotated[int | None, Field(description="Items that gave a reference answer.")] = None
     rows: list[DatasetRow]
 
 
@@ -246,6 +252,8 @@ class Report(Document):
     judge_model_ids: Annotated[list[str], Field(description="Every judge (more than one for a panel).")]
     criteria: Annotated[list[ResolvedCriterion], Field(description="In rubric order; weight 1-10.")]
     prompt: Annotated[str, Field(description="The prompt every candidate received (with the article).")]
+    reference: Annotated[str | None, Field(description="One article: the reference answer the judge graded "
+                         "against (request field reference).")] = None
     warnings: Annotated[
         list[str], Field(description="Set by validation, e.g. a judge from a candidate's model family.")
     ]

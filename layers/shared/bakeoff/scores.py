@@ -16,6 +16,14 @@ from bakeoff.judge_health import JudgeMeasures
 from bakeoff.models import ModelResult, Usage, Verdict
 
 
+class ReferenceMetrics(Document):
+    """How close an answer came to the reference answer (a dataset model entry: the means over items)."""
+
+    rouge_l: float | None
+    token_f1: float | None
+    items: Annotated[int | None, Field(description="Dataset means only: items that had a reference.")] = None
+
+
 class TextMetrics(Document):
     """Deterministic measures of one answer against the article; no model involved."""
 
@@ -26,6 +34,8 @@ class TextMetrics(Document):
     unsupported_numbers: Annotated[list[str], Field(description="In the answer, not in the article.")]
     unsupported_names: Annotated[list[str], Field(description="In the answer, not in the article.")]
     rouge_l: Annotated[float | None, Field(description="Against the article, 0-1.")]
+    reference: Annotated[ReferenceMetrics | None, Field(
+        description="With a reference answer: ROUGE-L and token F1 against it, 0-1.")] = None
 
 
 class ModelScores(Verdict):
@@ -79,3 +89,4 @@ class ScoresDocument(Document):
         ),
     ]
     judge_failure: JudgeFailureNote | None = None
+    reference: Annotated[str | None, Field(description="The reference answer the judge graded against.")] = None

@@ -227,7 +227,8 @@ def check_budget(request: EvaluationRequest, judges: list[str], items: list[Data
     if request.article is not None:
         cost = estimate(request, judges)
     else:
-        per_item = [estimate(request.model_copy(update={"article": item.article}), judges) for item in items or []]
+        per_item = [estimate(request.model_copy(update={"article": i.article, "reference": i.reference}), judges)
+                    for i in items or []]
         cost = combine_estimates(per_item)
     if inference == "batch":
         cost = at_batch_rates(cost)  # the budgets below are checked against what batch jobs will cost

@@ -10,7 +10,7 @@ import re
 from converse_local import wire
 from tests.conftest import offline
 from tests.statemachine.test_dataset import CLAUDE, NOVA, dataset_request
-from tests.support.responders import is_judge_call, verdict
+from tests.support.converse_fakes import is_judge_call, verdict
 
 ARTICLE = ("The council of {town} voted 7 to 2 on Tuesday to approve a new electric ferry for the island, "
            "ending a three-year debate about how residents should reach the mainland.")

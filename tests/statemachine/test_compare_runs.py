@@ -26,7 +26,9 @@ def responder(nova_penalty: int):
     def respond(model_id, request):
         text = request["messages"][0]["content"][0]["text"]
         if is_judge_call(request):
-            spread = len(text) % 3  # varies by item, the same for both models' answers to one item
+            # Varies by item, the same for both models' answers to one item (the article only: the rest of the
+            # judge's prompt may change wording without changing these figures).
+            spread = len(text.split("</article>", 1)[0]) % 3
             if "(anthropic" in text:
                 return verdict(request, 7 + spread)
             penalty = 0 if "Northgate" in text else nova_penalty  # item-07 unchanged
@@ -72,7 +74,7 @@ def test_a_model_made_worse_fails_the_baseline_gate_and_compare_an_unchanged_one
     assert main(["compare", base_id, same["evaluationId"], "--reports", str(out)]) == Exit.OK
     assert capsys.readouterr().out.rstrip().endswith("no significant change")
     table = (out / "compare.md").read_text()
-    assert "| Nova Lite | weighted | 6.08 | 6.08 | +0.00 | n=12, no difference | no change |" in table
+    assert "| Nova Lite | weighted | 5.83 | 5.83 | +0.00 | n=12, no difference | no change |" in table
 
     # When nova is judged 2 points lower on 11 of the 12 items
     code, worse = local_run(monkeypatch, event, out, 2, "--baseline", base_id, "--max-regression", "weighted=0.5")

@@ -32,10 +32,12 @@ from bakeoff_offline.template import read_stack
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
-PROBE = ("import time, importlib, sys\n"
-         "started = time.perf_counter()\n"
-         "importlib.import_module(sys.argv[1])\n"
-         "print((time.perf_counter() - started) * 1000)\n")
+PROBE = (
+    "import time, importlib, sys\n"
+    "started = time.perf_counter()\n"
+    "importlib.import_module(sys.argv[1])\n"
+    "print((time.perf_counter() - started) * 1000)\n"
+)
 
 
 def import_ms(module: str, env: dict[str, str], pycache: str | None) -> float:
@@ -48,8 +50,13 @@ def import_ms(module: str, env: dict[str, str], pycache: str | None) -> float:
 
 def heaviest_imports(module: str, env: dict[str, str], count: int = 3) -> list[tuple[str, float]]:
     """The modules whose own import (``-X importtime`` self time, children excluded) costs most."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     own: list[tuple[str, float]] = []
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -61,12 +68,14 @@ def heaviest_imports(module: str, env: dict[str, str], count: int = 3) -> list[t
 
 # What every handler here pays before any Bakeoff code: the SDK, pydantic, Powertools' Logger and
 # Metrics, and one S3 client (AWS's advice: build clients at init, where a warm container reuses them).
-FLOOR = ("import time\n"
-         "started = time.perf_counter()\n"
-         "import boto3, pydantic\n"
-         "from aws_lambda_powertools import Logger, Metrics\n"
-         "boto3.client('s3')\n"
-         "print((time.perf_counter() - started) * 1000)\n")
+FLOOR = (
+    "import time\n"
+    "started = time.perf_counter()\n"
+    "import boto3, pydantic\n"
+    "from aws_lambda_powertools import Logger, Metrics\n"
+    "boto3.client('s3')\n"
+    "print((time.perf_counter() - started) * 1000)\n"
+)
 
 
 def floor_ms(env: dict[str, str]) -> float:
@@ -95,8 +104,14 @@ def cold_starts(runs: int) -> int:
     floor_ms(env)
     floor = statistics.median(floor_ms(env) for _ in range(runs))
     spec = stack.functions["InvokeModelFunction"]
-    traced = statistics.median(import_ms(spec.module, base | spec.environment | {
-        "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "false"}, None) for _ in range(runs))
+    traced = statistics.median(
+        import_ms(
+            spec.module,
+            base | spec.environment | {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "false"},
+            None,
+        )
+        for _ in range(runs)
+    )
     print(f"floor: boto3 + pydantic + Powertools Logger/Metrics + one S3 client, no Bakeoff code: {floor:.0f} ms")
     print(f"InvokeModelFunction with EnableSdkTracing=true (the X-Ray SDK imported): {traced:.0f} ms")
     print(f"slowest (warm .pyc): {worst:.0f} ms -> {'meets' if worst <= TARGET_MS else 'MISSES'} the target")
@@ -121,28 +136,51 @@ def zipped_mb(path: Path) -> float:
 def layer_size(architecture: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "python"
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
-               str(ROOT / "layers/shared/requirements.txt"), "--target", str(target), "--only-binary=:all:",
-               "--platform", PLATFORMS[architecture], "--implementation", "cp", "--python-version", "3.12"]
+        pip = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(ROOT / "layers/shared/requirements.txt"),
+            "--target",
+            str(target),
+            "--only-binary=:all:",
+            "--platform",
+            PLATFORMS[architecture],
+            "--implementation",
+            "cp",
+            "--python-version",
+            "3.12",
+        ]
         out = subprocess.run(pip, capture_output=True, text=True)
         if out.returncode != 0:
             print(f"layer: pip install failed, size not measured:\n{out.stderr[-1500:]}")
             return
-        shutil.copytree(ROOT / "layers/shared/bakeoff", target / "bakeoff",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "layers/shared/bakeoff", target / "bakeoff", ignore=shutil.ignore_patterns("__pycache__")
+        )
         own = directory_mb(target / "bakeoff")
-        print(f"layer ({architecture} wheels, as the template deploys): {directory_mb(target):.1f} MB unzipped "
-              f"({directory_mb(target, skip_pycache=True):.1f} MB without __pycache__; the bakeoff package "
-              f"{own:.2f} MB), {zipped_mb(Path(tmp)):.1f} MB zipped (limits: 250 MB unzipped with the function, "
-              f"50 MB zipped upload)")
+        print(
+            f"layer ({architecture} wheels, as the template deploys): {directory_mb(target):.1f} MB unzipped "
+            f"({directory_mb(target, skip_pycache=True):.1f} MB without __pycache__; the bakeoff package "
+            f"{own:.2f} MB), {zipped_mb(Path(tmp)):.1f} MB zipped (limits: 250 MB unzipped with the function, "
+            f"50 MB zipped upload)"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-layer", action="store_true")
-    parser.add_argument("--architecture", choices=sorted(PLATFORMS), default=None,
-                        help="layer wheels for this architecture (default: the template's)")
+    parser.add_argument(
+        "--architecture",
+        choices=sorted(PLATFORMS),
+        default=None,
+        help="layer wheels for this architecture (default: the template's)",
+    )
     args = parser.parse_args()
     status = cold_starts(args.runs)
     if not args.skip_layer:

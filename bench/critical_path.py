@@ -41,10 +41,12 @@ def measure(control: bool) -> dict[str, float]:
                 raise SystemExit(f"the evaluation failed: {execution.error}: {execution.cause}")
             report = durations(stack, "ReportFunction")[0]
             figures = {
-                "wall": execution.seconds, "setup": setup,
+                "wall": execution.seconds,
+                "setup": setup,
                 "validate": durations(stack, "ValidateFunction")[0],
                 "answers": max(durations(stack, "InvokeModelFunction")),
-                "score": durations(stack, "ScoreFunction")[0], "report": report,
+                "score": durations(stack, "ScoreFunction")[0],
+                "report": report,
                 "judge_calls": judge_calls(server),
             }
     finally:
@@ -59,8 +61,10 @@ def main() -> int:
     # Powertools reads these when metrics flush, not only at import: set them for the whole process.
     os.environ.update(QUIET)
     print("candidates answer after 3 s, 1 s, 0.5 s; the judge after 0.5 s (JUDGE_CONCURRENCY=4)")
-    print(f"{'run':22} {'wall':>7} {'bound':>7} {'ratio':>6} {'over':>6}  {'validate':>8} {'answers':>8} "
-          f"{'score':>6} {'report':>6} {'judge calls':>11}  target: ratio <= 1.10 (+1 s)")
+    print(
+        f"{'run':22} {'wall':>7} {'bound':>7} {'ratio':>6} {'over':>6}  {'validate':>8} {'answers':>8} "
+        f"{'score':>6} {'report':>6} {'judge calls':>11}  target: ratio <= 1.10 (+1 s)"
+    )
     ok = True
     for control in (False, True):
         f = measure(control)
@@ -68,10 +72,12 @@ def main() -> int:
         meets = f["wall"] <= 1.10 * f["bound"] + 1.0
         ok &= meets
         label = "controlAnswer on" if control else "controlAnswer off"
-        print(f"{label:22} {f['wall']:6.2f}s {f['bound']:6.2f}s {ratio:6.3f} {f['wall'] - f['bound']:+5.2f}s  "
-              f"{f['validate']:7.2f}s {f['answers']:7.2f}s {f['score']:5.2f}s {f['report']:5.2f}s "
-              f"{f['judge_calls']:>11}  {'meets' if meets else 'MISSES'} (ratio <= 1.10: "
-              f"{'yes' if ratio <= 1.10 else 'no'})")
+        print(
+            f"{label:22} {f['wall']:6.2f}s {f['bound']:6.2f}s {ratio:6.3f} {f['wall'] - f['bound']:+5.2f}s  "
+            f"{f['validate']:7.2f}s {f['answers']:7.2f}s {f['score']:5.2f}s {f['report']:5.2f}s "
+            f"{f['judge_calls']:>11}  {'meets' if meets else 'MISSES'} (ratio <= 1.10: "
+            f"{'yes' if ratio <= 1.10 else 'no'})"
+        )
     print(f"(stack start-up, not counted in wall: {f['setup']:.2f}s)")
     return 0 if ok else 1
 

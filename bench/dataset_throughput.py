@@ -38,8 +38,7 @@ from scripted_endpoint import (
 
 DELAYS = {CLAUDE: 1.5, LLAMA: 0.8, MISTRAL: 0.3}
 JUDGE_DELAY = 0.5
-PEERS = [("promptfoo 0.121, -j 20", 7.2), ("promptfoo 0.121, -j 4 (its default)", 23.1),
-         ("Inspect AI 0.3.285", 10.0)]
+PEERS = [("promptfoo 0.121, -j 20", 7.2), ("promptfoo 0.121, -j 4 (its default)", 23.1), ("Inspect AI 0.3.285", 10.0)]
 TARGET_SECONDS = 5.0
 
 
@@ -68,17 +67,21 @@ def run_once(items: int, tmp: Path) -> dict:
     try:
         env = os.environ | {ENDPOINT_VAR: server.url, "CI": "1"}
         started = time.perf_counter()
-        child = subprocess.run(command(event, dataset, tmp / "out"), cwd=ROOT, env=env, capture_output=True,
-                               text=True)
+        child = subprocess.run(command(event, dataset, tmp / "out"), cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
     finally:
         server.stop()
     reports = sorted((tmp / "out").glob("*/report.json"))
     report = json.loads(reports[-1].read_text(encoding="utf-8")) if reports else None
     return {
-        "returncode": child.returncode, "stdout": child.stdout, "stderr": child.stderr, "wall": wall,
+        "returncode": child.returncode,
+        "stdout": child.stdout,
+        "stderr": child.stderr,
+        "wall": wall,
         "startup": (first_call[0] - started) if first_call else None,
-        "calls": sum(server.calls.values()), "judge_calls": judge_calls(server), "report": report,
+        "calls": sum(server.calls.values()),
+        "judge_calls": judge_calls(server),
+        "report": report,
     }
 
 
@@ -100,23 +103,31 @@ def main() -> int:
     bound = max(DELAYS.values()) + JUDGE_DELAY
     totals = (f["report"] or {}).get("totals", {})
     print(f"{args.items} items x {len(DELAYS)} candidates (1.5 s, 0.8 s, 0.3 s) + judge (0.5 s), controlAnswer off")
-    print(f"  wall time of the whole command   {f['wall']:6.2f} s   (target < {TARGET_SECONDS:.0f} s: "
-          f"{'meets' if f['wall'] < TARGET_SECONDS else 'MISSES'})")
+    print(
+        f"  wall time of the whole command   {f['wall']:6.2f} s   (target < {TARGET_SECONDS:.0f} s: "
+        f"{'meets' if f['wall'] < TARGET_SECONDS else 'MISSES'})"
+    )
     if f["startup"] is not None:
         print(f"  of which start-up (to 1st call)  {f['startup']:6.2f} s")
         print(f"  lower bound                      {bound + f['startup']:6.2f} s   ({bound:.1f} s + start-up)")
     print(f"  model calls at the endpoint      {f['calls']:6d}     ({f['judge_calls']} judge; expected {expected})")
-    print(f"  answers in the report            {totals.get('answers', '?'):>6}     "
-          f"(failed {totals.get('failedAnswers', '?')})")
-    errors = Counter(r.get("error") or "?" for r in (f["report"] or {}).get("dataset", {}).get("rows", [])
-                     if r.get("status") != "ok")
+    print(
+        f"  answers in the report            {totals.get('answers', '?'):>6}     "
+        f"(failed {totals.get('failedAnswers', '?')})"
+    )
+    errors = Counter(
+        r.get("error") or "?" for r in (f["report"] or {}).get("dataset", {}).get("rows", []) if r.get("status") != "ok"
+    )
     if errors:
         print(f"  failed answers by error          {dict(errors)}")
     print(f"  peak memory (child max RSS)      {peak:6.0f} MB")
     print("  peers on the same workload (figures quoted in issue 9, not measured here):")
     for name, seconds in PEERS:
-        versus = (f"{seconds / f['wall']:.1f}x as long as this run" if seconds >= f["wall"]
-                  else f"this run takes {f['wall'] / seconds:.1f}x as long")
+        versus = (
+            f"{seconds / f['wall']:.1f}x as long as this run"
+            if seconds >= f["wall"]
+            else f"this run takes {f['wall'] / seconds:.1f}x as long"
+        )
         print(f"    {name:36} {seconds:5.1f} s   ({versus})")
     return 0 if f["wall"] < TARGET_SECONDS and f["calls"] == expected else 1
 

@@ -36,8 +36,16 @@ def run_demo(event: Path, extra_env: dict[str, str]) -> tuple[float, int, list[d
         log = Path(tmp) / "calls.jsonl"
         env = os.environ | extra_env | {"CONVERSE_LOCAL_CALL_LOG": str(log), "CI": "1"}
         env.pop("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", None)
-        command = [str(ROOT / ".venv" / "bin" / "bakeoff"), "local", "run", str(event), "--out", tmp,
-                   "--no-checkpoints", "--no-open"]
+        command = [
+            str(ROOT / ".venv" / "bin" / "bakeoff"),
+            "local",
+            "run",
+            str(event),
+            "--out",
+            tmp,
+            "--no-checkpoints",
+            "--no-open",
+        ]
         started = time.time()
         proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.time() - started
@@ -78,8 +86,12 @@ def raw_limit(calls: list[dict]) -> tuple[float, dict[str, float]]:
     threads = os.cpu_count()
     for model_id in dict.fromkeys(c["modelId"] for c in calls):
         started = time.perf_counter()
-        models[model_id] = llama_cpp.Llama(model_path=str(catalog.gguf_path(model_id)),
-                                           n_ctx=catalog.get(model_id).n_ctx, n_threads=threads, verbose=False)
+        models[model_id] = llama_cpp.Llama(
+            model_path=str(catalog.gguf_path(model_id)),
+            n_ctx=catalog.get(model_id).n_ctx,
+            n_threads=threads,
+            verbose=False,
+        )
         loads[model_id] = time.perf_counter() - started
     total = 0.0
     for call in calls:
@@ -102,8 +114,13 @@ def main() -> int:
     parser.add_argument("--event", type=Path, default=ROOT / "events" / "statemachine" / "podcast-local.json")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw llama-cpp-python limit")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="set for the demo's process, e.g. CONVERSE_LOCAL_MAX_PARALLEL=2")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set for the demo's process, e.g. CONVERSE_LOCAL_MAX_PARALLEL=2",
+    )
     args = parser.parse_args()
     extra_env = dict(pair.split("=", 1) for pair in args.env)
     print(f"bench/demo.py: {args.event.name}, {args.runs} run(s), {os.cpu_count()} cores, env {extra_env or '-'}")
@@ -114,8 +131,10 @@ def main() -> int:
         verdict = "meets" if wall <= TARGET_SECONDS else "misses"
         control = (report.get("judgeHealth") or {}).get("controlPassed")
         scores = {m["modelId"]: m.get("weightedScore") for m in report.get("models", [])}
-        print(f"\nrun {n}: wall {wall:.1f} s (target {TARGET_SECONDS:.0f} s: {verdict}), exit {code}, "
-              f"control check {'passed' if control else 'FAILED' if control is False else 'n/a'}, scores {scores}")
+        print(
+            f"\nrun {n}: wall {wall:.1f} s (target {TARGET_SECONDS:.0f} s: {verdict}), exit {code}, "
+            f"control check {'passed' if control else 'FAILED' if control is False else 'n/a'}, scores {scores}"
+        )
         for name, seconds in phases(wall, calls).items():
             print(f"  {name:<38} {seconds:6.1f} s")
         print(f"  {'call':<44}{'in':>6}{'reused':>8}{'out':>6}{'prompt s':>10}{'total s':>9}{'tok/s out':>10}")
@@ -123,15 +142,21 @@ def main() -> int:
             gen = c["seconds"] - c["promptSeconds"]
             rate = c["outputTokens"] / gen if gen > 0 else 0.0
             kind = "judge " if c["tool"] else "answer"
-            print(f"  {kind} {c['modelId'][:37]:<37}{c['inputTokens']:>6}{c['reusedTokens']:>8}{c['outputTokens']:>6}"
-                  f"{c['promptSeconds']:>10.1f}{c['seconds']:>9.1f}{rate:>10.1f}")
+            print(
+                f"  {kind} {c['modelId'][:37]:<37}{c['inputTokens']:>6}{c['reusedTokens']:>8}{c['outputTokens']:>6}"
+                f"{c['promptSeconds']:>10.1f}{c['seconds']:>9.1f}{rate:>10.1f}"
+            )
         totals = {k: sum(c[k] for c in calls) for k in ("inputTokens", "reusedTokens", "outputTokens")}
-        print(f"  tokens: {totals['inputTokens']} in ({totals['reusedTokens']} reused), "
-              f"{totals['outputTokens']} out, {len(calls)} calls")
+        print(
+            f"  tokens: {totals['inputTokens']} in ({totals['reusedTokens']} reused), "
+            f"{totals['outputTokens']} out, {len(calls)} calls"
+        )
         if not args.no_raw and calls:
             limit, loads = raw_limit(calls)
-            print(f"  raw llama-cpp-python, same tokens: {limit:.1f} s (of which loading "
-                  f"{sum(loads.values()):.1f} s); demo / raw = {wall / limit:.2f}")
+            print(
+                f"  raw llama-cpp-python, same tokens: {limit:.1f} s (of which loading "
+                f"{sum(loads.values()):.1f} s); demo / raw = {wall / limit:.2f}"
+            )
     if len(walls) > 1:
         print(f"\nwall: min {min(walls):.1f} s, max {max(walls):.1f} s over {len(walls)} runs")
     return 0

@@ -33,17 +33,22 @@ TEMPERATURE = 0.2
 SEED = 42
 TARGET = 0.05
 SYSTEM = "You are a podcast script writer. Write lively two-host dialogue; use only facts you are given."
-USER = ("Write a podcast segment about this news: the Harborview council voted 7 to 2 to replace the town's "
-        "94-year-old ferry with an electric vessel that carries 180 passengers and 24 cars, enters service "
-        "in 2029 and costs 31.4 million dollars, 12 million of it from a state grant.")
+USER = (
+    "Write a podcast segment about this news: the Harborview council voted 7 to 2 to replace the town's "
+    "94-year-old ferry with an electric vessel that carries 180 passengers and 24 cars, enters service "
+    "in 2029 and costs 31.4 million dollars, 12 million of it from a state grant."
+)
 
 
 def through_endpoint(client, max_tokens: int) -> tuple[int, float]:
     started = time.perf_counter()
     reply = client.converse(
-        modelId=MODEL, system=[{"text": SYSTEM}], messages=[{"role": "user", "content": [{"text": USER}]}],
+        modelId=MODEL,
+        system=[{"text": SYSTEM}],
+        messages=[{"role": "user", "content": [{"text": USER}]}],
         inferenceConfig={"maxTokens": max_tokens, "temperature": TEMPERATURE, "topP": DEFAULT_TOP_P},
-        additionalModelRequestFields={"seed": SEED, "top_k": DEFAULT_TOP_K})
+        additionalModelRequestFields={"seed": SEED, "top_k": DEFAULT_TOP_K},
+    )
     return reply["usage"]["outputTokens"], time.perf_counter() - started
 
 
@@ -51,8 +56,13 @@ def raw(llm, max_tokens: int) -> tuple[int, float]:
     started = time.perf_counter()
     reply = llm.create_chat_completion(
         messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
-        max_tokens=max_tokens, temperature=TEMPERATURE, top_p=DEFAULT_TOP_P, top_k=DEFAULT_TOP_K,
-        repeat_penalty=TEXT_REPEAT_PENALTY, seed=SEED)
+        max_tokens=max_tokens,
+        temperature=TEMPERATURE,
+        top_p=DEFAULT_TOP_P,
+        top_k=DEFAULT_TOP_K,
+        repeat_penalty=TEXT_REPEAT_PENALTY,
+        seed=SEED,
+    )
     return reply["usage"]["completion_tokens"], time.perf_counter() - started
 
 
@@ -67,13 +77,19 @@ def main() -> int:
 
     backend = LlamaBackend([MODEL], n_threads=args.threads)
     backend.load_all()
-    llm = llama_cpp.Llama(model_path=str(catalog.gguf_path(MODEL)), n_ctx=catalog.get(MODEL).n_ctx,
-                          n_threads=args.threads, verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=str(catalog.gguf_path(MODEL)), n_ctx=catalog.get(MODEL).n_ctx, n_threads=args.threads, verbose=False
+    )
     figures: dict[str, list[tuple[int, float]]] = {"endpoint": [], "raw": []}
     with ConverseServer(backend) as server:
-        client = boto3.client("bedrock-runtime", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local",
-                              config=Config(retries={"total_max_attempts": 1}, read_timeout=600))
+        client = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=600),
+        )
         through_endpoint(client, 16), raw(llm, 16)  # warm both: first-call allocations, page cache
         for _ in range(args.runs):
             figures["endpoint"].append(through_endpoint(client, args.max_tokens))
@@ -84,8 +100,10 @@ def main() -> int:
     for side, runs in figures.items():
         rates = [tokens / seconds for tokens, seconds in runs]
         medians[side] = statistics.median(rates)
-        print(f"  {side:8} median {medians[side]:6.1f} tokens/s   runs: "
-              + ", ".join(f"{t} tok/{s:.2f}s" for t, s in runs))
+        print(
+            f"  {side:8} median {medians[side]:6.1f} tokens/s   runs: "
+            + ", ".join(f"{t} tok/{s:.2f}s" for t, s in runs)
+        )
     slower = 1 - medians["endpoint"] / medians["raw"]
     meets = slower <= TARGET
     print(f"  endpoint is {slower:+.1%} slower than raw (target <= {TARGET:.0%}): {'meets' if meets else 'MISSES'}")

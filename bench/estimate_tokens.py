@@ -24,8 +24,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "event.json"
         path.write_text(json.dumps(event))
-        run = subprocess.run([sys.executable, "-m", "bakeoff_cli.main", "local", "run", str(path), "--out", tmp,
-                              "--no-open"], cwd=ROOT, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "bakeoff_cli.main", "local", "run", str(path), "--out", tmp, "--no-open"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         if run.returncode != 0:
             print(run.stdout, run.stderr)
             return 1

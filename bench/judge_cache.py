@@ -44,10 +44,20 @@ ANSWERS = [
 
 
 def judge_requests(event: dict) -> tuple[str, list[dict]]:
-    evaluation = validate_request(event, evaluation_id="bench-judge-cache", created_at="2026-01-01T00:00:00+00:00",
-                                  settings=Settings(BUCKET_NAME="bench", ALLOWED_MODEL_IDS=()))
-    judge = Judge(None, None, judge_model_id=evaluation.judge_model_id, criteria=evaluation.criteria,  # type: ignore[arg-type]
-                  article=event["article"], task_prompt=event["prompt"])
+    evaluation = validate_request(
+        event,
+        evaluation_id="bench-judge-cache",
+        created_at="2026-01-01T00:00:00+00:00",
+        settings=Settings(BUCKET_NAME="bench", ALLOWED_MODEL_IDS=()),
+    )
+    judge = Judge(
+        None,
+        None,
+        judge_model_id=evaluation.judge_model_id,
+        criteria=evaluation.criteria,  # type: ignore[arg-type]
+        article=event["article"],
+        task_prompt=event["prompt"],
+    )
     if not judge.caching:
         raise SystemExit(f"{judge.judge_model_id} gets no cachePoint (catalog promptCaching / cacheMinTokens)")
     texts = [*ANSWERS, corrupt(ANSWERS[0], event["article"]).text]
@@ -64,10 +74,13 @@ def side(backend: LlamaBackend, model_id: str, requests: list[dict], log: Path) 
     usages = [backend.converse(model_id, request)["usage"] for request in requests]
     seconds = time.perf_counter() - started
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    return {"seconds": seconds, "promptSeconds": sum(c["promptSeconds"] for c in calls),
-            "read": sum(u.get("cacheReadInputTokens", 0) for u in usages),
-            "written": sum(u.get("cacheWriteInputTokens", 0) for u in usages),
-            "input": sum(u["inputTokens"] for u in usages)}
+    return {
+        "seconds": seconds,
+        "promptSeconds": sum(c["promptSeconds"] for c in calls),
+        "read": sum(u.get("cacheReadInputTokens", 0) for u in usages),
+        "written": sum(u.get("cacheWriteInputTokens", 0) for u in usages),
+        "input": sum(u["inputTokens"] for u in usages),
+    }
 
 
 def main() -> None:
@@ -86,19 +99,24 @@ def main() -> None:
     print(f"judge {model_id}: 4 calls (3 answers + control), {args.runs} run(s) per side", flush=True)
     try:
         for run in range(args.runs):
-            for name in (("cached", "uncached") if run % 2 == 0 else ("uncached", "cached")):
+            for name in ("cached", "uncached") if run % 2 == 0 else ("uncached", "cached"):
                 backend.reuse_prefix = name == "cached"
                 row = side(backend, model_id, requests, log)
                 results[name].append(row)
-                print(f"  run {run + 1} {name:9s} {row['seconds']:7.1f} s total, {row['promptSeconds']:6.1f} s "
-                      f"reading prompts; tokens: {row['input']} uncached input, {row['read']} read from cache, "
-                      f"{row['written']} written", flush=True)
+                print(
+                    f"  run {run + 1} {name:9s} {row['seconds']:7.1f} s total, {row['promptSeconds']:6.1f} s "
+                    f"reading prompts; tokens: {row['input']} uncached input, {row['read']} read from cache, "
+                    f"{row['written']} written",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     cached = statistics.median(r["seconds"] for r in results["cached"])
     uncached = statistics.median(r["seconds"] for r in results["uncached"])
-    print(f"medians: cached {cached:.1f} s, uncached {uncached:.1f} s: saving {uncached - cached:.1f} s "
-          f"({1 - cached / uncached:.0%} of the judge's time)")
+    print(
+        f"medians: cached {cached:.1f} s, uncached {uncached:.1f} s: saving {uncached - cached:.1f} s "
+        f"({1 - cached / uncached:.0%} of the judge's time)"
+    )
 
 
 if __name__ == "__main__":

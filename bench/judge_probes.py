@@ -63,26 +63,44 @@ def main() -> None:
         order = [m for m in event["models"] if m in answers]
     else:
         parser.error("give a report.json or --answer FILE")
-    criteria = [ResolvedCriterion(name=name, weight=w if isinstance(w, int) else w["weight"],
-                                  description=(w.get("description") if isinstance(w, dict) else None)
-                                  or BUILTIN_CRITERIA[name])
-                for name, w in event["scoringCriteria"].items()]
+    criteria = [
+        ResolvedCriterion(
+            name=name,
+            weight=w if isinstance(w, int) else w["weight"],
+            description=(w.get("description") if isinstance(w, dict) else None) or BUILTIN_CRITERIA[name],
+        )
+        for name, w in event["scoringCriteria"].items()
+    ]
     kinds = event.get("judgeProbes") or ["number", "negation", "name", "claim"]
     judge_id = event["judgeModelId"]
     with mock_aws(), LocalEndpoint([judge_id]) as url:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="bench")
-        runtime = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=url,
-                               aws_access_key_id="x", aws_secret_access_key="x",
-                               config=client_config(10, 3600))
-        judge = Judge(ConverseClient(runtime), Store(s3, "bench"), judge_model_id=judge_id, criteria=criteria,
-                      article=event["article"], task_prompt=event["prompt"], use_cache=False)
+        runtime = boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=url,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=client_config(10, 3600),
+        )
+        judge = Judge(
+            ConverseClient(runtime),
+            Store(s3, "bench"),
+            judge_model_id=judge_id,
+            criteria=criteria,
+            article=event["article"],
+            task_prompt=event["prompt"],
+            use_cache=False,
+        )
 
         def timed(model_id: str, text: str, label: str):
             began = time.monotonic()
             verdict = judge.score(model_id, text, label)
-            print(f"  judged {model_id}: {verdict.status} {verdict.weighted_score} in {time.monotonic() - began:.0f}s",
-                  flush=True)
+            print(
+                f"  judged {model_id}: {verdict.status} {verdict.weighted_score} in {time.monotonic() - began:.0f}s",
+                flush=True,
+            )
             return verdict
 
         verdicts = {m: timed(m, answers[m], string.ascii_uppercase[i]) for i, m in enumerate(order)}
@@ -100,8 +118,11 @@ def main() -> None:
             verdict = {judge_id: timed(f"probe:{kind}", probe.text, label)} if probe.changes else {}
             result = probe_result(kind, best, probe, originals, verdict)
             state = {True: "caught", False: "MISSED", None: "not measured"}[result["passed"]]
-            print(f"{kind:9} {state:12} original {result.get('originalScore')} vs probe {result.get('probeScore')}"
-                  f"  ({result.get('change') or result.get('reason')})", flush=True)
+            print(
+                f"{kind:9} {state:12} original {result.get('originalScore')} vs probe {result.get('probeScore')}"
+                f"  ({result.get('change') or result.get('reason')})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ def in_process(dataset: Path) -> list[dict]:
     server = serve(DELAYS, JUDGE_DELAY)
     runs = []
     try:
-        with OfflineStack(ROOT, parameters=deployment_parameters(False), env={ENDPOINT_VAR: server.url, **QUIET}) \
-                as stack:
+        with OfflineStack(
+            ROOT, parameters=deployment_parameters(False), env={ENDPOINT_VAR: server.url, **QUIET}
+        ) as stack:
             request = dataset_request(stack, dataset)
             for label in ("first run", "rerun"):
                 before, seen = sum(server.calls.values()), len(stack.lambda_server.invocations)
@@ -55,8 +56,15 @@ def in_process(dataset: Path) -> list[dict]:
                 report = stack.report(execution.evaluation_id)
                 mine = stack.lambda_server.invocations[seen:]
                 cached = sum(1 for i in mine if i.function == "InvokeModelFunction" and (i.result or {}).get("cached"))
-                runs.append({"label": label, "seconds": execution.seconds, "calls": sum(server.calls.values()) - before,
-                             "answers": report["totals"].get("answers"), "cached": cached})
+                runs.append(
+                    {
+                        "label": label,
+                        "seconds": execution.seconds,
+                        "calls": sum(server.calls.values()) - before,
+                        "answers": report["totals"].get("answers"),
+                        "cached": cached,
+                    }
+                )
     finally:
         server.stop()
     return runs
@@ -64,8 +72,9 @@ def in_process(dataset: Path) -> list[dict]:
 
 def two_commands(dataset: Path, tmp: Path) -> list[dict]:
     event = tmp / "event.json"
-    event.write_text(json.dumps({k: v for k, v in sample_request(controlAnswer=False).items() if k != "article"}),
-                     encoding="utf-8")
+    event.write_text(
+        json.dumps({k: v for k, v in sample_request(controlAnswer=False).items() if k != "article"}), encoding="utf-8"
+    )
     server = serve(DELAYS, JUDGE_DELAY)
     runs = []
     try:
@@ -73,10 +82,17 @@ def two_commands(dataset: Path, tmp: Path) -> list[dict]:
         for label in ("first command", "second command"):
             before = sum(server.calls.values())
             started = time.perf_counter()
-            child = subprocess.run(command(event, dataset, tmp / "out"), cwd=ROOT, env=env, capture_output=True,
-                                   text=True)
-            runs.append({"label": label, "seconds": time.perf_counter() - started, "returncode": child.returncode,
-                         "calls": sum(server.calls.values()) - before})
+            child = subprocess.run(
+                command(event, dataset, tmp / "out"), cwd=ROOT, env=env, capture_output=True, text=True
+            )
+            runs.append(
+                {
+                    "label": label,
+                    "seconds": time.perf_counter() - started,
+                    "returncode": child.returncode,
+                    "calls": sum(server.calls.values()) - before,
+                }
+            )
     finally:
         server.stop()
     return runs
@@ -97,9 +113,11 @@ def main() -> int:
     print("1. in one process (one OfflineStack, the same bucket), execution wall time:")
     print(f"   first run   {first['seconds']:6.2f} s   {first['calls']:4d} model calls")
     meets = again["seconds"] < TARGET_SECONDS and again["calls"] == 0
-    print(f"   rerun       {again['seconds']:6.2f} s   {again['calls']:4d} model calls   "
-          f"({again['cached']} answers from checkpoints; target 0 calls, < {TARGET_SECONDS:.0f} s: "
-          f"{'meets' if meets else 'MISSES'})")
+    print(
+        f"   rerun       {again['seconds']:6.2f} s   {again['calls']:4d} model calls   "
+        f"({again['cached']} answers from checkpoints; target 0 calls, < {TARGET_SECONDS:.0f} s: "
+        f"{'meets' if meets else 'MISSES'})"
+    )
     for name, seconds in PEERS:
         print(f"   {name:30} {seconds:4.1f} s   (quoted in issue 9, not measured here)")
     if commands:

@@ -42,8 +42,10 @@ class DelayedBackend:
         if model_id not in self.delays:
             raise wire.invalid_model_error(model_id)
         time.sleep(self.delays[model_id])
-        text = (f"HOST A: Harborview's council voted 7 to 2 for an electric ferry. HOST B: It carries 180 "
-                f"passengers. Recap: a new ferry in 2029. ({model_id})")
+        text = (
+            f"HOST A: Harborview's council voted 7 to 2 for an electric ferry. HOST B: It carries 180 "
+            f"passengers. Recap: a new ferry in 2029. ({model_id})"
+        )
         return wire.text_response(text, input_tokens=1200, output_tokens=300)
 
     def _verdict(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -51,13 +53,20 @@ class DelayedBackend:
         properties = tool["inputSchema"]["json"]["properties"]
         digest = hashlib.sha256(json.dumps(request["messages"], sort_keys=True).encode()).digest()
         if "scores" not in properties:  # a pairwise preference, when a request asks for them
-            return wire.tool_response(tool["name"], {"preferred": "A", "reason": "scripted"},
-                                      input_tokens=2000, output_tokens=50)
+            return wire.tool_response(
+                tool["name"], {"preferred": "A", "reason": "scripted"}, input_tokens=2000, output_tokens=50
+            )
         criteria = list(properties["scores"]["properties"])
-        scores = {name: {"reason": f"scripted reason for {name}", "score": 4 + digest[i] % 6}
-                  for i, name in enumerate(criteria)}
-        return wire.tool_response(tool["name"], {"scores": scores, "evidence": ["The council voted 7 to 2"]},
-                                  input_tokens=2000, output_tokens=150)
+        scores = {
+            name: {"reason": f"scripted reason for {name}", "score": 4 + digest[i] % 6}
+            for i, name in enumerate(criteria)
+        }
+        return wire.tool_response(
+            tool["name"],
+            {"scores": scores, "evidence": ["The council voted 7 to 2"]},
+            input_tokens=2000,
+            output_tokens=150,
+        )
 
 
 def serve(delays: dict[str, float], judge_delay: float) -> ConverseServer:
@@ -80,8 +89,16 @@ def write_dataset(path: Path, items: int) -> Path:
     article = sample_request()["article"]
     with path.open("w", encoding="utf-8") as out:
         for i in range(1, items + 1):
-            out.write(json.dumps({"id": f"item-{i:02d}", "article": f"[Item {i}] {article}",
-                                  "reference": f"A reference summary for item {i}."}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": f"item-{i:02d}",
+                        "article": f"[Item {i}] {article}",
+                        "reference": f"A reference summary for item {i}.",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 

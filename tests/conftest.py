@@ -30,13 +30,26 @@ def bedrock_request() -> dict[str, Any]:
 
 
 @contextmanager
-def offline(responder: Responder | None = None, *, faults: dict[str, Fault] | None = None,
-            env: dict[str, str] | None = None, parameters: dict[str, Any] | None = None,
-            retry_time_scale: float = 0.01, checkpoint_dir: Path | None = None) -> Iterator[tuple[OfflineStack, Any]]:
+def offline(
+    responder: Responder | None = None,
+    *,
+    faults: dict[str, Fault] | None = None,
+    env: dict[str, str] | None = None,
+    parameters: dict[str, Any] | None = None,
+    retry_time_scale: float = 0.01,
+    checkpoint_dir: Path | None = None,
+) -> Iterator[tuple[OfflineStack, Any]]:
     """The real ASL and handlers under moto, models behind a scripted Converse server."""
-    with converse_server(responder or good_responder(), faults=faults) as server, OfflineStack(
-            ROOT, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url, **(env or {})},
-            parameters=parameters, retry_time_scale=retry_time_scale, checkpoint_dir=checkpoint_dir) as stack:
+    with (
+        converse_server(responder or good_responder(), faults=faults) as server,
+        OfflineStack(
+            ROOT,
+            env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url, **(env or {})},
+            parameters=parameters,
+            retry_time_scale=retry_time_scale,
+            checkpoint_dir=checkpoint_dir,
+        ) as stack,
+    ):
         yield stack, server
 
 

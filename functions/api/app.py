@@ -33,14 +33,16 @@ sfn = boto3.client("stepfunctions")
 s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
 store = Store(s3, api_settings.BUCKET_NAME)
 
-cors = (CORSConfig(allow_origin=api_settings.CORS_ALLOW_ORIGIN, allow_headers=["X-Api-Key"], max_age=600)
-        if api_settings.CORS_ALLOW_ORIGIN else None)
+cors = (
+    CORSConfig(allow_origin=api_settings.CORS_ALLOW_ORIGIN, allow_headers=["X-Api-Key"], max_age=600)
+    if api_settings.CORS_ALLOW_ORIGIN
+    else None
+)
 app = APIGatewayRestResolver(cors=cors)
 
 
 def _json(status: int, body: dict, headers: dict | None = None) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body,
-                    headers=headers)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 def _evaluations_url() -> str:
@@ -61,8 +63,15 @@ def _api_key_id() -> str | None:
 def post_evaluation() -> Response:
     event = app.current_event
     raw = read_body(event.body, bool(event.is_base64_encoded))
-    accepted = start_evaluation(raw, api_key_id=_api_key_id(), sfn=sfn, store=store, settings=settings,
-                                api=api_settings, evaluations_url=_evaluations_url())
+    accepted = start_evaluation(
+        raw,
+        api_key_id=_api_key_id(),
+        sfn=sfn,
+        store=store,
+        settings=settings,
+        api=api_settings,
+        evaluations_url=_evaluations_url(),
+    )
     metrics.add_metric(name="EvaluationsStarted", unit=MetricUnit.Count, value=1)
     return _json(202, accepted.dump(), {"Location": accepted.status_url})
 

@@ -25,8 +25,9 @@ class ApiSettings(BaseModel):
 
     BUCKET_NAME: Annotated[str, Field(min_length=3)]
     STATE_MACHINE_ARN: Annotated[str, Field(pattern=STATE_MACHINE_ARN)]
-    REPORT_URL_EXPIRY_SECONDS: Annotated[int, Field(ge=60, le=3600,
-                                                    description="Lifetime of presigned report URLs.")] = 900
+    REPORT_URL_EXPIRY_SECONDS: Annotated[
+        int, Field(ge=60, le=3600, description="Lifetime of presigned report URLs.")
+    ] = 900
     CORS_ALLOW_ORIGIN: Annotated[str, Field(description="One allowed origin; empty = no CORS headers.")] = ""
     REPORT_PREFIX: str = "reports/"
 
@@ -49,8 +50,9 @@ class EvaluationRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    evaluation_id: Annotated[str, Field(alias="evaluationId", pattern=EVALUATION_ID,
-                                        description="As returned by POST /evaluations.")]
+    evaluation_id: Annotated[
+        str, Field(alias="evaluationId", pattern=EVALUATION_ID, description="As returned by POST /evaluations.")
+    ]
 
 
 class Accepted(Contract):
@@ -91,8 +93,13 @@ class Summary(Contract):
     unscored: list[str] = []
     failed: list[FailedModel] = []
     costs: Costs
-    complete: Annotated[bool, Field(description="False when report.json could not be read and this "
-                                    "summary comes from the execution output alone.")] = True
+    complete: Annotated[
+        bool,
+        Field(
+            description="False when report.json could not be read and this "
+            "summary comes from the execution output alone."
+        ),
+    ] = True
 
 
 class FailureSummary(Contract):

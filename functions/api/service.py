@@ -82,22 +82,34 @@ def read_body(body: str | None, is_base64_encoded: bool) -> Any:
     return parse_json(text)
 
 
-def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store, settings: Settings,
-                     api: ApiSettings, evaluations_url: str, now: datetime | None = None) -> Accepted:
+def start_evaluation(
+    raw: Any,
+    *,
+    api_key_id: str | None,
+    sfn: Any,
+    store: Store,
+    settings: Settings,
+    api: ApiSettings,
+    evaluations_url: str,
+    now: datetime | None = None,
+) -> Accepted:
     """Validate as the Validate state will, record the caller's key as the owner, then start the
     execution named after the evaluation."""
     if not api_key_id or not re.fullmatch(API_KEY_ID, api_key_id):
         raise MissingCallerError("this API needs an API key (x-api-key); none was identified")
     now = now or datetime.now(UTC)
     evaluation_id = new_evaluation_id(now)
-    evaluation = validate_request(raw, evaluation_id=evaluation_id,
-                                  created_at=now.isoformat(timespec="seconds"), settings=settings)
+    evaluation = validate_request(
+        raw, evaluation_id=evaluation_id, created_at=now.isoformat(timespec="seconds"), settings=settings
+    )
     # What was validated is what runs: the normalised request, not the caller's bytes.
     encoded = dump_utf8(evaluation.request.dump())
     payload, size = encoded.decode("utf-8"), len(encoded)
     if size > MAX_EXECUTION_INPUT_BYTES:
-        raise refusal("(body)", f"the request is {size} bytes as UTF-8; Step Functions accepts at most "
-                      f"{MAX_EXECUTION_INPUT_BYTES}")
+        raise refusal(
+            "(body)",
+            f"the request is {size} bytes as UTF-8; Step Functions accepts at most {MAX_EXECUTION_INPUT_BYTES}",
+        )
     # Before the execution exists, so no moment shows it without its owner (Validate copies it).
     owner = Owner(api_key_id=api_key_id, created_at=evaluation.created_at)
     try:
@@ -110,11 +122,20 @@ def start_evaluation(raw: Any, *, api_key_id: str | None, sfn: Any, store: Store
     except (ClientError, BotoCoreError) as exc:
         logger.exception("could not start the execution")
         raise ServiceUnavailableError("the evaluation could not be started; retry shortly") from exc
-    logger.info("evaluation started", extra={"evaluation_id": evaluation_id,
-                                             "models": len(evaluation.request.models),
-                                             "estimated_cost_usd": evaluation.estimate.total_usd})
-    return Accepted(evaluation_id=evaluation_id, status_url=f"{evaluations_url.rstrip('/')}/{evaluation_id}",
-                    estimated_cost_usd=evaluation.estimate.total_usd, warnings=evaluation.warnings)
+    logger.info(
+        "evaluation started",
+        extra={
+            "evaluation_id": evaluation_id,
+            "models": len(evaluation.request.models),
+            "estimated_cost_usd": evaluation.estimate.total_usd,
+        },
+    )
+    return Accepted(
+        evaluation_id=evaluation_id,
+        status_url=f"{evaluations_url.rstrip('/')}/{evaluation_id}",
+        estimated_cost_usd=evaluation.estimate.total_usd,
+        warnings=evaluation.warnings,
+    )
 
 
 def owned_by(store: Store, evaluation_id: str, api_key_id: str | None) -> bool:
@@ -132,8 +153,9 @@ def owned_by(store: Store, evaluation_id: str, api_key_id: str | None) -> bool:
         return False
 
 
-def describe_evaluation(evaluation_id: str, *, api_key_id: str | None, sfn: Any, s3: Any, api: ApiSettings,
-                        now: datetime | None = None) -> EvaluationStatus:
+def describe_evaluation(
+    evaluation_id: str, *, api_key_id: str | None, sfn: Any, s3: Any, api: ApiSettings, now: datetime | None = None
+) -> EvaluationStatus:
     """Status from Step Functions; when it succeeded, the summary from report.json and presigned URLs.
 
     Another key's evaluation is ``EvaluationNotFoundError`` with the very message an unknown ID gets:
@@ -156,9 +178,12 @@ def describe_evaluation(evaluation_id: str, *, api_key_id: str | None, sfn: Any,
         logger.exception("could not describe the execution")
         raise ServiceUnavailableError("the status could not be read; retry shortly") from exc
 
-    status = EvaluationStatus(evaluation_id=evaluation_id, status=described["status"],
-                              started_at=_iso(described["startDate"]),
-                              stopped_at=_iso(described["stopDate"]) if described.get("stopDate") else None)
+    status = EvaluationStatus(
+        evaluation_id=evaluation_id,
+        status=described["status"],
+        started_at=_iso(described["startDate"]),
+        stopped_at=_iso(described["stopDate"]) if described.get("stopDate") else None,
+    )
     if status.status == "SUCCEEDED":
         output = _json_or_none(described.get("output")) or {}
         json_key = output.get("reportKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.json"
@@ -184,13 +209,21 @@ def _from_the_bucket(store: Store, evaluation_id: str, api: ApiSettings) -> dict
         logger.exception("could not read the evaluation from the bucket")
         return None
     if isinstance(report, dict) and report.get("createdAt"):
-        return {"status": "SUCCEEDED", "startDate": report["createdAt"], "stopDate": report.get("reportedAt"),
-                "output": None}
+        return {
+            "status": "SUCCEEDED",
+            "startDate": report["createdAt"],
+            "stopDate": report.get("reportedAt"),
+            "output": None,
+        }
     if isinstance(request, dict) and request.get("createdAt"):
-        return {"status": "ABORTED", "startDate": request["createdAt"], "error": "ExecutionLost",
-                "cause": "the evaluation stopped before it wrote its report (its execution is gone: the "
-                         "offline server restarted, or Step Functions no longer keeps its history). Submit "
-                         "the same request again: every answer and verdict already received is reused."}
+        return {
+            "status": "ABORTED",
+            "startDate": request["createdAt"],
+            "error": "ExecutionLost",
+            "cause": "the evaluation stopped before it wrote its report (its execution is gone: the "
+            "offline server restarted, or Step Functions no longer keeps its history). Submit "
+            "the same request again: every answer and verdict already received is reused.",
+        }
     return None
 
 
@@ -219,28 +252,54 @@ def _summary(store: Store, report_key: str, output: dict[str, Any]) -> Summary:
         logger.exception("report.json unreadable; summarising the execution output")
         report = None
     if not isinstance(report, dict):
-        ranking = [RankedModel(rank=r.get("rank", i + 1), model_id=r.get("modelId", "?"),
-                               weighted_score=r.get("weightedScore"))
-                   for i, r in enumerate(output.get("ranking", []))]
-        return Summary(winner=ranking[0].model_id if ranking else None, ranking=ranking,
-                       costs=Costs(total_usd=output.get("totalCostUsd")), complete=False)
+        ranking = [
+            RankedModel(
+                rank=r.get("rank", i + 1), model_id=r.get("modelId", "?"), weighted_score=r.get("weightedScore")
+            )
+            for i, r in enumerate(output.get("ranking", []))
+        ]
+        return Summary(
+            winner=ranking[0].model_id if ranking else None,
+            ranking=ranking,
+            costs=Costs(total_usd=output.get("totalCostUsd")),
+            complete=False,
+        )
     models = report.get("models", [])
     ranked = sorted((m for m in models if "rank" in m), key=lambda m: m["rank"])
     totals = report.get("totals", {})
     return Summary(
         winner=report.get("winner"),
-        ranking=[RankedModel(rank=m["rank"], model_id=m["modelId"], weighted_score=m.get("weightedScore"),
-                             scores={name: s["score"] for name, s in (m.get("scores") or {}).items()
-                                     if isinstance(s, dict) and isinstance(s.get("score"), int)},
-                             cost_usd=m.get("costUsd"))
-                 for m in ranked],
+        ranking=[
+            RankedModel(
+                rank=m["rank"],
+                model_id=m["modelId"],
+                weighted_score=m.get("weightedScore"),
+                scores={
+                    name: s["score"]
+                    for name, s in (m.get("scores") or {}).items()
+                    if isinstance(s, dict) and isinstance(s.get("score"), int)
+                },
+                cost_usd=m.get("costUsd"),
+            )
+            for m in ranked
+        ],
         # Answered but without a score: the judge could not use its verdict, or never judged the answer.
         unscored=[m["modelId"] for m in models if m.get("status") == "ok" and m.get("scoreStatus") != "scored"],
-        failed=[FailedModel(model_id=m["modelId"], error=(m.get("error") or {}).get("error", "Unknown"),
-                            message=str((m.get("error") or {}).get("message", ""))[:300])
-                for m in models if m.get("status") == "failed"],
-        costs=Costs(candidate_usd=totals.get("candidateCostUsd"), judge_usd=totals.get("judgeCostUsd"),
-                    total_usd=report.get("totalCostUsd"), estimated_usd=report.get("estimatedCostUsd")),
+        failed=[
+            FailedModel(
+                model_id=m["modelId"],
+                error=(m.get("error") or {}).get("error", "Unknown"),
+                message=str((m.get("error") or {}).get("message", ""))[:300],
+            )
+            for m in models
+            if m.get("status") == "failed"
+        ],
+        costs=Costs(
+            candidate_usd=totals.get("candidateCostUsd"),
+            judge_usd=totals.get("judgeCostUsd"),
+            total_usd=report.get("totalCostUsd"),
+            estimated_usd=report.get("estimatedCostUsd"),
+        ),
     )
 
 
@@ -256,6 +315,9 @@ def failure_summary(error: str | None, cause: str | None, status: str) -> Failur
             message = str(inner.get("message", message))
             found = inner.get("errors")
             if isinstance(found, list):
-                errors = [{"field": str(e.get("field", "")), "message": str(e.get("message", ""))[:300]}
-                          for e in found[:20] if isinstance(e, dict)]
+                errors = [
+                    {"field": str(e.get("field", "")), "message": str(e.get("message", ""))[:300]}
+                    for e in found[:20]
+                    if isinstance(e, dict)
+                ]
     return FailureSummary(error=error or status, cause=message[:1000], errors=errors)

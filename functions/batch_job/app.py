@@ -15,8 +15,9 @@ settings = Settings.from_env(os.environ)
 store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
 # The control plane (CreateModelInvocationJob, GetModelInvocationJob): botocore retries its throttling
 # a little; the state machine's Retry owns the rest.
-bedrock = boto3.client("bedrock", config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                                connect_timeout=5, read_timeout=30))
+bedrock = boto3.client(
+    "bedrock", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+)
 
 
 @logger.inject_lambda_context

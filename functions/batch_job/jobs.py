@@ -148,8 +148,9 @@ def _checkpointed(store: Store, key: str) -> bool:
         return False  # recomputed, like on-demand
 
 
-def _submit(store: Store, bedrock: Any, settings: Settings, run_key: str, model_id: str,
-            records: list[BatchRecord]) -> int:
+def _submit(
+    store: Store, bedrock: Any, settings: Settings, run_key: str, model_id: str, records: list[BatchRecord]
+) -> int:
     """One job over ``records``; returns its number in the run. Idempotent: the job's token is the run
     and the number it gets, so a retry after a crash finds the job Bedrock already made."""
     run, _ = _load_run(store, run_key)
@@ -159,14 +160,24 @@ def _submit(store: Store, bedrock: Any, settings: Settings, run_key: str, model_
     store.put_bytes(input_key, records_jsonl(records), "application/jsonl")
     token = content_hash({"run": run_key, "seq": seq})
     created = _bedrock_call(
-        model_id, bedrock.create_model_invocation_job,
-        jobName=f"bakeoff-{token[:24]}-{seq}", roleArn=settings.BATCH_ROLE_ARN, clientRequestToken=token,
-        modelId=model_id, modelInvocationType="Converse",
+        model_id,
+        bedrock.create_model_invocation_job,
+        jobName=f"bakeoff-{token[:24]}-{seq}",
+        roleArn=settings.BATCH_ROLE_ARN,
+        clientRequestToken=token,
+        modelId=model_id,
+        modelInvocationType="Converse",
         inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{store.bucket}/{input_key}", "s3InputFormat": "JSONL"}},
         outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{store.bucket}/{output_prefix}"}},
-        timeoutDurationInHours=settings.BATCH_TIMEOUT_HOURS)
-    job = BatchJob(seq=seq, job_arn=created["jobArn"], record_ids=[r.record_id for r in records],
-                   input_key=input_key, output_prefix=output_prefix)
+        timeoutDurationInHours=settings.BATCH_TIMEOUT_HOURS,
+    )
+    job = BatchJob(
+        seq=seq,
+        job_arn=created["jobArn"],
+        record_ids=[r.record_id for r in records],
+        input_key=input_key,
+        output_prefix=output_prefix,
+    )
 
     def append(current: BatchRun | None) -> BatchRun:
         current = current or BatchRun(model_id=model_id, answers_folder=run_key.split("/batch/")[0])
@@ -213,11 +224,27 @@ def _plan(evaluation: Evaluation, store: Store, bedrock: Any, settings: Settings
             jobs.append(_submit(store, bedrock, settings, run_key, model_id, missing))
         else:
             on_demand = len(missing)
-        logger.info("batch plan", extra={"modelId": model_id, "records": len(records), "checkpointed": len(kept),
-                                         "reattached": len(covered), "submitted": len(missing) - on_demand,
-                                         "onDemand": on_demand})
-        models.append(ModelBatch(model_id=model_id, run_key=run_key, jobs=jobs, records=len(records),
-                                 checkpointed=len(kept), on_demand=on_demand))
+        logger.info(
+            "batch plan",
+            extra={
+                "modelId": model_id,
+                "records": len(records),
+                "checkpointed": len(kept),
+                "reattached": len(covered),
+                "submitted": len(missing) - on_demand,
+                "onDemand": on_demand,
+            },
+        )
+        models.append(
+            ModelBatch(
+                model_id=model_id,
+                run_key=run_key,
+                jobs=jobs,
+                records=len(records),
+                checkpointed=len(kept),
+                on_demand=on_demand,
+            )
+        )
     return BatchState(models=models)
 
 
@@ -238,29 +265,51 @@ def _read_back(store: Store, evaluation_id: str, run: BatchRun, job: BatchJob) -
         nonlocal billed
         line = lines.get(record_id)
         if line is None:
-            return BatchOutcome(model_id=model_id, status="failed", error="BatchJobError",
-                                message=f"the batch job {job.job_arn} ended {job.status} without answering this "
-                                        f"record{': ' + job.message if job.message else ''}",
-                                details={"jobArn": job.job_arn, "jobStatus": job.status})
+            return BatchOutcome(
+                model_id=model_id,
+                status="failed",
+                error="BatchJobError",
+                message=f"the batch job {job.job_arn} ended {job.status} without answering this "
+                f"record{': ' + job.message if job.message else ''}",
+                details={"jobArn": job.job_arn, "jobStatus": job.status},
+            )
         if line.model_output is None:
             error = line.error.dump() if line.error else {}
-            return BatchOutcome(model_id=model_id, status="failed", error="BatchRecordError",
-                                message=f"the batch job answered this record with an error: "
-                                        f"{error.get('errorCode', '')} {error.get('errorMessage', '')}".strip(),
-                                details={"jobArn": job.job_arn, **error})
+            return BatchOutcome(
+                model_id=model_id,
+                status="failed",
+                error="BatchRecordError",
+                message=f"the batch job answered this record with an error: "
+                f"{error.get('errorCode', '')} {error.get('errorMessage', '')}".strip(),
+                details={"jobArn": job.job_arn, **error},
+            )
         result = parse_response(line.model_output, latency_ms=0)
         billed = billed + result.usage
         if not result.text.strip():
-            return BatchOutcome(model_id=model_id, status="failed", error="ModelOutputError",
-                                message=f"returned an empty answer (stopReason {result.stop_reason})",
-                                details={"usage": result.usage.dump(), "jobArn": job.job_arn})
+            return BatchOutcome(
+                model_id=model_id,
+                status="failed",
+                error="ModelOutputError",
+                message=f"returned an empty answer (stopReason {result.stop_reason})",
+                details={"usage": result.usage.dump(), "jobArn": job.job_arn},
+            )
         key = f"{run.answers_folder}/{record_id}.json"
         # The same checkpoint an on-demand call writes, so either mode finds the other's answers. A batch
         # job reports no per-record latency: 0 here, and the reports show none for batch answers.
-        store.put_checkpoint(key, Answer(model_id=model_id, text=result.text, stop_reason=result.stop_reason,
-                                         usage=result.usage, latency_ms=0, inference="batch").dump())
-        return BatchOutcome(model_id=model_id, status="ok", answer_key=key, usage=result.usage,
-                            stop_reason=result.stop_reason)
+        store.put_checkpoint(
+            key,
+            Answer(
+                model_id=model_id,
+                text=result.text,
+                stop_reason=result.stop_reason,
+                usage=result.usage,
+                latency_ms=0,
+                inference="batch",
+            ).dump(),
+        )
+        return BatchOutcome(
+            model_id=model_id, status="ok", answer_key=key, usage=result.usage, stop_reason=result.stop_reason
+        )
 
     def settle(record_id: str) -> str:
         outcome = outcome_of(record_id)
@@ -270,11 +319,25 @@ def _read_back(store: Store, evaluation_id: str, run: BatchRun, job: BatchJob) -
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         statuses = list(pool.map(settle, job.record_ids))
     # One metric line for the whole job, priced at batch rates: what the cost alarms add up.
-    record_model_call(model_id, "candidate", billed.input_tokens, billed.output_tokens,
-                      candidate_cost_usd(model_id, billed, "batch"), 0)
-    logger.info("batch job read back", extra={"modelId": model_id, "jobArn": job.job_arn, "status": job.status,
-                                              "answered": statuses.count("ok"), "failed": statuses.count("failed"),
-                                              "unreadableLines": unreadable})
+    record_model_call(
+        model_id,
+        "candidate",
+        billed.input_tokens,
+        billed.output_tokens,
+        candidate_cost_usd(model_id, billed, "batch"),
+        0,
+    )
+    logger.info(
+        "batch job read back",
+        extra={
+            "modelId": model_id,
+            "jobArn": job.job_arn,
+            "status": job.status,
+            "answered": statuses.count("ok"),
+            "failed": statuses.count("failed"),
+            "unreadableLines": unreadable,
+        },
+    )
 
 
 def advance(task: BatchTask, *, store: Store, bedrock: Any, settings: Settings) -> BatchProgress:
@@ -304,12 +367,18 @@ def advance(task: BatchTask, *, store: Store, bedrock: Any, settings: Settings) 
                 _read_back(store, task.evaluation_id, run, job)
                 job.collected = True
             done = done and job.collected
-            views.append(JobView(model_id=model.model_id, job_arn=job.job_arn, status=job.status,
-                                 records=len(job.record_ids)))
+            views.append(
+                JobView(model_id=model.model_id, job_arn=job.job_arn, status=job.status, records=len(job.record_ids))
+            )
         _save_run(store, model.run_key, lambda current, run=run: _merged(current, run))
-    return BatchProgress(evaluation_id=task.evaluation_id, done=done, poll_seconds=settings.BATCH_POLL_SECONDS,
-                         jobs=views, checkpointed={m.model_id: m.checkpointed for m in state.models},
-                         on_demand={m.model_id: m.on_demand for m in state.models})
+    return BatchProgress(
+        evaluation_id=task.evaluation_id,
+        done=done,
+        poll_seconds=settings.BATCH_POLL_SECONDS,
+        jobs=views,
+        checkpointed={m.model_id: m.checkpointed for m in state.models},
+        on_demand={m.model_id: m.on_demand for m in state.models},
+    )
 
 
 def _past(deadline_at: str | None) -> bool:

@@ -27,22 +27,56 @@ def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelR
         if cached is not None:
             found = Answer.model_validate(cached)
             logger.info("answer from checkpoint", extra={"modelId": task.model_id, "key": key})
-            return ModelResult(model_id=task.model_id, status="ok", answer_key=key, usage=found.usage,
-                               latency_ms=found.latency_ms, stop_reason=found.stop_reason, cached=True,
-                               inference=found.inference)
+            return ModelResult(
+                model_id=task.model_id,
+                status="ok",
+                answer_key=key,
+                usage=found.usage,
+                latency_ms=found.latency_ms,
+                stop_reason=found.stop_reason,
+                cached=True,
+                inference=found.inference,
+            )
 
     # Past the evaluation's deadline no call starts, and one that would outlast it gets only the time left.
     result = converse.until(evaluation.deadline_at).converse(candidate_request(evaluation, task.model_id))
-    record_model_call(task.model_id, "candidate", result.usage.input_tokens, result.usage.output_tokens,
-                      cost_usd(task.model_id, result.usage), result.latency_ms)
+    record_model_call(
+        task.model_id,
+        "candidate",
+        result.usage.input_tokens,
+        result.usage.output_tokens,
+        cost_usd(task.model_id, result.usage),
+        result.latency_ms,
+    )
     if not result.text.strip():
-        raise ModelOutputError(f"{task.model_id} returned an empty answer (stopReason {result.stop_reason})",
-                               modelId=task.model_id, usage=result.usage.dump())
-    found = Answer(model_id=task.model_id, text=result.text, stop_reason=result.stop_reason,
-                   usage=result.usage, latency_ms=result.latency_ms)
+        raise ModelOutputError(
+            f"{task.model_id} returned an empty answer (stopReason {result.stop_reason})",
+            modelId=task.model_id,
+            usage=result.usage.dump(),
+        )
+    found = Answer(
+        model_id=task.model_id,
+        text=result.text,
+        stop_reason=result.stop_reason,
+        usage=result.usage,
+        latency_ms=result.latency_ms,
+    )
     # Written before returning: if anything after this fails, a retry finds the answer here.
     store.put_checkpoint(key, found.dump())
-    logger.info("answered", extra={"modelId": task.model_id, "inputTokens": result.usage.input_tokens,
-                                   "outputTokens": result.usage.output_tokens, "latencyMs": result.latency_ms})
-    return ModelResult(model_id=task.model_id, status="ok", answer_key=key, usage=found.usage,
-                       latency_ms=found.latency_ms, stop_reason=found.stop_reason)
+    logger.info(
+        "answered",
+        extra={
+            "modelId": task.model_id,
+            "inputTokens": result.usage.input_tokens,
+            "outputTokens": result.usage.output_tokens,
+            "latencyMs": result.latency_ms,
+        },
+    )
+    return ModelResult(
+        model_id=task.model_id,
+        status="ok",
+        answer_key=key,
+        usage=found.usage,
+        latency_ms=found.latency_ms,
+        stop_reason=found.stop_reason,
+    )

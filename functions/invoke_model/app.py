@@ -13,9 +13,12 @@ from functions.invoke_model.answer import answer
 
 settings = Settings.from_env(os.environ)
 store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
-converse = ConverseClient(boto3.client(
-    "bedrock-runtime",
-    config=client_config(settings.MODEL_CONNECT_TIMEOUT_SECONDS, settings.MODEL_READ_TIMEOUT_SECONDS)))
+converse = ConverseClient(
+    boto3.client(
+        "bedrock-runtime",
+        config=client_config(settings.MODEL_CONNECT_TIMEOUT_SECONDS, settings.MODEL_READ_TIMEOUT_SECONDS),
+    )
+)
 
 
 @logger.inject_lambda_context

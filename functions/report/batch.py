@@ -20,13 +20,19 @@ def model_cost_fields(model_id: str, rows: Sequence[DatasetRow]) -> dict[str, An
         return {"cost_usd": None, "unpriced": True}
     batch = [r for r in rows if r.inference == "batch"]
     batch_usage = sum((r.usage or Usage() for r in batch), Usage())
-    rest = Usage(input_tokens=usage.input_tokens - batch_usage.input_tokens,
-                 output_tokens=usage.output_tokens - batch_usage.output_tokens)
+    rest = Usage(
+        input_tokens=usage.input_tokens - batch_usage.input_tokens,
+        output_tokens=usage.output_tokens - batch_usage.output_tokens,
+    )
     cost = round(candidate_cost_usd(model_id, rest, None) + candidate_cost_usd(model_id, batch_usage, "batch"), 8)
     if not batch:
         return {"cost_usd": cost}
-    return {"cost_usd": cost, "inference": "batch", "batch_answers": len(batch),
-            "on_demand_cost_usd": candidate_cost_usd(model_id, usage, None)}
+    return {
+        "cost_usd": cost,
+        "inference": "batch",
+        "batch_answers": len(batch),
+        "on_demand_cost_usd": candidate_cost_usd(model_id, usage, None),
+    }
 
 
 def batch_notice(entries: Sequence[ModelEntry]) -> str | None:
@@ -37,6 +43,8 @@ def batch_notice(entries: Sequence[ModelEntry]) -> str | None:
     answers = sum(e.batch_answers or 1 for e in batch)
     cost = sum(e.cost_usd or 0.0 for e in batch)
     on_demand = sum(e.on_demand_cost_usd if e.on_demand_cost_usd is not None else (e.cost_usd or 0.0) for e in batch)
-    return (f"{answers} answer(s) of {', '.join(e.model_id for e in batch)} came from Bedrock batch inference "
-            f"jobs and are priced at batch rates: ${cost:.4f}, against ${on_demand:.4f} for the same tokens "
-            "on-demand. The judge ran on-demand (forced tool use is not available in batch).")
+    return (
+        f"{answers} answer(s) of {', '.join(e.model_id for e in batch)} came from Bedrock batch inference "
+        f"jobs and are priced at batch rates: ${cost:.4f}, against ${on_demand:.4f} for the same tokens "
+        "on-demand. The judge ran on-demand (forced tool use is not available in batch)."
+    )

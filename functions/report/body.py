@@ -40,8 +40,11 @@ def cost_fields(model_id: str, usage: Usage, inference: str | None = None) -> di
     unknown, and a report that showed $0.00 would be wrong by an unknown amount. An answer a batch job made
     (reused from its checkpoint) costs what it cost then: batch rates."""
     if priced(model_id) and inference == "batch":
-        return {"cost_usd": candidate_cost_usd(model_id, usage, "batch"), "inference": "batch",
-                "on_demand_cost_usd": cost_usd(model_id, usage)}
+        return {
+            "cost_usd": candidate_cost_usd(model_id, usage, "batch"),
+            "inference": "batch",
+            "on_demand_cost_usd": cost_usd(model_id, usage),
+        }
     if priced(model_id):
         return {"cost_usd": cost_usd(model_id, usage)}
     return {"cost_usd": None, "unpriced": True}

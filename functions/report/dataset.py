@@ -89,9 +89,18 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         values = [getattr(c, name) for c in calls if getattr(c, name) is not None]
         return round(sum(values), 8) if values else None
 
-    judge_calls = JudgeCalls(count=sum(c.count for c in calls), usage=judge_usage, cost_usd=judge_cost,
-                             uncached_cost_usd=summed("uncached_cost_usd"), cache_saving_usd=summed("cache_saving_usd"),
-                             new_spend_usd=summed("new_spend_usd")) if calls else None
+    judge_calls = (
+        JudgeCalls(
+            count=sum(c.count for c in calls),
+            usage=judge_usage,
+            cost_usd=judge_cost,
+            uncached_cost_usd=summed("uncached_cost_usd"),
+            cache_saving_usd=summed("cache_saving_usd"),
+            new_spend_usd=summed("new_spend_usd"),
+        )
+        if calls
+        else None
+    )
 
     entries = []
     for model_id in models:
@@ -156,8 +165,11 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         control_pass_rate=round(sum(controls) / len(controls), 4) if controls else None,
         probes=aggregate([d.judge_health.probes for d in docs if d.judge_health]),
     )
-    references = {item["itemId"]: doc.reference for item, (_rows, doc) in zip(manifest, per_item, strict=True)
-                  if doc and doc.reference}
+    references = {
+        item["itemId"]: doc.reference
+        for item, (_rows, doc) in zip(manifest, per_item, strict=True)
+        if doc and doc.reference
+    }
     per_item_scores: dict[str, dict[str, float | str]] = {}
     for row in rows:
         value = (
@@ -173,8 +185,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         statistics=stats,
         sentences=stats.get("sentences", []),
         per_item=[
-            PerItem(item_id=item_id, scores=scores, **({"reference": references[item_id]}
-                                                       if item_id in references else {}))
+            PerItem(
+                item_id=item_id, scores=scores, **({"reference": references[item_id]} if item_id in references else {})
+            )
             for item_id, scores in list(per_item_scores.items())[:PER_ITEM_ROWS]
         ],
         per_item_truncated=len(per_item_scores) > PER_ITEM_ROWS,
@@ -201,6 +214,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         # Items are the clusters of the arena's bootstrap: one article's verdicts are not independent.
         arena=arena_from_scores(
             [(item["itemId"], doc) for item, (_rows, doc) in zip(manifest, per_item, strict=True) if doc],
-            models, names={e.model_id: e.name for e in entries})
-        if evaluation.request.mode == "arena" else None,
+            models,
+            names={e.model_id: e.name for e in entries},
+        )
+        if evaluation.request.mode == "arena"
+        else None,
     )

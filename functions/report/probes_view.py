@@ -32,8 +32,12 @@ def _single(kind: str, result: Mapping[str, Any]) -> dict[str, str]:
     note = f"A copy of the best answer with only this changed ({change}) must score below the original."
     if not passed:
         note += f" It did not: the judge misses {MISSES.get(kind, kind)}."
-    return _row(label, f"original {_score(result.get('originalScore'))} vs probe {_score(result.get('probeScore'))}",
-                "pass" if passed else "fail", note)
+    return _row(
+        label,
+        f"original {_score(result.get('originalScore'))} vs probe {_score(result.get('probeScore'))}",
+        "pass" if passed else "fail",
+        note,
+    )
 
 
 def _dataset(kind: str, result: Mapping[str, Any]) -> dict[str, str]:
@@ -56,11 +60,17 @@ def probe_checks(probes: Mapping[str, Any]) -> list[dict[str, str]]:
         return []
     missed, caught = list(probes.get("missed") or []), list(probes.get("caught") or [])
     summary = str(probes.get("summary") or "no probe could be measured")
-    rows = [_row("Probes", f"{len(missed)} of {len(results)} kinds missed" if missed
-                 else f"{len(caught)} of {len(results)} kinds caught",
-                 "fail" if missed else ("pass" if caught else "warn"),
-                 summary[:1].upper() + summary[1:] + ". Each probe plants one kind of error in a copy of the "
-                 "best answer; a judge that scores it as high as the original cannot see that kind of error.")]
+    rows = [
+        _row(
+            "Probes",
+            f"{len(missed)} of {len(results)} kinds missed"
+            if missed
+            else f"{len(caught)} of {len(results)} kinds caught",
+            "fail" if missed else ("pass" if caught else "warn"),
+            summary[:1].upper() + summary[1:] + ". Each probe plants one kind of error in a copy of the "
+            "best answer; a judge that scores it as high as the original cannot see that kind of error.",
+        )
+    ]
     per_kind = _dataset if any("catchRate" in r for r in results.values() if isinstance(r, Mapping)) else _single
     rows += [per_kind(kind, result) for kind, result in results.items() if isinstance(result, Mapping)]
     return rows

@@ -26,16 +26,25 @@ def reference_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
     for m in models:
         figures = (m.get("referenceMetrics") if dataset else (m.get("metrics") or {}).get("reference")) or {}
         if figures:
-            rows.append({"id": m["modelId"], "name": m.get("name") or m["modelId"],
-                         "rouge_l": _number(figures.get("rougeL")), "token_f1": _number(figures.get("tokenF1")),
-                         "items": figures.get("items")})
+            rows.append(
+                {
+                    "id": m["modelId"],
+                    "name": m.get("name") or m["modelId"],
+                    "rouge_l": _number(figures.get("rougeL")),
+                    "token_f1": _number(figures.get("tokenF1")),
+                    "items": figures.get("items"),
+                }
+            )
     if not text and not items:
         return None
-    return {"text": text, "rows": rows, "dataset": dataset is not None,
-            "listed": [{"id": row.get("itemId"), "text": row["reference"]}
-                       for row in items[:SHOWN_ITEM_REFERENCES]],
-            "items_with_reference": (dataset or {}).get("itemsWithReference", len(items)),
-            "items_total": (dataset or {}).get("items")}
+    return {
+        "text": text,
+        "rows": rows,
+        "dataset": dataset is not None,
+        "listed": [{"id": row.get("itemId"), "text": row["reference"]} for row in items[:SHOWN_ITEM_REFERENCES]],
+        "items_with_reference": (dataset or {}).get("itemsWithReference", len(items)),
+        "items_total": (dataset or {}).get("items"),
+    }
 
 
 def reference_means(rows: list[Mapping[str, Any]]) -> dict[str, Any] | None:

@@ -70,5 +70,6 @@ def render_index(rows: list[IndexRow], *, compare_pages: bool = False) -> str:
     """``reports/index.html``: every evaluation, newest first, with its winner, cost and status; reruns of
     one request as a trend (linked to their compare pages when ``compare_pages`` were written beside it)."""
     ordered = sorted(rows, key=lambda row: row.created_at, reverse=True)
-    return _page("index.html.j2", script=False,
-                 rows=with_trends([row.dump() for row in ordered], compare_pages=compare_pages))
+    return _page(
+        "index.html.j2", script=False, rows=with_trends([row.dump() for row in ordered], compare_pages=compare_pages)
+    )

@@ -166,7 +166,9 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
         judge_model_ids=doc.judge_model_ids if doc else [evaluation.judge_model_id],
         notices=notices,
         judge_failure=judge_failure,
-        arena=arena_from_scores([(task.evaluation_id, doc)], evaluation.request.models,
-                                names={e.model_id: e.name for e in entries})
-        if doc and evaluation.request.mode == "arena" else None,
+        arena=arena_from_scores(
+            [(task.evaluation_id, doc)], evaluation.request.models, names={e.model_id: e.name for e in entries}
+        )
+        if doc and evaluation.request.mode == "arena"
+        else None,
     )

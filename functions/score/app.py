@@ -13,9 +13,12 @@ from functions.score.service import score_answers
 
 settings = Settings.from_env(os.environ)
 store = Store(boto3.client("s3", config=S3_CONFIG), settings.BUCKET_NAME)
-converse = ConverseClient(boto3.client(
-    "bedrock-runtime",
-    config=client_config(settings.MODEL_CONNECT_TIMEOUT_SECONDS, settings.MODEL_READ_TIMEOUT_SECONDS)))
+converse = ConverseClient(
+    boto3.client(
+        "bedrock-runtime",
+        config=client_config(settings.MODEL_CONNECT_TIMEOUT_SECONDS, settings.MODEL_READ_TIMEOUT_SECONDS),
+    )
+)
 
 
 @logger.inject_lambda_context
@@ -23,5 +26,10 @@ converse = ConverseClient(boto3.client(
 @metrics.log_metrics
 def lambda_handler(event, context):
     task = ScoreInput.model_validate(event)
-    return score_answers(task, store=store, converse=converse, concurrency=settings.JUDGE_CONCURRENCY,
-                         prompt_caching=settings.JUDGE_PROMPT_CACHING).dump()
+    return score_answers(
+        task,
+        store=store,
+        converse=converse,
+        concurrency=settings.JUDGE_CONCURRENCY,
+        prompt_caching=settings.JUDGE_PROMPT_CACHING,
+    ).dump()

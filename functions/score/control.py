@@ -44,7 +44,7 @@ def change_number(token: str) -> str:
     """Change the first digit (``2,300`` → ``5,300``, ``7`` → ``3``, ``0.5`` → ``3.5``): 0-6 go up by
     3, 7-9 down by 4, so the result always differs, keeps its shape and never starts with 0."""
     i = next(i for i, ch in enumerate(token) if ch.isdigit())
-    return token[:i] + _shift_digit(token[i]) + token[i + 1:]
+    return token[:i] + _shift_digit(token[i]) + token[i + 1 :]
 
 
 def _change_numbers(text: str) -> tuple[str, list[str]]:
@@ -122,22 +122,25 @@ def best_answer(weighted: dict[str, float | None], order: list[str]) -> str | No
     return max(scored, key=lambda m: (weighted[m], -order.index(m))) if scored else None
 
 
-def control_result(model_id: str, corruption: Corruption, originals: dict[str, Verdict],
-                   controls: dict[str, Verdict]) -> dict[str, Any]:
+def control_result(
+    model_id: str, corruption: Corruption, originals: dict[str, Verdict], controls: dict[str, Verdict]
+) -> dict[str, Any]:
     """``judgeHealth.control``: passed when every judge that scored both put the control strictly
     below the original. ``passed`` is None (not False) when no judge could score the control, with
     the reason: an unscored verdict is unknown, not a failure."""
     per_judge: dict[str, dict[str, Any]] = {}
     for judge, control in controls.items():
         original = originals[judge]
-        line: dict[str, Any] = {"originalScore": original.weighted_score,
-                                "controlScore": control.weighted_score}
+        line: dict[str, Any] = {"originalScore": original.weighted_score, "controlScore": control.weighted_score}
         if control.status != "scored" or original.weighted_score is None:
             line.update(passed=None, reason=control.reason)
         elif original.weighted_score <= FLOOR_SCORE:
             # Nothing scores below the scale's floor: a control under an answer scored 1 shows nothing.
-            line.update(passed=None, reason=f"the original answer already scored {original.weighted_score:g}, the "
-                        "lowest score, so the control could not score lower")
+            line.update(
+                passed=None,
+                reason=f"the original answer already scored {original.weighted_score:g}, the "
+                "lowest score, so the control could not score lower",
+            )
         else:
             line["passed"] = control.weighted_score < original.weighted_score  # type: ignore[operator]
         per_judge[judge] = line
@@ -148,10 +151,16 @@ def control_result(model_id: str, corruption: Corruption, originals: dict[str, V
         values = [line[key] for line in measured]
         return round(sum(values) / len(values), 2) if values else None
 
-    result: dict[str, Any] = {"passed": passed, "modelId": model_id, "originalScore": mean("originalScore"),
-                              "controlScore": mean("controlScore"), "corruption": corruption.description,
-                              "perJudge": per_judge}
+    result: dict[str, Any] = {
+        "passed": passed,
+        "modelId": model_id,
+        "originalScore": mean("originalScore"),
+        "controlScore": mean("controlScore"),
+        "corruption": corruption.description,
+        "perJudge": per_judge,
+    }
     if passed is None:
         result["reason"] = "the control check was inconclusive: " + "; ".join(
-            str(line.get("reason")) for line in per_judge.values())
+            str(line.get("reason")) for line in per_judge.values()
+        )
     return result

@@ -36,8 +36,7 @@ def judge_noise(panel: dict[str, Any] | None, criteria: list[ResolvedCriterion])
     return default_noise(criteria), "default"
 
 
-def tie_marks(weighted: dict[str, float], noise: float,
-              pairwise: dict[str, Any] | None = None) -> dict[str, list[str]]:
+def tie_marks(weighted: dict[str, float], noise: float, pairwise: dict[str, Any] | None = None) -> dict[str, list[str]]:
     """For every scored model, the models it is tied with (possibly none).
 
     Two models are tied when their weighted scores differ by less than the judge's noise, or are
@@ -66,6 +65,9 @@ def length_bias(word_counts: dict[str, int], weighted: dict[str, float]) -> dict
     """
     models = [m for m in weighted if m in word_counts]
     n = len(models)
-    r = (pearson([word_counts[m] for m in models], [weighted[m] for m in models])
-         if n >= MIN_MODELS_FOR_CORRELATION else None)
+    r = (
+        pearson([word_counts[m] for m in models], [weighted[m] for m in models])
+        if n >= MIN_MODELS_FOR_CORRELATION
+        else None
+    )
     return {"pearson": round(r, 4) if r is not None else None, "n": n}

@@ -42,13 +42,18 @@ PAIRWISE_TOOL_NAME = "record_preference"
 RAW_REPLY_LIMIT = 4000
 ANSWER_TAG = "<candidate_answer"  # the first thing in a judge prompt that differs from call to call
 
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "prompts"),
-                         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "prompts"),
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+)
 
 # Tags the prompt uses as delimiters. A look-alike inside untrusted text (``</article>``, ``< answer``)
 # could close the data block early and smuggle instructions in, so it is defanged before rendering.
 _DELIMITER = re.compile(
-    r"<\s*/?\s*(article|task_prompt|reference_answer|candidate_answer|rubric|instructions?|system)\b", re.IGNORECASE)
+    r"<\s*/?\s*(article|task_prompt|reference_answer|candidate_answer|rubric|instructions?|system)\b", re.IGNORECASE
+)
 
 
 def neutralise(text: str) -> str:
@@ -82,8 +87,11 @@ def verdict_schema(criteria: list[ResolvedCriterion]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "scores": {"type": "object", "properties": per_criterion, "required": [c.name for c in criteria]},
-            "evidence": {"type": "array", "items": {"type": "string", "maxLength": EVIDENCE_MAX_CHARS},
-                         "maxItems": EVIDENCE_MAX_ITEMS},
+            "evidence": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": EVIDENCE_MAX_CHARS},
+                "maxItems": EVIDENCE_MAX_ITEMS,
+            },
         },
         "required": ["scores", "evidence"],
     }
@@ -97,10 +105,15 @@ def reply_model(criteria: list[ResolvedCriterion]) -> type[BaseModel]:
 @functools.lru_cache(maxsize=64)
 def _reply_model(names: tuple[str, ...]) -> type[BaseModel]:
     # Building a pydantic model costs ~5 ms; a container scores many items with the same rubric.
-    scores = create_model("Scores", __config__=ConfigDict(extra="forbid"),
-                          **{name: (CriterionScore, ...) for name in names})
-    return create_model("JudgeReply", __config__=ConfigDict(extra="ignore"),
-                        scores=(scores, ...), evidence=(list[str], Field(default_factory=list)))
+    scores = create_model(
+        "Scores", __config__=ConfigDict(extra="forbid"), **{name: (CriterionScore, ...) for name in names}
+    )
+    return create_model(
+        "JudgeReply",
+        __config__=ConfigDict(extra="ignore"),
+        scores=(scores, ...),
+        evidence=(list[str], Field(default_factory=list)),
+    )
 
 
 PREFERENCE_SCHEMA: dict[str, Any] = {
@@ -121,8 +134,12 @@ class PreferenceReply(BaseModel):
 
 
 def _example(criteria: list[ResolvedCriterion]) -> str:
-    return json.dumps({"scores": {c.name: {"reason": "...", "score": 7} for c in criteria},
-                       "evidence": ["a short quote from the article"]})
+    return json.dumps(
+        {
+            "scores": {c.name: {"reason": "...", "score": 7} for c in criteria},
+            "evidence": ["a short quote from the article"],
+        }
+    )
 
 
 @dataclass
@@ -140,9 +157,20 @@ class _Asked:
 class Judge:
     """Scores answers (and compares pairs) with one judge model, through an injected Converse client."""
 
-    def __init__(self, converse: ConverseClient, store: Store, *, judge_model_id: str,
-                 criteria: list[ResolvedCriterion], article: str, task_prompt: str, use_cache: bool = True,
-                 scope: str | None = None, prompt_caching: bool = True, reference: str | None = None):
+    def __init__(
+        self,
+        converse: ConverseClient,
+        store: Store,
+        *,
+        judge_model_id: str,
+        criteria: list[ResolvedCriterion],
+        article: str,
+        task_prompt: str,
+        use_cache: bool = True,
+        scope: str | None = None,
+        prompt_caching: bool = True,
+        reference: str | None = None,
+    ):
         self.converse = converse
         self.store = store
         self.judge_model_id = judge_model_id
@@ -158,16 +186,24 @@ class Judge:
         # A cachePoint only where the model caches prompts (catalog flag), and only when what every call
         # shares (tools, rubric, article, task) can reach the model's minimum: below it nothing is cached.
         shared = judge_shared_tokens(article, task_prompt, len(criteria), judge_model_id)
-        self.caching = bool(prompt_caching and info and info.prompt_caching
-                            and shared >= (info.cache_min_tokens or 0))
+        self.caching = bool(prompt_caching and info and info.prompt_caching and shared >= (info.cache_min_tokens or 0))
         self.schema = verdict_schema(criteria)
         self.reply_model = reply_model(criteria)
         self.system = _templates.get_template("judge_system.j2").render(
-            criteria=criteria, tool_use=self.tool_use, tool_name=TOOL_NAME, example_json=_example(criteria),
-            evidence_max_items=EVIDENCE_MAX_ITEMS, has_reference=reference is not None)
+            criteria=criteria,
+            tool_use=self.tool_use,
+            tool_name=TOOL_NAME,
+            example_json=_example(criteria),
+            evidence_max_items=EVIDENCE_MAX_ITEMS,
+            has_reference=reference is not None,
+        )
         self.pairwise_system = _templates.get_template("pairwise_system.j2").render(
-            criteria=criteria, tool_use=self.tool_use, tool_name=PAIRWISE_TOOL_NAME,
-            example_json=json.dumps({"reason": "...", "winner": "A"}), has_reference=reference is not None)
+            criteria=criteria,
+            tool_use=self.tool_use,
+            tool_name=PAIRWISE_TOOL_NAME,
+            example_json=json.dumps({"reason": "...", "winner": "A"}),
+            has_reference=reference is not None,
+        )
 
     # --- keys and prompts ------------------------------------------------------------------
 
@@ -183,26 +219,41 @@ class Judge:
         }
 
     def verdict_key(self, answer_text: str) -> str:
-        return checkpoint_key("verdicts", {**self._determinants(PROMPT_VERSION),
-                                           "answer": content_hash(answer_text)}, self.scope)
+        return checkpoint_key(
+            "verdicts", {**self._determinants(PROMPT_VERSION), "answer": content_hash(answer_text)}, self.scope
+        )
 
     def comparison_key(self, first_text: str, second_text: str) -> str:
-        return checkpoint_key("comparisons", {**self._determinants(PAIRWISE_PROMPT_VERSION),
-                                              "first": content_hash(first_text),
-                                              "second": content_hash(second_text)}, self.scope)
+        return checkpoint_key(
+            "comparisons",
+            {
+                **self._determinants(PAIRWISE_PROMPT_VERSION),
+                "first": content_hash(first_text),
+                "second": content_hash(second_text),
+            },
+            self.scope,
+        )
 
     def user_prompt(self, answer_text: str, label: str, feedback: str | None = None) -> str:
         return _templates.get_template("judge_user.j2").render(
-            article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
-            reference=self._reference_text(), answer=neutralise(answer_text), label=label,
+            article=neutralise(self.article),
+            task_prompt=neutralise(self.task_prompt),
+            reference=self._reference_text(),
+            answer=neutralise(answer_text),
+            label=label,
             feedback=feedback,
-            names=", ".join(c.name for c in self.criteria))
+            names=", ".join(c.name for c in self.criteria),
+        )
 
     def pairwise_prompt(self, first_text: str, second_text: str, feedback: str | None = None) -> str:
         return _templates.get_template("pairwise_user.j2").render(
-            article=neutralise(self.article), task_prompt=neutralise(self.task_prompt),
-            reference=self._reference_text(), first=neutralise(first_text), second=neutralise(second_text),
-            feedback=feedback)
+            article=neutralise(self.article),
+            task_prompt=neutralise(self.task_prompt),
+            reference=self._reference_text(),
+            first=neutralise(first_text),
+            second=neutralise(second_text),
+            feedback=feedback,
+        )
 
     def _reference_text(self) -> str | None:
         return neutralise(self.reference) if self.reference is not None else None
@@ -214,16 +265,20 @@ class Judge:
             # and neutralise() leaves no "<candidate_answer" in them): the cachePoint goes right after it.
             cut = prompt.index(ANSWER_TAG)
             message = user_message(prompt[cut:], cached_prefix=prompt[:cut])
-        return build_request(self.judge_model_id, system=system, messages=[message],
-                             max_tokens=judge_max_tokens(len(self.criteria)), temperature=0.0,
-                             tool=tool if self.tool_use else None)
+        return build_request(
+            self.judge_model_id,
+            system=system,
+            messages=[message],
+            max_tokens=judge_max_tokens(len(self.criteria)),
+            temperature=0.0,
+            tool=tool if self.tool_use else None,
+        )
 
     def request(self, answer_text: str, label: str, feedback: str | None = None) -> dict[str, Any]:
         tool = Tool(TOOL_NAME, "Record the verdict on the candidate answer.", self.schema)
         return self._request(self.system, self.user_prompt(answer_text, label, feedback), tool)
 
-    def pairwise_request(self, first_text: str, second_text: str,
-                         feedback: str | None = None) -> dict[str, Any]:
+    def pairwise_request(self, first_text: str, second_text: str, feedback: str | None = None) -> dict[str, Any]:
         tool = Tool(PAIRWISE_TOOL_NAME, "Record which candidate answer is better.", PREFERENCE_SCHEMA)
         prompt = self.pairwise_prompt(first_text, second_text, feedback)
         return self._request(self.pairwise_system, prompt, tool)
@@ -247,8 +302,12 @@ class Judge:
         cached = self._cached(key)
         if cached is not None:
             return Verdict.model_validate({**cached, "modelId": model_id, "cached": True})
-        asked = self._ask(lambda feedback: self.request(answer_text, label, feedback), self.reply_model,
-                          what="verdict", subject=model_id)
+        asked = self._ask(
+            lambda feedback: self.request(answer_text, label, feedback),
+            self.reply_model,
+            what="verdict",
+            subject=model_id,
+        )
         verdict = self._verdict(model_id, asked)
         if not asked.call_failed:  # a refused call may work once access or quota is fixed: do not keep it
             self.store.put_checkpoint(key, verdict.dump())
@@ -260,36 +319,54 @@ class Judge:
         key = self.comparison_key(first_text, second_text)
         cached = self._cached(key)
         if cached is not None:
-            return Comparison.model_validate({**cached, "first": first_id, "second": second_id,
-                                              "cached": True})
-        asked = self._ask(lambda feedback: self.pairwise_request(first_text, second_text, feedback),
-                          PreferenceReply, what="preference", subject=f"{first_id} vs {second_id}")
-        base = {"judge_model_id": self.judge_model_id, "first": first_id, "second": second_id,
-                "usage": asked.usage, "attempts": asked.attempts}
+            return Comparison.model_validate({**cached, "first": first_id, "second": second_id, "cached": True})
+        asked = self._ask(
+            lambda feedback: self.pairwise_request(first_text, second_text, feedback),
+            PreferenceReply,
+            what="preference",
+            subject=f"{first_id} vs {second_id}",
+        )
+        base = {
+            "judge_model_id": self.judge_model_id,
+            "first": first_id,
+            "second": second_id,
+            "usage": asked.usage,
+            "attempts": asked.attempts,
+        }
         if isinstance(asked.reply, PreferenceReply):
             winner = {"A": "first", "B": "second", "tie": "tie"}[asked.reply.winner]
             comparison = Comparison(**base, status="decided", winner=winner, reason=asked.reply.reason[:400])
         else:
-            comparison = Comparison(**base, status="unscored", reason=asked.problem,
-                                    raw_reply=asked.raw[:RAW_REPLY_LIMIT] or None)
+            comparison = Comparison(
+                **base, status="unscored", reason=asked.problem, raw_reply=asked.raw[:RAW_REPLY_LIMIT] or None
+            )
         if not asked.call_failed:
             self.store.put_checkpoint(key, comparison.dump())
         return comparison
 
     def _verdict(self, model_id: str, asked: _Asked) -> Verdict:
-        base = {"model_id": model_id, "judge_model_id": self.judge_model_id, "usage": asked.usage,
-                "attempts": asked.attempts}
+        base = {
+            "model_id": model_id,
+            "judge_model_id": self.judge_model_id,
+            "usage": asked.usage,
+            "attempts": asked.attempts,
+        }
         if asked.reply is None:
-            return Verdict(**base, status="unscored", reason=asked.problem,
-                           raw_reply=asked.raw[:RAW_REPLY_LIMIT] or None)
-        parsed = {name: CriterionScore.model_validate(value)
-                  for name, value in asked.reply.scores.model_dump().items()}  # type: ignore[attr-defined]
-        return Verdict(**base, status="scored", scores=parsed,
-                       evidence=[e[:EVIDENCE_MAX_CHARS] for e in asked.reply.evidence][:EVIDENCE_MAX_ITEMS],  # type: ignore[attr-defined]
-                       weighted_score=weighted_score(parsed, self.criteria))
+            return Verdict(
+                **base, status="unscored", reason=asked.problem, raw_reply=asked.raw[:RAW_REPLY_LIMIT] or None
+            )
+        parsed = {name: CriterionScore.model_validate(value) for name, value in asked.reply.scores.model_dump().items()}  # type: ignore[attr-defined]
+        return Verdict(
+            **base,
+            status="scored",
+            scores=parsed,
+            evidence=[e[:EVIDENCE_MAX_CHARS] for e in asked.reply.evidence][:EVIDENCE_MAX_ITEMS],  # type: ignore[attr-defined]
+            weighted_score=weighted_score(parsed, self.criteria),
+        )
 
-    def _ask(self, build: Callable[[str | None], dict[str, Any]], model: type[BaseModel], *,
-             what: str, subject: str) -> _Asked:
+    def _ask(
+        self, build: Callable[[str | None], dict[str, Any]], model: type[BaseModel], *, what: str, subject: str
+    ) -> _Asked:
         """Up to two calls: the second carries the first reply's problem as feedback.
 
         Retryable errors (throttling, timeouts, service errors) propagate, so the state machine
@@ -304,12 +381,16 @@ class Judge:
             except RETRYABLE_MODEL_ERRORS:
                 raise
             except BakeoffError as exc:
-                return _Asked(None, usage, attempt, problem=f"judge call failed: {exc.message}",
-                              call_failed=True)
+                return _Asked(None, usage, attempt, problem=f"judge call failed: {exc.message}", call_failed=True)
             usage = usage + result.usage
-            record_model_call(self.judge_model_id, "judge", result.usage.input_tokens,
-                              result.usage.output_tokens, cost_usd(self.judge_model_id, result.usage),
-                              result.latency_ms)
+            record_model_call(
+                self.judge_model_id,
+                "judge",
+                result.usage.input_tokens,
+                result.usage.output_tokens,
+                cost_usd(self.judge_model_id, result.usage),
+                result.latency_ms,
+            )
             payload = result.tool_input if result.tool_input is not None else last_json_object(result.text)
             raw = json.dumps(result.tool_input) if result.tool_input is not None else result.text
             if payload is None:
@@ -319,7 +400,8 @@ class Judge:
             try:
                 return _Asked(model.model_validate(payload), usage, attempt)
             except ValidationError as exc:
-                feedback = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(reply)'}: {e['msg']}"
-                                     for e in exc.errors(include_url=False))[:600]
+                feedback = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or '(reply)'}: {e['msg']}" for e in exc.errors(include_url=False)
+                )[:600]
         logger.warning(f"judge {what} unusable twice", extra={"subject": subject, "reason": feedback})
         return _Asked(None, usage, 2, problem=f"judge reply unusable after 2 attempts: {feedback}", raw=raw)

@@ -73,8 +73,14 @@ def summarise(comparisons: list[Comparison], model_ids: list[str]) -> dict[str, 
         else:
             ties += 1
             outcome = "tie"
-        results.append({**line, "outcome": outcome, "flipped": flipped,
-                        "orders": {f"{x} first": there.preferred, f"{y} first": back.preferred}})
+        results.append(
+            {
+                **line,
+                "outcome": outcome,
+                "flipped": flipped,
+                "orders": {f"{x} first": there.preferred, f"{y} first": back.preferred},
+            }
+        )
     decided = [c for c in comparisons if c.status == "decided"]
     return {
         "positionFlipRate": round(flips / pairs, 4) if pairs else None,
@@ -83,8 +89,7 @@ def summarise(comparisons: list[Comparison], model_ids: list[str]) -> dict[str, 
         "ties": ties,
         "unscored": unscored,
         # How often the first-shown answer was preferred, over single comparisons: 0.5 is no lean.
-        "firstPreferredRate": (round(sum(c.winner == "first" for c in decided) / len(decided), 4)
-                               if decided else None),
+        "firstPreferredRate": (round(sum(c.winner == "first" for c in decided) / len(decided), 4) if decided else None),
         "results": results,
     }
 

@@ -37,32 +37,42 @@ def combine(verdicts: list[Verdict], criteria: list[ResolvedCriterion]) -> Verdi
     usage = sum((v.usage for v in verdicts[1:]), primary.usage)
     scored = [v for v in verdicts if v.status == "scored"]
     missing = [v for v in verdicts if v.status != "scored"]
-    base = {"model_id": primary.model_id, "judge_model_id": primary.judge_model_id, "usage": usage,
-            "attempts": sum(v.attempts for v in verdicts), "cached": all(v.cached for v in verdicts)}
+    base = {
+        "model_id": primary.model_id,
+        "judge_model_id": primary.judge_model_id,
+        "usage": usage,
+        "attempts": sum(v.attempts for v in verdicts),
+        "cached": all(v.cached for v in verdicts),
+    }
     if not scored:
-        return Verdict(**base, status="unscored",
-                       reason="no judge of the panel could score: " + "; ".join(
-                           f"{v.judge_model_id}: {v.reason}" for v in verdicts),
-                       raw_reply=primary.raw_reply)
+        return Verdict(
+            **base,
+            status="unscored",
+            reason="no judge of the panel could score: "
+            + "; ".join(f"{v.judge_model_id}: {v.reason}" for v in verdicts),
+            raw_reply=primary.raw_reply,
+        )
     scores = {}
     for c in criteria:
         values = [v.scores[c.name].score for v in scored if c.name in v.scores]
         if values:
             scores[c.name] = CriterionScore(
                 score=_half_up(sum(values) / len(values)),
-                reason=" | ".join(f"{v.judge_model_id}: {v.scores[c.name].reason}" for v in scored))
+                reason=" | ".join(f"{v.judge_model_id}: {v.scores[c.name].reason}" for v in scored),
+            )
     evidence = list(dict.fromkeys(e for v in scored for e in v.evidence))[:5]
     weighted = round(sum(v.weighted_score for v in scored) / len(scored), 2)  # type: ignore[misc]
     reason = None
     if missing:
         reason = f"scored by {len(scored)} of {len(verdicts)} judges; unscored by " + "; ".join(
-            f"{v.judge_model_id} ({v.reason})" for v in missing)
-    return Verdict(**base, status="scored", scores=scores, evidence=evidence, weighted_score=weighted,
-                   reason=reason)
+            f"{v.judge_model_id} ({v.reason})" for v in missing
+        )
+    return Verdict(**base, status="scored", scores=scores, evidence=evidence, weighted_score=weighted, reason=reason)
 
 
-def agreement(by_model: dict[str, list[Verdict]], judges: list[str],
-              criteria: list[ResolvedCriterion]) -> dict[str, Any]:
+def agreement(
+    by_model: dict[str, list[Verdict]], judges: list[str], criteria: list[ResolvedCriterion]
+) -> dict[str, Any]:
     """``judgeHealth.panel``: mean absolute difference of the judges' weighted scores over every
     judge pair and every model both scored; Spearman and Kendall over models (mean over judge
     pairs, with at least three models in common); and each criterion's mean per model."""
@@ -101,11 +111,13 @@ def agreement(by_model: dict[str, list[Verdict]], judges: list[str],
         "spearman": _round(mean(rhos)),
         "kendall": _round(mean(taus)),
         "comparedModels": len({m for j in judges for m in weighted[j]}),
-        "perCriterionMean": {m: {name: round(sum(v) / len(v), 2) for name, v in crits.items()}
-                             for m, crits in per_criterion.items()},
+        "perCriterionMean": {
+            m: {name: round(sum(v) / len(v), 2) for name, v in crits.items()} for m, crits in per_criterion.items()
+        },
         "perCriterionMeanAbsDiff": {name: _round(mean(d), 3) for name, d in criterion_diffs.items()},
-        "unscoredByJudge": {j: sum(_by_judge(vs, j).status != "scored" for vs in by_model.values()
-                                   if _has_judge(vs, j)) for j in judges},
+        "unscoredByJudge": {
+            j: sum(_by_judge(vs, j).status != "scored" for vs in by_model.values() if _has_judge(vs, j)) for j in judges
+        },
     }
 
 

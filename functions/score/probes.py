@@ -50,16 +50,19 @@ higher:lower lower:higher
     _OPPOSITES[_word] = _opposite
 
 # Not followed by an apostrophe: "won't" is a negation (below), not "won".
-_OUTCOME = re.compile(r"\b(" + "|".join(sorted(_OPPOSITES, key=len, reverse=True)) + r")\b(?!['’])",
-                      re.IGNORECASE)
+_OUTCOME = re.compile(r"\b(" + "|".join(sorted(_OPPOSITES, key=len, reverse=True)) + r")\b(?!['’])", re.IGNORECASE)
 # An existing negation, removed: "will not rise" → "will rise", "didn't" → "did".
-_NEGATED = re.compile(r"\b(will|would|did|does|do|is|are|was|were|has|have|had|can|could|should)\s+not\b"
-                      r"|\b(won|wouldn|didn|doesn|don|isn|aren|wasn|weren|hasn|haven|hadn|can|couldn|shouldn)['’]t\b"
-                      r"|\b(cannot)\b", re.IGNORECASE)
+_NEGATED = re.compile(
+    r"\b(will|would|did|does|do|is|are|was|were|has|have|had|can|could|should)\s+not\b"
+    r"|\b(won|wouldn|didn|doesn|don|isn|aren|wasn|weren|hasn|haven|hadn|can|couldn|shouldn)['’]t\b"
+    r"|\b(cannot)\b",
+    re.IGNORECASE,
+)
 _CONTRACTIONS = {"won": "will", "can": "can", "cannot": "can"}
 # The last resort: a statement made negative ("will carry" → "will not carry").
-_AUXILIARY = re.compile(r"\b(will|would|is|are|was|were|can|could|should|must|has|have|had)\b(?!\s+not\b)",
-                        re.IGNORECASE)
+_AUXILIARY = re.compile(
+    r"\b(will|would|is|are|was|were|can|could|should|must|has|have|had)\b(?!\s+not\b)", re.IGNORECASE
+)
 
 
 def _same_case(original: str, replacement: str) -> str:
@@ -80,15 +83,14 @@ def negate(answer: str) -> Corruption:
     found = [m for m in (_OUTCOME.search(answer), _NEGATED.search(answer)) if m]
     if found:
         m = min(found, key=lambda match: match.start())
-        new = (_same_case(m.group(0), _OPPOSITES[m.group(0).lower()]) if m.re is _OUTCOME
-               else _undo_negation(m))
+        new = _same_case(m.group(0), _OPPOSITES[m.group(0).lower()]) if m.re is _OUTCOME else _undo_negation(m)
     else:
         m = _AUXILIARY.search(answer)
         if m is None:
             return Corruption(text=answer, changes=[])
         new = "cannot" if m.group(0).lower() == "can" else f"{m.group(0)} not"
         new = _same_case(m.group(0), new)
-    return Corruption(text=answer[:m.start()] + new + answer[m.end():], changes=[f"“{m.group(0)}” → “{new}”"])
+    return Corruption(text=answer[: m.start()] + new + answer[m.end() :], changes=[f"“{m.group(0)}” → “{new}”"])
 
 
 # --- a number changed -----------------------------------------------------------------------------
@@ -113,8 +115,10 @@ def change_one_number(answer: str, article: str) -> Corruption:
 
 
 # Capitalised, but dates rather than names: "Harborview → June" would be no name swap.
-_CALENDAR = frozenset("January February March April May June July August September October November December "
-                      "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+_CALENDAR = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
 
 
 def swap_one_name(answer: str, article: str) -> Corruption:
@@ -125,8 +129,11 @@ def swap_one_name(answer: str, article: str) -> Corruption:
         return Corruption(text=answer, changes=[])
     first = names[0]
     words = set(first.split(" "))
-    others = [n for n in proper_names(article) if n not in answer and not words & set(n.split(" "))
-              and n not in first and not _CALENDAR & set(n.split(" "))]
+    others = [
+        n
+        for n in proper_names(article)
+        if n not in answer and not words & set(n.split(" ")) and n not in first and not _CALENDAR & set(n.split(" "))
+    ]
     if others:
         # The most mentioned: a name the story is about, not one from a byline or an editor's note.
         mapping = {first: max(others, key=article.count)}
@@ -155,29 +162,37 @@ def add_claim(answer: str) -> Corruption:
     """One unsupported claim inserted after the answer's first sentence (chosen by the answer's hash)."""
     claim = CLAIMS[int(hashlib.sha256(answer.encode()).hexdigest()[:8], 16) % len(CLAIMS)]
     end = _FIRST_SENTENCE_END.search(answer)
-    text = (answer[:end.end()] + " " + claim + answer[end.end():] if end else f"{answer.rstrip()} {claim}")
+    text = answer[: end.end()] + " " + claim + answer[end.end() :] if end else f"{answer.rstrip()} {claim}"
     return Corruption(text=text, changes=[f"added: “{claim}”"])
 
 
 def plant(kind: ProbeKind, answer: str, article: str) -> Corruption:
     """The probe of this kind for one answer; ``changes`` is empty when the kind does not apply."""
-    corruption = {"number": lambda: change_one_number(answer, article),
-                  "negation": lambda: negate(answer),
-                  "name": lambda: swap_one_name(answer, article),
-                  "claim": lambda: add_claim(answer)}[kind]()
+    corruption = {
+        "number": lambda: change_one_number(answer, article),
+        "negation": lambda: negate(answer),
+        "name": lambda: swap_one_name(answer, article),
+        "claim": lambda: add_claim(answer),
+    }[kind]()
     return corruption if corruption.text != answer else Corruption(text=answer, changes=[])
 
 
-def probe_result(kind: ProbeKind, model_id: str, corruption: Corruption, originals: dict[str, Verdict],
-                 verdicts: dict[str, Verdict]) -> dict[str, Any]:
+def probe_result(
+    kind: ProbeKind, model_id: str, corruption: Corruption, originals: dict[str, Verdict], verdicts: dict[str, Verdict]
+) -> dict[str, Any]:
     """One kind's check, judged as the control is (strictly below the original for every judge):
     ``passed`` True (caught), False (missed) or None (not applicable, or not measurable)."""
     if not corruption.changes:
         return {"passed": None, "applicable": False, "reason": f"nothing in the answer to plant {kind} into"}
     checked = control_result(model_id, corruption, originals, verdicts)
-    result = {"passed": checked["passed"], "applicable": True, "change": corruption.description,
-              "originalScore": checked["originalScore"], "probeScore": checked["controlScore"],
-              "perJudge": checked["perJudge"]}
+    result = {
+        "passed": checked["passed"],
+        "applicable": True,
+        "change": corruption.description,
+        "originalScore": checked["originalScore"],
+        "probeScore": checked["controlScore"],
+        "perJudge": checked["perJudge"],
+    }
     if "reason" in checked:
         result["reason"] = checked["reason"].replace("the control check", "the probe")
     return result

@@ -61,9 +61,14 @@ def run_all(jobs: dict[K, Callable[[], T]], concurrency: int) -> dict[K, T]:
     finished = [f for f in futures.values() if not f.cancelled()]
     errors = [f.exception() for f in finished if f.exception() is not None]
     if errors:
-        logger.warning("judging stopped on an error; the step is retried from the checkpoints",
-                       extra={"error": type(errors[0]).__name__, "done": len(finished) - len(errors),
-                              "cancelled": len(futures) - len(finished)})
+        logger.warning(
+            "judging stopped on an error; the step is retried from the checkpoints",
+            extra={
+                "error": type(errors[0]).__name__,
+                "done": len(finished) - len(errors),
+                "cancelled": len(futures) - len(finished),
+            },
+        )
         raise errors[0]
     return {key: future.result() for key, future in futures.items()}
 
@@ -72,11 +77,15 @@ def _answer_text(store: Store, result: ModelResult) -> str:
     try:
         body = store.get_checkpoint(result.answer_key or "")
     except CheckpointCorruptError as exc:
-        raise ScoringError(f"the answer of {result.model_id} is corrupt: {exc.message}",
-                           modelId=result.model_id, key=result.answer_key) from exc
+        raise ScoringError(
+            f"the answer of {result.model_id} is corrupt: {exc.message}", modelId=result.model_id, key=result.answer_key
+        ) from exc
     if body is None:
-        raise ScoringError(f"the answer of {result.model_id} is missing at {result.answer_key}",
-                           modelId=result.model_id, key=result.answer_key)
+        raise ScoringError(
+            f"the answer of {result.model_id} is missing at {result.answer_key}",
+            modelId=result.model_id,
+            key=result.answer_key,
+        )
     return Answer.model_validate(body).text
 
 
@@ -93,17 +102,22 @@ def _calls(judgments: list[Verdict | Comparison]) -> JudgeCalls:
     """
     cost = round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments), 8)
     uncached = round(sum(uncached_cost_usd(j.judge_model_id, j.usage) for j in judgments), 8)
-    return JudgeCalls(count=sum(j.attempts for j in judgments), usage=sum((j.usage for j in judgments), Usage()),
-                      cost_usd=cost, cached=sum(j.cached for j in judgments),
-                      # Prompt caching: what the same calls would have cost with every input token at the input price.
-                      uncached_cost_usd=uncached, cache_saving_usd=round(uncached - cost, 8),
-                      # What this run itself spent: judgments reused from checkpoints were paid for by an earlier run.
-                      new_spend_usd=round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments
-                                              if not j.cached), 8))
+    return JudgeCalls(
+        count=sum(j.attempts for j in judgments),
+        usage=sum((j.usage for j in judgments), Usage()),
+        cost_usd=cost,
+        cached=sum(j.cached for j in judgments),
+        # Prompt caching: what the same calls would have cost with every input token at the input price.
+        uncached_cost_usd=uncached,
+        cache_saving_usd=round(uncached - cost, 8),
+        # What this run itself spent: judgments reused from checkpoints were paid for by an earlier run.
+        new_spend_usd=round(sum(cost_usd(j.judge_model_id, j.usage) for j in judgments if not j.cached), 8),
+    )
 
 
-def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
-                  concurrency: int, prompt_caching: bool = True) -> ScoreOutput:
+def score_answers(
+    task: ScoreInput, *, store: Store, converse: ConverseClient, concurrency: int, prompt_caching: bool = True
+) -> ScoreOutput:
     evaluation = load_evaluation(store, task.evaluation_id)
     converse = converse.until(evaluation.judging_deadline_at)  # no judge call past the judging deadline
     request = evaluation.request
@@ -113,19 +127,34 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     order = list(answers)
     # The judge never sees model names: answers are labelled A, B, C in request order.
     labels = dict(zip(order, string.ascii_uppercase, strict=False))
-    judges = [Judge(converse, store, judge_model_id=judge_id, criteria=criteria, article=article,
-                    task_prompt=request.prompt, use_cache=request.use_cache, scope=evaluation.api_key_id,
-                    prompt_caching=prompt_caching, reference=evaluation.reference_answer)
-              for judge_id in evaluation.judge_model_ids]
+    judges = [
+        Judge(
+            converse,
+            store,
+            judge_model_id=judge_id,
+            criteria=criteria,
+            article=article,
+            task_prompt=request.prompt,
+            use_cache=request.use_cache,
+            scope=evaluation.api_key_id,
+            prompt_caching=prompt_caching,
+            reference=evaluation.reference_answer,
+        )
+        for judge_id in evaluation.judge_model_ids
+    ]
     judge_ids = [j.judge_model_id for j in judges]
     pairwise = request.compares_pairs
 
     # 1. Every answer by every judge; every ordered pair by every judge in pairwise mode.
     jobs: dict[tuple[str, ...], Callable[[], Verdict | Comparison]] = {
-        (j.judge_model_id, m): partial(j.score, m, answers[m], labels[m]) for j in judges for m in order}
+        (j.judge_model_id, m): partial(j.score, m, answers[m], labels[m]) for j in judges for m in order
+    }
     if pairwise:
-        jobs |= {(j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
-                 for j in judges for a, b in ordered_pairs(order)}
+        jobs |= {
+            (j.judge_model_id, a, b): partial(j.compare, (a, answers[a]), (b, answers[b]))
+            for j in judges
+            for a, b in ordered_pairs(order)
+        }
     key = evaluation_key(task.evaluation_id, "scores.json")
     # A prompt cache entry serves other calls only once the call that writes it has begun to answer: each
     # caching judge's first call goes alone, so that the others read what it wrote instead of all writing.
@@ -138,8 +167,9 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         # report reads each item from here, and must report the answers (and their cost) as not judged,
         # never as failed. A later successful attempt overwrites this document.
         failure = JudgeFailureNote(error=type(exc).__name__, message=exc.message)
-        store.put_json(key, ScoresDocument(judge_model_ids=judge_ids, results=task.results,
-                                           judge_failure=failure).dump())
+        store.put_json(
+            key, ScoresDocument(judge_model_ids=judge_ids, results=task.results, judge_failure=failure).dump()
+        )
         raise
     by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
     comparisons: list[Comparison] = [v for k, v in done.items() if len(k) == 3]  # type: ignore[misc]
@@ -157,9 +187,16 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         label = string.ascii_uppercase[len(order)]
         planted = {CONTROL_ID: corrupt(answers[best], article)} if request.control_answer else {}
         planted |= {kind: plant(kind, answers[best], article) for kind in kinds}
-        checks = run_all({(what, j.judge_model_id): partial(j.score, _probe_id(what), corruption.text, label)
-                          for what, corruption in planted.items() if corruption.changes
-                          for j in judges if j.judge_model_id in originals}, concurrency)
+        checks = run_all(
+            {
+                (what, j.judge_model_id): partial(j.score, _probe_id(what), corruption.text, label)
+                for what, corruption in planted.items()
+                if corruption.changes
+                for j in judges
+                if j.judge_model_id in originals
+            },
+            concurrency,
+        )
         planted_verdicts = list(checks.values())
 
         def verdicts_of(what: str) -> dict[str, Verdict]:
@@ -168,8 +205,11 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
         if request.control_answer:
             control = control_result(best, planted[CONTROL_ID], originals, verdicts_of(CONTROL_ID))
         if kinds:
-            probes = probes_health(kinds, best, {kind: probe_result(kind, best, planted[kind], originals,
-                                                                   verdicts_of(kind)) for kind in kinds})
+            probes = probes_health(
+                kinds,
+                best,
+                {kind: probe_result(kind, best, planted[kind], originals, verdicts_of(kind)) for kind in kinds},
+            )
 
     # 3. Arithmetic only from here.
     panel = agreement(by_model, judge_ids, criteria) if len(judges) > 1 else None
@@ -178,39 +218,60 @@ def score_answers(task: ScoreInput, *, store: Store, converse: ConverseClient,
     ties = tie_marks(weighted, noise, pairwise_health)
     text = {m: text_metrics(answers[m], article, evaluation.reference_answer) for m in order}
 
-    models = {m: ModelScores(
-        **combined[m].model_dump(exclude_none=True),
-        judge_cost_usd=round(sum(cost_usd(v.judge_model_id, v.usage) for v in by_model[m]), 8),
-        **({"panel": {v.judge_model_id: v.weighted_score for v in by_model[m]}} if panel is not None else {}),
-        metrics=TextMetrics.model_validate(text[m]), tie=bool(ties.get(m)), tied_with=ties.get(m, []))
-        for m in order}
+    models = {
+        m: ModelScores(
+            **combined[m].model_dump(exclude_none=True),
+            judge_cost_usd=round(sum(cost_usd(v.judge_model_id, v.usage) for v in by_model[m]), 8),
+            **({"panel": {v.judge_model_id: v.weighted_score for v in by_model[m]}} if panel is not None else {}),
+            metrics=TextMetrics.model_validate(text[m]),
+            tie=bool(ties.get(m)),
+            tied_with=ties.get(m, []),
+        )
+        for m in order
+    }
 
     verdicts = [v for m in order for v in by_model[m]]
-    judge_health = JudgeMeasures.model_validate({
-        "control": control,
-        "controlPassed": control["passed"] if control else None,
-        "panel": panel,
-        "pairwise": pairwise_health,
-        **({"probes": probes} if probes is not None else {}),
-        "lengthBias": length_bias({m: text[m]["wordCount"] for m in order}, weighted),
-        "noise": noise,
-        "noiseSource": noise_source,
-    })
-    store.put_json(key, ScoresDocument(
-        judge_model_id=evaluation.judge_model_id, judge_model_ids=judge_ids, verdicts=verdicts, models=models,
-        judge_health=judge_health, judge_calls=_calls([*verdicts, *planted_verdicts, *comparisons]),
-        # The branch results too: in dataset mode the report reads each item from here, since a
-        # Distributed Map's own results would outgrow the state payload limit.
-        results=task.results,
-        # The reference answer the judge graded against: a dataset report shows each item's.
-        **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
-    ).dump())
+    judge_health = JudgeMeasures.model_validate(
+        {
+            "control": control,
+            "controlPassed": control["passed"] if control else None,
+            "panel": panel,
+            "pairwise": pairwise_health,
+            **({"probes": probes} if probes is not None else {}),
+            "lengthBias": length_bias({m: text[m]["wordCount"] for m in order}, weighted),
+            "noise": noise,
+            "noiseSource": noise_source,
+        }
+    )
+    store.put_json(
+        key,
+        ScoresDocument(
+            judge_model_id=evaluation.judge_model_id,
+            judge_model_ids=judge_ids,
+            verdicts=verdicts,
+            models=models,
+            judge_health=judge_health,
+            judge_calls=_calls([*verdicts, *planted_verdicts, *comparisons]),
+            # The branch results too: in dataset mode the report reads each item from here, since a
+            # Distributed Map's own results would outgrow the state payload limit.
+            results=task.results,
+            # The reference answer the judge graded against: a dataset report shows each item's.
+            **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
+        ).dump(),
+    )
 
     scored = sum(v.status == "scored" for v in combined.values())
     metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(combined) - scored)
     if control and control["passed"] is not None:
         metrics.add_metric(name="ControlFailed", unit=MetricUnit.Count, value=0 if control["passed"] else 1)
-    logger.info("scored", extra={"scored": scored, "unscored": len(combined) - scored, "judges": judge_ids,
-                                 "controlPassed": judge_health.control_passed, "noise": noise})
-    return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored,
-                       unscored=len(combined) - scored)
+    logger.info(
+        "scored",
+        extra={
+            "scored": scored,
+            "unscored": len(combined) - scored,
+            "judges": judge_ids,
+            "controlPassed": judge_health.control_passed,
+            "noise": noise,
+        },
+    )
+    return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored, unscored=len(combined) - scored)

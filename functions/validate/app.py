@@ -20,6 +20,11 @@ evaluations = EvaluationStore(Store(boto3.client("s3", config=S3_CONFIG), settin
 @metrics.log_metrics
 def lambda_handler(event, context):
     task = ValidateInput.model_validate(event)
-    evaluation = accept(task.request, evaluation_id=task.evaluation_id, created_at=task.started_at,
-                        settings=settings, evaluations=evaluations)
+    evaluation = accept(
+        task.request,
+        evaluation_id=task.evaluation_id,
+        created_at=task.started_at,
+        settings=settings,
+        evaluations=evaluations,
+    )
     return ValidateOutput.of(evaluation, settings).dump()

@@ -86,10 +86,17 @@ def load_corpus() -> list[Case]:
             continue
         spec = json.loads(path.read_text(encoding="utf-8"))
         expect = spec["expect"]
-        cases.append(Case(name=path.stem, description=spec["description"], body=_body(spec),
-                          field=expect["field"], gateway=expect["gateway"],
-                          handler_field=expect.get("handlerField", expect["field"]),
-                          pydantic_lax=bool(expect.get("pydanticLax", False))))
+        cases.append(
+            Case(
+                name=path.stem,
+                description=spec["description"],
+                body=_body(spec),
+                field=expect["field"],
+                gateway=expect["gateway"],
+                handler_field=expect.get("handlerField", expect["field"]),
+                pydantic_lax=bool(expect.get("pydanticLax", False)),
+            )
+        )
     return cases
 
 
@@ -114,22 +121,35 @@ def summary(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
 
 def sevens(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
     """A blind judge: 7 for everything, the corrupted control copy included (its health check fails)."""
-    return verdict(request, 7, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
-                   input_tokens=400, output_tokens=60)
+    return verdict(
+        request,
+        7,
+        reason="scripted",
+        evidence=["Sunday visits could reach 300 a week"],
+        input_tokens=400,
+        output_tokens=60,
+    )
 
 
 def healthy(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
     """A healthy judge: 7 for what a candidate wrote, 4 for an answer none wrote (the control copy)."""
     sent = json.dumps(request)
     written = any(json.dumps(f"A summary from {m}.")[1:-1] in sent for m in ANSWERED)
-    return verdict(request, 7 if written else 4, reason="scripted", evidence=["Sunday visits could reach 300 a week"],
-                   input_tokens=400, output_tokens=60)
+    return verdict(
+        request,
+        7 if written else 4,
+        reason="scripted",
+        evidence=["Sunday visits could reach 300 a week"],
+        input_tokens=400,
+        output_tokens=60,
+    )
 
 
 def scripted_models() -> ScriptedModels:
     """The API tests' models: every candidate answers, a healthy judge gives 7s; tests change a rule for a
     while (``models.judge = throttled()``) and the ``_reset_script`` fixture puts these back."""
     return ScriptedModels(candidate=summary, judge=healthy)
+
 
 def converse_calls(server: Any) -> int:
     return sum(server.calls.values())
@@ -138,8 +158,9 @@ def converse_calls(server: Any) -> int:
 # --- the offline stack and the local API -------------------------------------------------------
 
 
-def key(value: str = API_KEY, name: str = "ci", *, rate: float = 1000, burst: int = 1000,
-        quota: int | None = None) -> KeyPolicy:
+def key(
+    value: str = API_KEY, name: str = "ci", *, rate: float = 1000, burst: int = 1000, quota: int | None = None
+) -> KeyPolicy:
     return KeyPolicy(name=name, value=value, rate_limit=rate, burst_limit=burst, quota_limit=quota)
 
 
@@ -153,8 +174,14 @@ class Reply:
         return json.loads(self.body)
 
 
-def http(method: str, url: str, body: bytes | None = None, *, api_key: str | None = API_KEY,
-         headers: dict[str, str] | None = None) -> Reply:
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    *,
+    api_key: str | None = API_KEY,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     sent = {"content-type": "application/json"} | (headers or {})
     if api_key is not None:
         sent["x-api-key"] = api_key

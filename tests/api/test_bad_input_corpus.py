@@ -15,10 +15,25 @@ from tests.api.helpers import converse_calls, executions, http, load_corpus, nam
 def test_the_corpus_is_big_enough_and_covers_the_issue() -> None:
     names = {case.name for case in load_corpus()}
     assert len(names) >= 40
-    for required in ("missing-article", "unknown-field-misspelt", "article-number", "article-99-chars",
-                     "article-50001-chars", "zero-models", "six-models", "duplicate-models", "unknown-model-id",
-                     "judge-among-candidates", "weight-0", "weight-11", "non-json-form-body", "body-10-megabytes",
-                     "invalid-utf8", "deeply-nested-json", "injection-in-model-id"):
+    for required in (
+        "missing-article",
+        "unknown-field-misspelt",
+        "article-number",
+        "article-99-chars",
+        "article-50001-chars",
+        "zero-models",
+        "six-models",
+        "duplicate-models",
+        "unknown-model-id",
+        "judge-among-candidates",
+        "weight-0",
+        "weight-11",
+        "non-json-form-body",
+        "body-10-megabytes",
+        "invalid-utf8",
+        "deeply-nested-json",
+        "injection-in-model-id",
+    ):
         assert required in names
 
 
@@ -50,8 +65,10 @@ def test_refused_through_the_gateway(corpus_case, api, offline, converse) -> Non
 
 def test_refused_by_the_function_alone(corpus_case, api_without_validator, offline, converse) -> None:
     if corpus_case.pydantic_lax:
-        pytest.skip("pydantic's lax mode coerces this; only the gateway's schema refuses it "
-                    "(see test_schema_model.py::test_lax_cases_are_what_pydantic_coerces)")
+        pytest.skip(
+            "pydantic's lax mode coerces this; only the gateway's schema refuses it "
+            "(see test_schema_model.py::test_lax_cases_are_what_pydantic_coerces)"
+        )
     calls, started = converse_calls(converse), executions(offline)
     reply = http("POST", api_without_validator.url + "/evaluations", corpus_case.body)
     _refused(reply, corpus_case.handler_field)

@@ -40,8 +40,12 @@ LLAMA = "meta.llama3-70b-instruct-v1:0"
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of this checkout, built as pip builds it (isolated; setuptools from the package index/cache)."""
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("bakeoff-*.whl")
     return built
 
@@ -63,8 +67,11 @@ def _third_party_imports(folders: list[Path]) -> set[str]:
     for folder in folders:
         for path in folder.rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+                )
                 found |= {n.split(".")[0] for n in names}
     return {n for n in found if n not in first_party and n not in sys.stdlib_module_names}
 
@@ -87,23 +94,35 @@ def _closure(requirements: list[str]) -> set[str]:
 def _wheel_requires(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))).decode()
-    return [line.removeprefix("Requires-Dist:").strip() for line in metadata.splitlines()
-            if line.startswith("Requires-Dist:")]
+    return [
+        line.removeprefix("Requires-Dist:").strip()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
 
 
 def test_the_local_extra_covers_every_package_the_offline_stack_imports(wheel):
     # Given every third-party module the CLI, the offline tools, the layer and the handlers import
-    imported = _third_party_imports([ROOT / "tools" / "bakeoff_cli", ROOT / "tools" / "bakeoff_offline",
-                                     ROOT / "tools" / "converse_local", ROOT / "layers" / "shared" / "bakeoff",
-                                     ROOT / "functions"])
+    imported = _third_party_imports(
+        [
+            ROOT / "tools" / "bakeoff_cli",
+            ROOT / "tools" / "bakeoff_offline",
+            ROOT / "tools" / "converse_local",
+            ROOT / "layers" / "shared" / "bakeoff",
+            ROOT / "functions",
+        ]
+    )
     # llama.cpp is compiled for a portable CPU baseline by tools/dev/llama_wheel.sh, never from an extra
     imported -= {"llama_cpp"}
     owners = importlib.metadata.packages_distributions()
     local_extra = [r.split(";")[0] for r in _wheel_requires(wheel) if 'extra == "local"' in r]
     installed_by_extra = _closure(local_extra)
     # Then the [local] extra installs each of them
-    missing = {m: owners.get(m) for m in imported
-               if not {d.lower().replace("_", "-") for d in owners.get(m, [m])} & installed_by_extra}
+    missing = {
+        m: owners.get(m)
+        for m in imported
+        if not {d.lower().replace("_", "-") for d in owners.get(m, [m])} & installed_by_extra
+    }
     assert not missing, f"add to [project.optional-dependencies] local: {missing}"
     assert {"rich", "moto", "pyyaml", "pydantic"} <= installed_by_extra
 
@@ -119,14 +138,16 @@ def responder(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
         text = request["messages"][0]["content"][0]["text"]
         answer = text.split("<candidate_answer", 1)[1].split("</candidate_answer>", 1)[0]
         score = 8 if FACT in answer else 4
-        return wire.tool_response("record_verdict", {
-            "scores": {name: {"reason": "scripted", "score": score} for name in rubric(request)},
-            "evidence": [FACT]}, input_tokens=400, output_tokens=60)
+        return wire.tool_response(
+            "record_verdict",
+            {"scores": {name: {"reason": "scripted", "score": score} for name in rubric(request)}, "evidence": [FACT]},
+            input_tokens=400,
+            output_tokens=60,
+        )
     system = " ".join(block.get("text", "") for block in request.get("system", []))
     if model_id == LLAMA and "one short sentence" in system:
         return wire.text_response("The library will open on Sundays.", input_tokens=200, output_tokens=10)
-    return wire.text_response(f"Lowmere keeps its library open on Sundays. {FACT}.", input_tokens=200,
-                              output_tokens=20)
+    return wire.text_response(f"Lowmere keeps its library open on Sundays. {FACT}.", input_tokens=200, output_tokens=20)
 
 
 def workflow_steps() -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -152,8 +173,10 @@ class Workflow:
         if expression is None:
             return not failed
         # The only conditions the example uses; anything else must be taught here, not guessed.
-        known = {"always()": True, "github.event_name == 'pull_request'": self.expressions[
-            "github.event_name"] == "pull_request"}
+        known = {
+            "always()": True,
+            "github.event_name == 'pull_request'": self.expressions["github.event_name"] == "pull_request",
+        }
         parts = [p.strip() for p in expression.split("&&")]
         assert all(p in known for p in parts), f"unknown condition {expression!r}"
         return all(known[p] for p in parts) and ("always()" in parts or not failed)
@@ -161,9 +184,13 @@ class Workflow:
     def run(self) -> tuple[bool, list[tuple[str, int | None, str]]]:
         workflow_env, steps = workflow_steps()
         failed, log = False, []
-        base_env = {"HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8", "CI": "true",
-                    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                    "PATH": os.pathsep.join([*map(str, self.path_dirs), "/usr/bin", "/bin"])}
+        base_env = {
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8",
+            "CI": "true",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PATH": os.pathsep.join([*map(str, self.path_dirs), "/usr/bin", "/bin"]),
+        }
         for name in ("PIP_CONFIG_FILE", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
             if name in os.environ:  # the machine's package index configuration, as a runner's would be
                 base_env[name] = os.environ[name]
@@ -178,8 +205,14 @@ class Workflow:
                 continue
             env = base_env | {k: self.value(v) for k, v in {**workflow_env, **step.get("env", {})}.items()}
             env |= self.expressions.get("overrides", {})  # type: ignore[operator]
-            result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                                    cwd=self.repo, env=env, capture_output=True, text=True, timeout=600)
+            result = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                cwd=self.repo,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             log.append((label, result.returncode, result.stdout + result.stderr))
             failed = failed or result.returncode != 0
         return not failed, log
@@ -199,8 +232,10 @@ def gh(tmp_path: Path) -> Path:
     folder = tmp_path / "gh-bin"
     folder.mkdir()
     script = folder / "gh"
-    script.write_text('#!/bin/bash\nprintf "%s\\n" "$*" >> "$GH_LOG"\n'
-                      'while [ $# -gt 0 ]; do if [ "$1" = --body-file ]; then cat "$2" >> "$GH_LOG"; fi; shift; done\n')
+    script.write_text(
+        '#!/bin/bash\nprintf "%s\\n" "$*" >> "$GH_LOG"\n'
+        'while [ $# -gt 0 ]; do if [ "$1" = --body-file ]; then cat "$2" >> "$GH_LOG"; fi; shift; done\n'
+    )
     script.chmod(0o755)
     return folder
 
@@ -219,12 +254,17 @@ def test_the_example_workflow_gates_a_pull_request_against_its_baseline(wheel, f
     def run_job(served: str, baseline: str, event: str = "pull_request") -> tuple[bool, list, str]:
         shutil.rmtree(repo / "bakeoff-report", ignore_errors=True)
         gh_log.write_text("")
-        expressions = {"secrets.BAKEOFF_API_URL": served, "secrets.BAKEOFF_API_KEY": API_KEY,
-                       "vars.BAKEOFF_BASELINE": baseline, "github.token": "token-not-used",
-                       "github.repository": "your-org/your-repo", "github.event.pull_request.number": "42",
-                       "github.event_name": event,
-                       # The one value replaced: the package pip installs is this checkout's wheel.
-                       "overrides": {"BAKEOFF_PACKAGE": str(wheel), "GH_LOG": str(gh_log)}}
+        expressions = {
+            "secrets.BAKEOFF_API_URL": served,
+            "secrets.BAKEOFF_API_KEY": API_KEY,
+            "vars.BAKEOFF_BASELINE": baseline,
+            "github.token": "token-not-used",
+            "github.repository": "your-org/your-repo",
+            "github.event.pull_request.number": "42",
+            "github.event_name": event,
+            # The one value replaced: the package pip installs is this checkout's wheel.
+            "overrides": {"BAKEOFF_PACKAGE": str(wheel), "GH_LOG": str(gh_log)},
+        }
         ok, log = Workflow(repo, [fresh_venv / "bin", gh], expressions).run()  # type: ignore[arg-type]
         return ok, log, gh_log.read_text()
 

@@ -25,11 +25,15 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("text", "field", "words"), [
-    (DUPLICATE_ARTICLE, "article", "twice"),
-    (DEEP, "(body)", "nested too deeply"),
-    (json.dumps(base_request()).replace('"maxTokens": 512', '"maxTokens": NaN'), "(body)", "not valid JSON"),
-], ids=["duplicate-key", "deep-nesting", "nan"])
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        (DUPLICATE_ARTICLE, "article", "twice"),
+        (DEEP, "(body)", "nested too deeply"),
+        (json.dumps(base_request()).replace('"maxTokens": 512', '"maxTokens": NaN'), "(body)", "not valid JSON"),
+    ],
+    ids=["duplicate-key", "deep-nesting", "nan"],
+)
 def test_submit_refuses_what_the_api_refuses(served, tmp_path, capsys, text, field, words) -> None:  # noqa: F811
     # The API, given the very bytes
     api_reply = http("POST", served + "/evaluations", text.encode())
@@ -42,10 +46,14 @@ def test_submit_refuses_what_the_api_refuses(served, tmp_path, capsys, text, fie
     assert f"  {field}: " in printed and words in printed
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    (DUPLICATE_ARTICLE, "article: this key appears twice"),
-    (DEEP, "nested too deeply"),
-], ids=["duplicate-key", "deep-nesting"])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (DUPLICATE_ARTICLE, "article: this key appears twice"),
+        (DEEP, "nested too deeply"),
+    ],
+    ids=["duplicate-key", "deep-nesting"],
+)
 def test_local_run_refuses_without_crashing(tmp_path, text, words) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["local", "run", str(_write(tmp_path, text)), "--out", str(tmp_path / "out"), "--no-open"])
@@ -71,5 +79,6 @@ def test_u2028_inside_a_dataset_string_is_accepted_by_the_cli_preflight(tmp_path
     article = "The council voted 7 to 2 to replace the ferry.\u2028It will carry 180 passengers.\u2029" * 4
     dataset = "\n".join(json.dumps({"id": f"i{n}", "article": article}, ensure_ascii=False) for n in range(2))
     request = {k: v for k, v in base_request().items() if k != "article"} | {
-        "dataset": {"s3Uri": "s3://bakeoff-local/datasets/pending.jsonl"}}
+        "dataset": {"s3Uri": "s3://bakeoff-local/datasets/pending.jsonl"}
+    }
     assert prevalidate(ROOT, request, False, dataset.encode()) is None

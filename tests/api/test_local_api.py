@@ -31,8 +31,11 @@ UNKNOWN_ID = "20250101T000000Z-0123abcd"
 # --- keys ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("api_key", [None, "", "not-a-key-of-this-api-000", API_KEY.upper()], ids=[
-    "no-key", "empty-key", "wrong-key", "wrong-case"])
+@pytest.mark.parametrize(
+    "api_key",
+    [None, "", "not-a-key-of-this-api-000", API_KEY.upper()],
+    ids=["no-key", "empty-key", "wrong-key", "wrong-case"],
+)
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_without_a_valid_key_403_and_nothing_runs(api, offline, converse, api_key, method) -> None:
     calls, started, invoked = converse_calls(converse), executions(offline), api.lambda_invocations
@@ -46,8 +49,10 @@ def test_without_a_valid_key_403_and_nothing_runs(api, offline, converse, api_ke
     assert (converse_calls(converse), executions(offline), api.lambda_invocations) == (calls, started, invoked)
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/evaluations"), ("DELETE", f"/evaluations/{UNKNOWN_ID}"),
-                                              ("GET", "/"), ("POST", "/evaluations/x/y")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/evaluations"), ("DELETE", f"/evaluations/{UNKNOWN_ID}"), ("GET", "/"), ("POST", "/evaluations/x/y")],
+)
 def test_an_undeclared_route_is_403_as_on_api_gateway(api, method, path) -> None:
     reply = http(method, api.url + path)
     assert reply.status == 403
@@ -94,8 +99,10 @@ def test_the_usage_plan_defaults_come_from_the_template(offline) -> None:
     (policy,) = config.keys
     assert policy.rate_limit == float(template["ApiThrottleRateLimit"]["Default"])
     assert policy.burst_limit == int(template["ApiThrottleBurstLimit"]["Default"])
-    assert (policy.quota_limit, policy.quota_period) == (int(template["ApiQuotaLimit"]["Default"]),
-                                                         template["ApiQuotaPeriod"]["Default"])
+    assert (policy.quota_limit, policy.quota_period) == (
+        int(template["ApiQuotaLimit"]["Default"]),
+        template["ApiQuotaPeriod"]["Default"],
+    )
 
 
 def test_no_key_configured_refuses_to_serve(offline) -> None:

@@ -37,8 +37,9 @@ def schema_accepts(value: Any) -> bool:
 
 def full_validation_accepts(value: Any) -> bool:
     try:
-        validate_request(value, evaluation_id="20250101T000000Z-00000000", created_at="2025-01-01T00:00:00Z",
-                         settings=api_settings())
+        validate_request(
+            value, evaluation_id="20250101T000000Z-00000000", created_at="2025-01-01T00:00:00Z", settings=api_settings()
+        )
     except RequestValidationError:
         return False
     return True
@@ -97,18 +98,39 @@ def _pydantic_def_property(model: str, name: str) -> dict[str, Any]:
 
 def _valid_requests() -> dict[str, Any]:
     base = base_request()
-    full = copy.deepcopy(base) | {"mode": "pairwise", "controlAnswer": False, "temperature": 0.2, "budgetUsd": 1.5,
-                                  "strictJudge": False, "useCache": False, "allowUnpriced": False, "title": "t"}
-    custom = copy.deepcopy(base) | {"scoringCriteria": {"accuracy": {"weight": 4}, "humour": {
-        "weight": 2, "description": "Makes the reader smile at least once."}}}
+    full = copy.deepcopy(base) | {
+        "mode": "pairwise",
+        "controlAnswer": False,
+        "temperature": 0.2,
+        "budgetUsd": 1.5,
+        "strictJudge": False,
+        "useCache": False,
+        "allowUnpriced": False,
+        "title": "t",
+    }
+    custom = copy.deepcopy(base) | {
+        "scoringCriteria": {
+            "accuracy": {"weight": 4},
+            "humour": {"weight": 2, "description": "Makes the reader smile at least once."},
+        }
+    }
     panel = {k: v for k, v in base.items() if k != "judgeModelId"} | {
-        "judges": ["amazon.nova-pro-v1:0", "mistral.mistral-large-2402-v1:0"]}
+        "judges": ["amazon.nova-pro-v1:0", "mistral.mistral-large-2402-v1:0"]
+    }
     nulls = copy.deepcopy(base) | {"title": None, "judgeModelId": None, "budgetUsd": None, "judges": None}
     event = json.loads((ROOT / "events" / "statemachine" / "podcast-bedrock.json").read_text(encoding="utf-8"))
     dataset = {k: v for k, v in base.items() if k != "article"} | {
-        "dataset": {"s3Uri": "s3://my-bucket/datasets/articles.jsonl"}}
-    return {"base": base, "all-fields": full, "custom-criterion": custom, "judge-panel": panel, "nulls": nulls,
-            "sample-event": event, "dataset": dataset}
+        "dataset": {"s3Uri": "s3://my-bucket/datasets/articles.jsonl"}
+    }
+    return {
+        "base": base,
+        "all-fields": full,
+        "custom-criterion": custom,
+        "judge-panel": panel,
+        "nulls": nulls,
+        "sample-event": event,
+        "dataset": dataset,
+    }
 
 
 @pytest.mark.parametrize("name", sorted(_valid_requests()))

@@ -24,8 +24,22 @@ SERVE_KEY = API_KEY
 @contextmanager
 def serving(converse_url: str, state_dir: Path) -> Iterator[str]:
     """``bakeoff local serve`` with one key, its Retry waits shrunk, in a thread; yields the base URL."""
-    args = _parser().parse_args(["local", "serve", "--port", "0", "--api-key", SERVE_KEY, "--converse-url",
-                                 converse_url, "--retry-time-scale", "0.01", "--state-dir", str(state_dir)])
+    args = _parser().parse_args(
+        [
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--api-key",
+            SERVE_KEY,
+            "--converse-url",
+            converse_url,
+            "--retry-time-scale",
+            "0.01",
+            "--state-dir",
+            str(state_dir),
+        ]
+    )
     ready: list[str] = []
     started, stop = threading.Event(), threading.Event()
     outcome: list[int] = []
@@ -95,8 +109,23 @@ def test_an_evaluation_cut_short_by_a_restart_says_so_and_how_to_resume(converse
 
 
 def submit(url: str, event: Path, *extra: str, api_key: str = SERVE_KEY, out: Path) -> int:
-    return main(["submit", str(event), "--api", url, "--api-key", api_key, "--out", str(out),
-                 "--poll-interval", "0.05", "--timeout", "120", *extra])
+    return main(
+        [
+            "submit",
+            str(event),
+            "--api",
+            url,
+            "--api-key",
+            api_key,
+            "--out",
+            str(out),
+            "--poll-interval",
+            "0.05",
+            "--timeout",
+            "120",
+            *extra,
+        ]
+    )
 
 
 def event_file(tmp_path: Path, **changes: Any) -> Path:
@@ -106,8 +135,16 @@ def event_file(tmp_path: Path, **changes: Any) -> Path:
 
 
 def test_a_gate_that_holds_passes_and_the_report_is_downloaded(served, tmp_path, capsys) -> None:
-    code = submit(served, event_file(tmp_path), "--wait", "--min-score", "weighted=6", "--min-score", "accuracy=7",
-                  out=tmp_path / "out")
+    code = submit(
+        served,
+        event_file(tmp_path),
+        "--wait",
+        "--min-score",
+        "weighted=6",
+        "--min-score",
+        "accuracy=7",
+        out=tmp_path / "out",
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "gate PASS weighted >= 6" in printed and "gate PASS accuracy >= 7" in printed
@@ -131,7 +168,8 @@ def test_a_gate_on_a_criterion_the_rubric_lacks_fails(served, tmp_path, converse
 
 
 def test_a_judge_that_scores_nothing_fails_with_its_own_code_and_the_report_is_downloaded(
-        served, tmp_path, script, capsys) -> None:
+    served, tmp_path, script, capsys
+) -> None:
     # Given a judge throttled past every Retry: the answers stand, nothing is scored
     script.judge = throttled()
     code = submit(served, event_file(tmp_path), "--wait", out=tmp_path / "out")
@@ -179,8 +217,15 @@ def test_serve_refuses_to_start_without_a_key(converse) -> None:
 
 def test_a_gate_for_a_named_model_not_just_the_winner(served, tmp_path, capsys) -> None:
     llama = "meta.llama3-70b-instruct-v1:0"
-    code = submit(served, event_file(tmp_path), "--min-score", f"{llama}:weighted=7", "--min-score",
-                  f"{llama}:accuracy=8", out=tmp_path / "out")
+    code = submit(
+        served,
+        event_file(tmp_path),
+        "--min-score",
+        f"{llama}:weighted=7",
+        "--min-score",
+        f"{llama}:accuracy=8",
+        out=tmp_path / "out",
+    )
     printed = capsys.readouterr().out
     assert code == 1, printed
     assert f"gate PASS weighted >= 7 for {llama}: {llama} scored 7" in printed
@@ -194,16 +239,25 @@ def test_no_gate_passes_when_the_judge_health_check_failed_unless_allowed(served
     printed = capsys.readouterr().out
     assert code == 9, printed
     assert "gate PASS weighted >= 1" in printed and "gate FAIL judge health: the control check failed" in printed
-    code = submit(served, event_file(tmp_path), "--min-score", "weighted=1", "--allow-unhealthy-judge",
-                  out=tmp_path / "out2")
+    code = submit(
+        served, event_file(tmp_path), "--min-score", "weighted=1", "--allow-unhealthy-judge", out=tmp_path / "out2"
+    )
     assert code == 0, capsys.readouterr().out
 
 
-def test_a_baseline_that_cannot_be_read_is_refused_before_the_request_is_sent(served, tmp_path, converse,
-                                                                              capsys) -> None:
+def test_a_baseline_that_cannot_be_read_is_refused_before_the_request_is_sent(
+    served, tmp_path, converse, capsys
+) -> None:
     calls = sum(converse.calls.values())
-    code = submit(served, event_file(tmp_path), "--baseline", "20261202T000000Z-deadbeef", "--max-regression",
-                  "weighted=0.5", out=tmp_path / "out")
+    code = submit(
+        served,
+        event_file(tmp_path),
+        "--baseline",
+        "20261202T000000Z-deadbeef",
+        "--max-regression",
+        "weighted=0.5",
+        out=tmp_path / "out",
+    )
     assert code == 2
     assert "not sent: --baseline 20261202T000000Z-deadbeef: the API answered 404" in capsys.readouterr().out
     assert sum(converse.calls.values()) == calls

@@ -60,8 +60,7 @@ def test_the_owner_is_the_key_id_api_gateway_would_pass(api, offline) -> None:
         ids[value] = accepted.json()["evaluationId"]
         wait_done(accepted.json()["statusUrl"], api_key=value)
     # Then each is stored with its own key's ID (never the key itself)
-    owners = {value: json.loads(offline.get_object(evaluation_key(ids[value], "owner.json")))
-              for value in ids}
+    owners = {value: json.loads(offline.get_object(evaluation_key(ids[value], "owner.json"))) for value in ids}
     assert owners[API_KEY]["apiKeyId"] == key(API_KEY).key_id
     assert owners[OTHER_KEY]["apiKeyId"] == key(OTHER_KEY, "other").key_id
     assert owners[API_KEY]["apiKeyId"] != owners[OTHER_KEY]["apiKeyId"]
@@ -91,8 +90,9 @@ def test_keys_never_share_cached_answers(api, offline, converse) -> None:
     assert again == 0
     assert by_other == first
     assert other["status"] == "SUCCEEDED"
-    scoped = offline.s3.list_objects_v2(Bucket=offline.stack.bucket_name,
-                                        Prefix=f"checkpoints/answers/keys/{key(OTHER_KEY, 'other').key_id}/")
+    scoped = offline.s3.list_objects_v2(
+        Bucket=offline.stack.bucket_name, Prefix=f"checkpoints/answers/keys/{key(OTHER_KEY, 'other').key_id}/"
+    )
     assert scoped.get("KeyCount", 0) >= models
 
 
@@ -109,8 +109,9 @@ def test_the_relay_serves_only_what_the_api_signed(api) -> None:
     forged = {
         "another object": f"{api.url}{request_path}?{query}",
         "another report": url.replace("report.json", "report.html"),
-        "altered signature": re.sub(r"X-Amz-Signature=([0-9a-f])", lambda m: "X-Amz-Signature="
-                                    + ("0" if m[1] != "0" else "1"), url),
+        "altered signature": re.sub(
+            r"X-Amz-Signature=([0-9a-f])", lambda m: "X-Amz-Signature=" + ("0" if m[1] != "0" else "1"), url
+        ),
         "longer expiry": url.replace("X-Amz-Expires=900", "X-Amz-Expires=3600"),
         "no signature": f"{api.url}{request_path}",
         "old-style expiry only": f"{api.url}{request_path}?Expires=9999999999",
@@ -130,16 +131,28 @@ def _event(method: str, path: str, api_key_id: str | None, body: str | None = No
     evaluation_id = path.rsplit("/", 1)[1] if path.count("/") == 2 else None
     return {
         "resource": "/evaluations/{evaluationId}" if evaluation_id else "/evaluations",
-        "path": path, "httpMethod": method, "headers": {"Host": "api.example"},
-        "multiValueHeaders": {"Host": ["api.example"]}, "queryStringParameters": None,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Host": "api.example"},
+        "multiValueHeaders": {"Host": ["api.example"]},
+        "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": {"evaluationId": evaluation_id} if evaluation_id else None,
         "stageVariables": None,
-        "requestContext": {"accountId": "123456789012", "apiId": "x", "stage": "prod", "resourceId": "r",
-                           "resourcePath": path, "httpMethod": method, "path": path, "requestId": "id",
-                           "domainName": "api.example",
-                           "identity": {"sourceIp": "127.0.0.1", "apiKeyId": api_key_id}},
-        "body": body, "isBase64Encoded": False,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "x",
+            "stage": "prod",
+            "resourceId": "r",
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": path,
+            "requestId": "id",
+            "domainName": "api.example",
+            "identity": {"sourceIp": "127.0.0.1", "apiKeyId": api_key_id},
+        },
+        "body": body,
+        "isBase64Encoded": False,
     }
 
 
@@ -147,18 +160,27 @@ def _handler(offline):
     from bakeoff_offline.lambda_api import LambdaContext
 
     function = offline.lambda_server.functions["ApiFunction"]
-    context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:x",
-                            memory_limit_in_mb=256, timeout_seconds=20, aws_request_id="req")
+    context = LambdaContext(
+        function_name="ApiFunction",
+        invoked_function_arn="arn:aws:lambda:x",
+        memory_limit_in_mb=256,
+        timeout_seconds=20,
+        aws_request_id="req",
+    )
     return lambda event: function.handler(event, context)
 
 
 def test_the_function_refuses_a_post_that_names_no_key(offline, api) -> None:
     # Given an API method exposed without a key (apiKeyId absent)
-    handler, started = _handler(offline), offline.sfn.list_executions(
-        stateMachineArn=offline.state_machine_arn)["executions"]
+    handler, started = (
+        _handler(offline),
+        offline.sfn.list_executions(stateMachineArn=offline.state_machine_arn)["executions"],
+    )
     # When (no key ID, an empty one, one no API Gateway issues)
-    replies = [handler(_event("POST", "/evaluations", key_id, json.dumps(_unique_request("tenancy-nokey"))))
-               for key_id in (None, "", "../../checkpoints")]
+    replies = [
+        handler(_event("POST", "/evaluations", key_id, json.dumps(_unique_request("tenancy-nokey"))))
+        for key_id in (None, "", "../../checkpoints")
+    ]
     # Then nothing starts: an evaluation nobody owns could be read by nobody
     assert [reply["statusCode"] for reply in replies] == [403, 403, 403], replies
     assert len(offline.sfn.list_executions(stateMachineArn=offline.state_machine_arn)["executions"]) == len(started)

@@ -19,8 +19,16 @@ import pytest
 
 # Debian's Chromium; BAKEOFF_CHROMIUM points elsewhere (another distribution, a Mac) without editing this.
 CHROMIUM = Path(os.environ.get("BAKEOFF_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1366, "height": 900}  # a common laptop screen
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output"
 
@@ -76,8 +84,13 @@ def open_html(playwright: Any, tmp_path: Path) -> Iterator[Any]:
         path.write_text(html, encoding="utf-8")
         profile = tmp_path / f"profile-{len(contexts)}"
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-            viewport=VIEWPORT, java_script_enabled=javascript)
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=VIEWPORT,
+            java_script_enabled=javascript,
+        )
         contexts.append(context)
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(10_000)

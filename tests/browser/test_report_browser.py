@@ -50,8 +50,16 @@ def test_report_opens_from_disk_quietly_in_leaderboard_order(open_html: Any, out
     assert rows_in_dom(page) == report["ranking"]
     ranks = page.locator(f"{LEADERBOARD_ROWS} td.rank").all_inner_texts()
     assert ranks == [str(m["rank"]) for m in report["models"]]
-    for section in ("#verdict", "#leaderboard", "#charts", "#answers", "#judge-health", "#metrics", "#costs",
-                    "#request"):
+    for section in (
+        "#verdict",
+        "#leaderboard",
+        "#charts",
+        "#answers",
+        "#judge-health",
+        "#metrics",
+        "#costs",
+        "#request",
+    ):
         assert page.locator(section).is_visible(), section
     assert page.locator("#charts svg").count() == 3
     assert page.locator("#verdict").inner_text().count("Llama 3 70B Instruct") == 1
@@ -149,8 +157,7 @@ def test_index_lists_newest_first_and_links_to_each_report(open_html: Any, outpu
     rows = [IndexRow.of(Report.model_validate(r)) for r in reports]
     visit = open_html(render_index(rows), "index.html")
     assert_quiet(visit)
-    order = visit.page.locator("#evaluations tbody tr").evaluate_all(
-        "rs => rs.map(r => r.dataset.evaluation)")
+    order = visit.page.locator("#evaluations tbody tr").evaluate_all("rs => rs.map(r => r.dataset.evaluation)")
     assert order == [r["evaluationId"] for r in sorted(reports, key=lambda r: r["createdAt"], reverse=True)]
     hrefs = visit.page.locator("#evaluations a").evaluate_all("as => as.map(a => a.href)")
     base = visit.url.rsplit("/", 1)[0]

@@ -20,8 +20,10 @@ pytestmark = [
     pytest.mark.skipif(not catalog.is_installed(SMOL), reason="the SmolLM2 model wheel is not installed"),
 ]
 CACHE_POINT = {"cachePoint": {"type": "default"}}
-ARTICLE = ("The Harborview council voted 7 to 2 to replace the Pelham Street ferry with an electric boat "
-           "for 180 passengers and 24 cars, in service from 2029. ") * 6
+ARTICLE = (
+    "The Harborview council voted 7 to 2 to replace the Pelham Street ferry with an electric boat "
+    "for 180 passengers and 24 cars, in service from 2029. "
+) * 6
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +35,13 @@ def client():
 
 
 def ask(client, question: str, *, article: str = ARTICLE, cached: bool = True) -> dict:
-    content = [{"text": f"<article>\n{article}\n</article>\n"}, *([CACHE_POINT] if cached else []),
-               {"text": question}]
-    return client.converse(modelId=SMOL, system=[{"text": "You answer in one short sentence."}],
-                           messages=[{"role": "user", "content": content}],
-                           inferenceConfig={"maxTokens": 8, "temperature": 0.0})["usage"]
+    content = [{"text": f"<article>\n{article}\n</article>\n"}, *([CACHE_POINT] if cached else []), {"text": question}]
+    return client.converse(
+        modelId=SMOL,
+        system=[{"text": "You answer in one short sentence."}],
+        messages=[{"role": "user", "content": content}],
+        inferenceConfig={"maxTokens": 8, "temperature": 0.0},
+    )["usage"]
 
 
 def test_a_repeated_prefix_is_read_from_the_cache_and_a_new_one_written(client):
@@ -46,8 +50,9 @@ def test_a_repeated_prefix_is_read_from_the_cache_and_a_new_one_written(client):
     # Then its prefix was written to the cache, and only the question counts as plain input
     assert first["cacheReadInputTokens"] == 0 and first["cacheWriteInputTokens"] > 100
     assert first["inputTokens"] < 40
-    assert first["totalTokens"] == (first["inputTokens"] + first["outputTokens"] + first["cacheReadInputTokens"]
-                                    + first["cacheWriteInputTokens"])
+    assert first["totalTokens"] == (
+        first["inputTokens"] + first["outputTokens"] + first["cacheReadInputTokens"] + first["cacheWriteInputTokens"]
+    )
     # When the next call shares that prefix
     second = ask(client, "When does it enter service?")
     # Then the same tokens are read from the cache instead
@@ -67,9 +72,12 @@ def test_without_a_cache_point_there_are_no_cache_fields(client):
 
 def test_a_cache_point_in_the_system_prompt_counts_the_system_prompt(client):
     def call() -> dict:
-        return client.converse(modelId=SMOL, system=[{"text": "You are terse. " * 40}, CACHE_POINT],
-                               messages=[{"role": "user", "content": [{"text": "Say hi."}]}],
-                               inferenceConfig={"maxTokens": 4, "temperature": 0.0})["usage"]
+        return client.converse(
+            modelId=SMOL,
+            system=[{"text": "You are terse. " * 40}, CACHE_POINT],
+            messages=[{"role": "user", "content": [{"text": "Say hi."}]}],
+            inferenceConfig={"maxTokens": 4, "temperature": 0.0},
+        )["usage"]
 
     first, second = call(), call()
     assert first["cacheWriteInputTokens"] > 100 and second["cacheReadInputTokens"] == first["cacheWriteInputTokens"]

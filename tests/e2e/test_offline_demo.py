@@ -23,14 +23,19 @@ QWEN_15 = "local.qwen2-5-coder-1-5b-instruct-v1:0"
 
 def run_cli(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"}
-    return subprocess.run([*BAKEOFF, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=env | {"COLUMNS": "160"})
+    return subprocess.run(
+        [*BAKEOFF, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env | {"COLUMNS": "160"}
+    )
 
 
 def smallest_model_event(tmp_path: Path, max_tokens: int) -> Path:
     """The demo's request with only the smallest candidate, judged by another local model."""
     event = load_event("statemachine/podcast-local.json") | {
-        "models": [SMOLLM], "judgeModelId": QWEN_05, "maxTokens": max_tokens, "controlAnswer": False}
+        "models": [SMOLLM],
+        "judgeModelId": QWEN_05,
+        "maxTokens": max_tokens,
+        "controlAnswer": False,
+    }
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
     return path
@@ -106,9 +111,14 @@ def test_a_model_server_that_dies_mid_run_stops_the_run_at_once_with_what_died(t
     require_models(SMOLLM, QWEN_05)
     path = smallest_model_event(tmp_path, max_tokens=400)
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"}
-    cli = subprocess.Popen([*BAKEOFF, "local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open"],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=env | {"COLUMNS": "200"})
+    cli = subprocess.Popen(
+        [*BAKEOFF, "local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env | {"COLUMNS": "200"},
+    )
     seen = []
     try:
         # When the model server is killed (as a CPU fault would kill it) while the candidate answers
@@ -116,8 +126,9 @@ def test_a_model_server_that_dies_mid_run_stops_the_run_at_once_with_what_died(t
             seen.append(line)
             if "answering" in line:
                 break
-        server = subprocess.run(["pgrep", "-P", str(cli.pid), "-f", "converse_local"], capture_output=True,
-                                text=True).stdout.split()
+        server = subprocess.run(
+            ["pgrep", "-P", str(cli.pid), "-f", "converse_local"], capture_output=True, text=True
+        ).stdout.split()
         assert len(server) == 1, (server, "".join(seen))
         os.kill(int(server[0]), signal.SIGSEGV)
         killed = time.perf_counter()

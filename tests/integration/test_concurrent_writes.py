@@ -36,9 +36,15 @@ def s3() -> Any:
 
 
 def _report(n: int) -> ReportHeadline:
-    return ReportHeadline.model_validate({
-        "evaluationId": f"20260101T0000{n:02d}Z-0000000{n % 10}", "createdAt": f"2026-01-01T00:00:{n:02d}+00:00",
-        "title": f"run {n}", "winner": "m", "totals": {"models": 2, "failed": 0, "totalCostUsd": 0.01}})
+    return ReportHeadline.model_validate(
+        {
+            "evaluationId": f"20260101T0000{n:02d}Z-0000000{n % 10}",
+            "createdAt": f"2026-01-01T00:00:{n:02d}+00:00",
+            "title": f"run {n}",
+            "winner": "m",
+            "totals": {"models": 2, "failed": 0, "totalCostUsd": 0.01},
+        }
+    )
 
 
 def _hold_first_reads(client: Any, parties: int) -> Callable[[], None]:
@@ -77,8 +83,10 @@ def test_a_report_written_again_replaces_its_row(s3) -> None:
     update_index(store, "reports/", IndexRow.of(_report(2)))
     update_index(store, "reports/", IndexRow.of(_report(1).model_copy(update={"winner": "n"})))
     rows = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/index.json")["Body"].read())["evaluations"]
-    assert [(r["evaluationId"], r["winner"]) for r in rows] == [(_report(2).evaluation_id, "m"),
-                                                                 (_report(1).evaluation_id, "n")]
+    assert [(r["evaluationId"], r["winner"]) for r in rows] == [
+        (_report(2).evaluation_id, "m"),
+        (_report(1).evaluation_id, "n"),
+    ]
 
 
 def test_a_conditional_write_that_loses_is_reported_not_applied(s3) -> None:
@@ -104,8 +112,10 @@ def test_an_index_that_never_settles_is_a_storage_error_the_asl_retries(s3) -> N
 
         from tests.support.s3_faults import _Raw
 
-        body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>'
-                b"<Message>At least one of the pre-conditions you specified did not hold</Message></Error>")
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>'
+            b"<Message>At least one of the pre-conditions you specified did not hold</Message></Error>"
+        )
         return AWSResponse(request.url, 412, {"Content-Type": "application/xml"}, _Raw(body))
 
     s3.meta.events.register_first("before-send.s3.PutObject", precondition_failed)

@@ -45,9 +45,7 @@ SCORE_TOOL = {
 
 
 def _ask(client, model_id: str = MODEL, text: str = "Hello", **kwargs) -> dict:
-    return client.converse(
-        modelId=model_id, messages=[{"role": "user", "content": [{"text": text}]}], **kwargs
-    )
+    return client.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": text}]}], **kwargs)
 
 
 def _echo(model_id: str, request: dict) -> dict:
@@ -70,9 +68,7 @@ def _post_raw(server, path: str, body: bytes) -> tuple[int, str | None, dict]:
 def test_text_reply_round_trips_with_usage_metrics_and_stop_reason():
     # Given a backend that answers with known text and counts
     def answer(model_id, request):
-        return wire.text_response(
-            "Paris", input_tokens=12, output_tokens=3, stop_reason="max_tokens", latency_ms=42
-        )
+        return wire.text_response("Paris", input_tokens=12, output_tokens=3, stop_reason="max_tokens", latency_ms=42)
 
     with converse_server(answer) as server:
         # When a real boto3 client calls Converse with system and inference settings
@@ -130,9 +126,7 @@ def test_forced_tool_call_returns_tool_use_block():
 
 def test_tool_use_ids_look_like_bedrocks_and_differ():
     first, second = (
-        wire.tool_response("t", {}, input_tokens=1, output_tokens=1)["output"]["message"]["content"][0][
-            "toolUse"
-        ]
+        wire.tool_response("t", {}, input_tokens=1, output_tokens=1)["output"]["message"]["content"][0]["toolUse"]
         for _ in range(2)
     )
     assert first["toolUseId"].startswith("tooluse_") and len(first["toolUseId"]) == len("tooluse_") + 22
@@ -149,10 +143,7 @@ def test_model_arn_with_slashes_is_routed_intact():
 def test_calls_are_counted_per_model_under_concurrency():
     with converse_server(_echo) as server:
         client = bedrock_client(server.url)
-        threads = [
-            threading.Thread(target=_ask, args=(client, MODEL if i % 2 else OTHER, f"q{i}"))
-            for i in range(16)
-        ]
+        threads = [threading.Thread(target=_ask, args=(client, MODEL if i % 2 else OTHER, f"q{i}")) for i in range(16)]
         for thread in threads:
             thread.start()
         for thread in threads:

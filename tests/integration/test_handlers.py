@@ -50,12 +50,15 @@ def test_validate_stores_the_request_and_lists_the_models():
     assert sum(server.calls.values()) == 0
 
 
-@pytest.mark.parametrize(("scenario", "error_type", "field"), [
-    ("invalid-request", "RequestValidationError", "article"),
-    ("judge-is-candidate", "RequestValidationError", "judgeModelId"),
-    ("unknown-model", "RequestValidationError", "models[2]"),
-    ("over-budget", "BudgetExceededError", "budgetUsd"),
-])
+@pytest.mark.parametrize(
+    ("scenario", "error_type", "field"),
+    [
+        ("invalid-request", "RequestValidationError", "article"),
+        ("judge-is-candidate", "RequestValidationError", "judgeModelId"),
+        ("unknown-model", "RequestValidationError", "models[2]"),
+        ("over-budget", "BudgetExceededError", "budgetUsd"),
+    ],
+)
 def test_validate_refuses_bad_requests_with_field_errors(scenario, error_type, field):
     with offline() as (stack, server):
         body, error = invoke(stack, "ValidateFunction", load_event(f"validate/{scenario}.json"))

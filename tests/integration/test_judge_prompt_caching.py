@@ -34,11 +34,16 @@ REQUEST = json.loads((ROOT / "events" / "statemachine" / "podcast-bedrock.json")
 EVENT = json.loads((ROOT / "events" / "score" / "three-answers.json").read_text())
 JUDGE = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 # Candidates whose context windows hold the long article.
-MODELS = ["anthropic.claude-3-haiku-20240307-v1:0", "meta.llama3-1-70b-instruct-v1:0",
-          "mistral.mistral-large-2407-v1:0"]
-ANSWER = ("HOST 1: Harborview's council voted 7 to 2 on Tuesday to replace the Pelham Street ferry with an "
-          "electric boat for 180 passengers and 24 cars. HOST 2: It should sail in spring 2029 and costs 31.4 "
-          "million dollars, 12 million of it from a state grant. HOST 1: Recap: a 7 to 2 vote, a new ferry. ")
+MODELS = [
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "mistral.mistral-large-2407-v1:0",
+]
+ANSWER = (
+    "HOST 1: Harborview's council voted 7 to 2 on Tuesday to replace the Pelham Street ferry with an "
+    "electric boat for 180 passengers and 24 cars. HOST 2: It should sail in spring 2029 and costs 31.4 "
+    "million dollars, 12 million of it from a state grant. HOST 1: Recap: a 7 to 2 vote, a new ferry. "
+)
 
 
 def long_article(parts: int) -> str:
@@ -61,30 +66,60 @@ def judge_run(store: Store, *, caching: bool, article: str, evaluation_id: str, 
     """One score step over three answers (plus the control answer); the scores document and every call's usage."""
     settings = Settings.from_env(STACK.functions["ValidateFunction"].environment)
     # useCache off: each run asks the judge afresh instead of reusing the other run's verdict checkpoints.
-    request = {**REQUEST, "article": article, "models": MODELS, "judgeModelId": JUDGE, "budgetUsd": None,
-               "useCache": False, **changes}
-    accept({k: v for k, v in request.items() if v is not None}, evaluation_id=evaluation_id,
-           created_at=datetime.now(UTC).isoformat(), settings=settings.model_copy(
-               update={"ALLOWED_MODEL_IDS": (*MODELS, JUDGE)}), evaluations=EvaluationStore(store))
+    request = {
+        **REQUEST,
+        "article": article,
+        "models": MODELS,
+        "judgeModelId": JUDGE,
+        "budgetUsd": None,
+        "useCache": False,
+        **changes,
+    }
+    accept(
+        {k: v for k, v in request.items() if v is not None},
+        evaluation_id=evaluation_id,
+        created_at=datetime.now(UTC).isoformat(),
+        settings=settings.model_copy(update={"ALLOWED_MODEL_IDS": (*MODELS, JUDGE)}),
+        evaluations=EvaluationStore(store),
+    )
     results = []
     for n, (model_id, result) in enumerate(zip(MODELS, EVENT["results"], strict=True)):
         key = f"checkpoints/answers/{evaluation_id}-{n}.json"
-        store.put_checkpoint(key, {"modelId": model_id, "text": ANSWER * (n + 1), "stopReason": "end_turn",
-                                   "usage": result["usage"], "latencyMs": 1000})
+        store.put_checkpoint(
+            key,
+            {
+                "modelId": model_id,
+                "text": ANSWER * (n + 1),
+                "stopReason": "end_turn",
+                "usage": result["usage"],
+                "latencyMs": 1000,
+            },
+        )
         results.append({**result, "modelId": model_id, "answerKey": key})
     # Every answer, the control answer (a corrupted copy of the best) included, scores 7: one call each.
     endpoint = CachingEndpoint(lambda _model, req: verdict(req, 7), delay=0.2)
     with converse_server(endpoint) as server:
-        out = score_answers(ScoreInput.model_validate({"evaluationId": evaluation_id, "results": results}),
-                            store=store, converse=ConverseClient(bedrock_client(server.url)), concurrency=4,
-                            prompt_caching=caching)
+        out = score_answers(
+            ScoreInput.model_validate({"evaluationId": evaluation_id, "results": results}),
+            store=store,
+            converse=ConverseClient(bedrock_client(server.url)),
+            concurrency=4,
+            prompt_caching=caching,
+        )
     return store.require_json(out.scores_key), endpoint.calls
 
 
 def billed_input_usd(calls: list[dict[str, int]]) -> float:
     info = load_catalog().get(JUDGE)
-    return sum(c["inputTokens"] * info.input_per_1k_usd + c.get("cacheReadInputTokens", 0) * info.cache_read_per_1k_usd
-               + c.get("cacheWriteInputTokens", 0) * info.cache_write_per_1k_usd for c in calls) / 1000
+    return (
+        sum(
+            c["inputTokens"] * info.input_per_1k_usd
+            + c.get("cacheReadInputTokens", 0) * info.cache_read_per_1k_usd
+            + c.get("cacheWriteInputTokens", 0) * info.cache_write_per_1k_usd
+            for c in calls
+        )
+        / 1000
+    )
 
 
 def test_a_caching_judge_bills_at_least_60_percent_less_input_on_a_long_article(store):
@@ -101,12 +136,15 @@ def test_a_caching_judge_bills_at_least_60_percent_less_input_on_a_long_article(
     assert all(c["cacheReadInputTokens"] == cached[0]["cacheWriteInputTokens"] for c in cached[1:])
     # the input each call sent is the same either way (to the stand-in tokenizer's rounding of two parts), only how
     # it is billed differs
-    for with_cache, without in zip(sorted(c["totalTokens"] for c in cached), sorted(c["totalTokens"] for c in plain),
-                                   strict=True):
+    for with_cache, without in zip(
+        sorted(c["totalTokens"] for c in cached), sorted(c["totalTokens"] for c in plain), strict=True
+    ):
         assert abs(with_cache - without) <= 1
     saving = 1 - billed_input_usd(cached) / billed_input_usd(plain)
-    print(f"judge billed input: ${billed_input_usd(plain):.6f} uncached, ${billed_input_usd(cached):.6f} cached, "
-          f"{saving:.1%} less")
+    print(
+        f"judge billed input: ${billed_input_usd(plain):.6f} uncached, ${billed_input_usd(cached):.6f} cached, "
+        f"{saving:.1%} less"
+    )
     assert saving >= 0.60
     # and scores.json says so: cache tokens in the totals, the saving against uncached
     calls = cached_doc["judgeCalls"]

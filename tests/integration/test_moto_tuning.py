@@ -31,10 +31,12 @@ def test_this_moto_is_a_known_good_version_with_every_patched_name():
     assert moto_tuning.why_untuned() is None
     names = moto_tuning.SPEED_NAMES + moto_tuning.FIDELITY_NAMES + moto_tuning.RETRY_NAMES
     assert moto_tuning.missing_names(names) == []
-    for module_name, attribute in [(moto_tuning.PARSER_MODULE, "AmazonStateLanguageParser"),
-                                   (moto_tuning.LAMBDA_TASKS_MODULE, "boto_client_for"),
-                                   (moto_tuning.RETRY_MODULE, "time"),
-                                   *((m, "parse") for m in moto_tuning.JSON_PATH_MODULES)]:
+    for module_name, attribute in [
+        (moto_tuning.PARSER_MODULE, "AmazonStateLanguageParser"),
+        (moto_tuning.LAMBDA_TASKS_MODULE, "boto_client_for"),
+        (moto_tuning.RETRY_MODULE, "time"),
+        *((m, "parse") for m in moto_tuning.JSON_PATH_MODULES),
+    ]:
         assert hasattr(importlib.import_module(module_name), attribute), f"{module_name}.{attribute} moved"
     assert "_url_module" in importlib.import_module(moto_tuning.S3_MODELS_MODULE).S3Backend.__dict__
     factory = importlib.import_module(moto_tuning.ERRORS_MODULE).ErrorLookupFactory
@@ -42,9 +44,9 @@ def test_this_moto_is_a_known_good_version_with_every_patched_name():
 
 
 def test_a_name_that_moved_is_reported_missing():
-    assert moto_tuning.missing_names(((moto_tuning.PARSER_MODULE + ":AmazonStateLanguageParser", "gone"),
-                                      ("moto.no_such_module", "parse"))) == [
-        moto_tuning.PARSER_MODULE + ":AmazonStateLanguageParser.gone", "moto.no_such_module.parse"]
+    assert moto_tuning.missing_names(
+        ((moto_tuning.PARSER_MODULE + ":AmazonStateLanguageParser", "gone"), ("moto.no_such_module", "parse"))
+    ) == [moto_tuning.PARSER_MODULE + ":AmazonStateLanguageParser.gone", "moto.no_such_module.parse"]
 
 
 def _speed_tunings_in_place() -> bool:
@@ -58,8 +60,9 @@ def test_an_unknown_moto_runs_plain_with_one_warning_and_the_same_results(monkey
     if change == "another moto version":
         monkeypatch.setattr(moto, "__version__", "9.9.9")
     else:
-        monkeypatch.setattr(moto_tuning, "SPEED_NAMES", (*moto_tuning.SPEED_NAMES, (moto_tuning.PARSER_MODULE,
-                                                                                    "renamed_in_a_new_moto")))
+        monkeypatch.setattr(
+            moto_tuning, "SPEED_NAMES", (*moto_tuning.SPEED_NAMES, (moto_tuning.PARSER_MODULE, "renamed_in_a_new_moto"))
+        )
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     parser = importlib.import_module(moto_tuning.PARSER_MODULE).AmazonStateLanguageParser
     original_parse = parser.__dict__["parse"]
@@ -112,9 +115,11 @@ def test_a_known_moto_is_tuned_without_a_word(caplog):
 
 
 def test_the_interpreter_imports_without_ec2_and_batch_stays_importable():
-    code = ("import sys; from bakeoff_offline.moto_tuning import import_interpreter; import_interpreter(); "
-            "print(json.dumps(['moto.ec2.models' in sys.modules, 'moto.batch' in sys.modules])); "
-            "import moto.batch; print(json.dumps(hasattr(moto.batch, 'batch_backends')))")
+    code = (
+        "import sys; from bakeoff_offline.moto_tuning import import_interpreter; import_interpreter(); "
+        "print(json.dumps(['moto.ec2.models' in sys.modules, 'moto.batch' in sys.modules])); "
+        "import moto.batch; print(json.dumps(hasattr(moto.batch, 'batch_backends')))"
+    )
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
     first, second = out.stdout.splitlines()
     assert json.loads(first) == [False, False]  # no EC2 tables built; the bare package was removed
@@ -184,11 +189,15 @@ def test_only_the_lambda_tasks_and_the_stacks_step_functions_calls_go_unsigned(m
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:1")
         task_client = tasks.boto_client_for(region="us-east-1", service="lambda")
         lambda_auth = authorization_of(task_client, lambda c: c.invoke(FunctionName="f", Payload=b"{}"))
-        others = {name: boto3.client(name, aws_access_key_id="k", aws_secret_access_key="s")
-                  for name in ("stepfunctions", "s3", "bedrock-runtime")}
+        others = {
+            name: boto3.client(name, aws_access_key_id="k", aws_secret_access_key="s")
+            for name in ("stepfunctions", "s3", "bedrock-runtime")
+        }
         s3_auth = authorization_of(others["s3"], lambda c: c.list_buckets())
-        bedrock_auth = authorization_of(others["bedrock-runtime"], lambda c: c.converse(
-            modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}]))
+        bedrock_auth = authorization_of(
+            others["bedrock-runtime"],
+            lambda c: c.converse(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}]),
+        )
         # botocore is not patched: a Step Functions client of the handlers' own (the API's) signs as on AWS
         sfn_auth = authorization_of(others["stepfunctions"], lambda c: c.list_state_machines())
     assert lambda_auth is None and task_client.meta.config.signature_version is UNSIGNED
@@ -201,7 +210,8 @@ def test_the_offline_stacks_own_step_functions_client_is_unsigned_and_moto_takes
         assert stack.sfn.meta.config.signature_version is UNSIGNED
         assert authorization_of(stack.sfn, lambda c: c.list_state_machines()) is None
         assert [m["name"] for m in stack.sfn.list_state_machines()["stateMachines"]] == [
-            stack.state_machine_arn.rsplit(":", 1)[1]]
+            stack.state_machine_arn.rsplit(":", 1)[1]
+        ]
 
 
 def test_s3_requests_stop_reloading_the_url_module_and_still_work(monkeypatch):
@@ -230,8 +240,9 @@ def test_s3_errors_share_one_error_table_and_still_reach_the_caller(monkeypatch)
     original = factory.__dict__["for_service"]
     built: list[str] = []
     real_build = factory._create_error_lut
-    monkeypatch.setattr(factory, "_create_error_lut",
-                        staticmethod(lambda model: built.append(model.service_name) or real_build(model)))
+    monkeypatch.setattr(
+        factory, "_create_error_lut", staticmethod(lambda model: built.append(model.service_name) or real_build(model))
+    )
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws(), tuned_moto():
         s3 = boto3.client("s3", aws_access_key_id="k", aws_secret_access_key="s")

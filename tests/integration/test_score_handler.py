@@ -36,13 +36,17 @@ HAIKU, LLAMA, MISTRAL = REQUEST["models"]
 NOVA, COHERE = "amazon.nova-pro-v1:0", "cohere.command-r-v1:0"
 
 ANSWERS = {
-    HAIKU: ("HOST 1: Harborview's council voted 7 to 2 on Tuesday to replace the Pelham Street ferry.\n"
-            "HOST 2: The electric boat carries 180 passengers and 24 cars, and should sail in spring 2029.\n"
-            "HOST 1: Mayor Lucinda Ortega called it the biggest decision of her time.\n"
-            "HOST 2: Councilman Derek Oyelaran warned about winter storms.\n"
-            "HOST 1: Recap: 31.4 million dollars, 12 million from a state grant."),
-    LLAMA: ("HOST 1: Big news from Harborview: a new electric ferry for 200 passengers!\n"
-            "HOST 2: Captain Rogers will skipper it from 2029."),
+    HAIKU: (
+        "HOST 1: Harborview's council voted 7 to 2 on Tuesday to replace the Pelham Street ferry.\n"
+        "HOST 2: The electric boat carries 180 passengers and 24 cars, and should sail in spring 2029.\n"
+        "HOST 1: Mayor Lucinda Ortega called it the biggest decision of her time.\n"
+        "HOST 2: Councilman Derek Oyelaran warned about winter storms.\n"
+        "HOST 1: Recap: 31.4 million dollars, 12 million from a state grant."
+    ),
+    LLAMA: (
+        "HOST 1: Big news from Harborview: a new electric ferry for 200 passengers!\n"
+        "HOST 2: Captain Rogers will skipper it from 2029."
+    ),
     MISTRAL: "Harborview will get an electric ferry.",
 }
 MODEL_OF = {text: model for model, text in ANSWERS.items()}
@@ -63,11 +67,18 @@ def scripted_judges(scores, control=None, prefer=None, throttle_once=None) -> Sc
         score = scores[model_id][model] if model else control[model_id]
         if score is None:
             return answer("I would rather not say.", input_tokens=1000, output_tokens=6)
-        return verdict(request, score, reason=lambda name: f"{name} looks like a {score}",
-                       evidence=["voted 7 to 2"], input_tokens=1000, output_tokens=100)
+        return verdict(
+            request,
+            score,
+            reason=lambda name: f"{name} looks like a {score}",
+            evidence=["voted 7 to 2"],
+            input_tokens=1000,
+            output_tokens=100,
+        )
 
     throttle_first = None
     if throttle_once:
+
         def throttle_first(model_id: str, request: dict) -> bool:
             return throttle_once(model_id, shown_answers(request))
 
@@ -90,13 +101,25 @@ def seed(store: Store, event: dict, **request_changes) -> None:
     settings = Settings.from_env(STACK.functions["ValidateFunction"].environment)
     request = {k: v for k, v in {**REQUEST, **request_changes}.items() if v is not None}
     # Accepted now: the evaluation's deadline (EvaluationDeadlineSeconds) counts from here.
-    accept(request, evaluation_id=event["evaluationId"], created_at=datetime.now(UTC).isoformat(),
-           settings=settings, evaluations=EvaluationStore(store))
+    accept(
+        request,
+        evaluation_id=event["evaluationId"],
+        created_at=datetime.now(UTC).isoformat(),
+        settings=settings,
+        evaluations=EvaluationStore(store),
+    )
     for result in event["results"]:
         if result["status"] == "ok":
-            store.put_checkpoint(result["answerKey"], {
-                "modelId": result["modelId"], "text": ANSWERS[result["modelId"]], "stopReason": "end_turn",
-                "usage": result["usage"], "latencyMs": result["latencyMs"]})
+            store.put_checkpoint(
+                result["answerKey"],
+                {
+                    "modelId": result["modelId"],
+                    "text": ANSWERS[result["modelId"]],
+                    "stopReason": "end_turn",
+                    "usage": result["usage"],
+                    "latencyMs": result["latencyMs"],
+                },
+            )
 
 
 def handler(monkeypatch, server):
@@ -108,8 +131,12 @@ def handler(monkeypatch, server):
     return importlib.import_module("functions.score.app").lambda_handler
 
 
-CONTEXT = SimpleNamespace(function_name="ScoreFunction", memory_limit_in_mb=512, aws_request_id="req-1",
-                          invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ScoreFunction")
+CONTEXT = SimpleNamespace(
+    function_name="ScoreFunction",
+    memory_limit_in_mb=512,
+    aws_request_id="req-1",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ScoreFunction",
+)
 
 
 def event(name: str) -> dict:
@@ -133,8 +160,12 @@ def test_one_judge_writes_the_scores_contract(aws, monkeypatch):
     # When
     out, doc = run(monkeypatch, aws, judges)
     # Then
-    assert out == {"evaluationId": "ev-score-sample-0001", "scored": 3, "unscored": 0,
-                   "scoresKey": evaluation_key("ev-score-sample-0001", "scores.json")}
+    assert out == {
+        "evaluationId": "ev-score-sample-0001",
+        "scored": 3,
+        "unscored": 0,
+        "scoresKey": evaluation_key("ev-score-sample-0001", "scores.json"),
+    }
     assert doc["judgeModelId"] == NOVA and doc["judgeModelIds"] == [NOVA]
     assert [v["modelId"] for v in doc["verdicts"]] == [HAIKU, LLAMA, MISTRAL]
     haiku = doc["models"][HAIKU]
@@ -191,8 +222,9 @@ def test_an_unusable_reply_is_unscored_and_counted(aws, monkeypatch):
 
 def test_a_panel_scores_with_every_judge_and_measures_their_agreement(aws, monkeypatch):
     # Given two judges of different families: 8/6/4 and 7/6/5
-    judges = scripted_judges({NOVA: {HAIKU: 8, LLAMA: 6, MISTRAL: 4}, COHERE: {HAIKU: 7, LLAMA: 6, MISTRAL: 5}},
-                    control={NOVA: 3, COHERE: 7})
+    judges = scripted_judges(
+        {NOVA: {HAIKU: 8, LLAMA: 6, MISTRAL: 4}, COHERE: {HAIKU: 7, LLAMA: 6, MISTRAL: 5}}, control={NOVA: 3, COHERE: 7}
+    )
     _, doc = run(monkeypatch, aws, judges, judgeModelId=None, judges=[NOVA, COHERE])
     # Then each model has both judges' scores and their mean
     assert doc["judgeModelIds"] == [NOVA, COHERE]
@@ -234,8 +266,11 @@ def test_a_judge_that_always_prefers_the_first_answer_gives_all_ties(aws, monkey
 
 def test_a_position_blind_judge_gives_real_wins(aws, monkeypatch):
     rank = {HAIKU: 3, LLAMA: 2, MISTRAL: 1}
-    judges = scripted_judges({NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}}, control={NOVA: 2},
-                    prefer=lambda a, b: "A" if rank[a] > rank[b] else "B")
+    judges = scripted_judges(
+        {NOVA: {HAIKU: 9, LLAMA: 6, MISTRAL: 3}},
+        control={NOVA: 2},
+        prefer=lambda a, b: "A" if rank[a] > rank[b] else "B",
+    )
     _, doc = run(monkeypatch, aws, judges, mode="pairwise")
     pairwise = doc["judgeHealth"]["pairwise"]
     assert pairwise["positionFlipRate"] == 0.0
@@ -276,8 +311,9 @@ def test_a_retried_step_recalls_nothing_that_succeeded(aws, monkeypatch, throttl
 
 def test_no_answer_to_judge_calls_no_judge_and_measures_nothing(aws, monkeypatch):
     ev = event("three-answers.json")
-    ev["results"] = [{"modelId": r["modelId"], "status": "failed", "error": {"error": "ModelTimeoutError"}}
-                     for r in ev["results"]]
+    ev["results"] = [
+        {"modelId": r["modelId"], "status": "failed", "error": {"error": "ModelTimeoutError"}} for r in ev["results"]
+    ]
     seed(aws, ev, mode="pairwise")
     judges = scripted_judges({NOVA: {}})
     with converse_server(judges) as server:

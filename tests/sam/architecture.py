@@ -62,8 +62,7 @@ class Mismatch:
     declared: frozenset[str]
 
     def __str__(self) -> str:
-        return (f"{self.path}: {self.machine} code, but {self.resource} runs on "
-                f"{' and '.join(sorted(self.declared))}")
+        return f"{self.path}: {self.machine} code, but {self.resource} runs on {' and '.join(sorted(self.declared))}"
 
 
 def mismatches(build_dir: Path, declared: dict[str, set[str]]) -> tuple[list[Mismatch], int]:

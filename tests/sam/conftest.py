@@ -58,8 +58,17 @@ def _build(cwd: Path, *overrides: str) -> Build:
         unavailable(f"no SAM CLI at {SAM.relative_to(ROOT)} (make .venv-tools/.installed)")
     cwd.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    args = ["build", "-t", str(ROOT / "template.yaml"), "--cached", "--parallel", "--build-dir", ".aws-sam/build",
-            "--cache-dir", ".aws-sam/cache"]
+    args = [
+        "build",
+        "-t",
+        str(ROOT / "template.yaml"),
+        "--cached",
+        "--parallel",
+        "--build-dir",
+        ".aws-sam/build",
+        "--cache-dir",
+        ".aws-sam/cache",
+    ]
     if overrides:
         args += ["--parameter-overrides", *overrides]
     done = run_sam(*args, cwd=cwd)
@@ -93,8 +102,10 @@ def docker() -> str:
         unavailable("no Docker (as root: `make docker` installs Debian's docker.io and starts dockerd)")
     done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
     if done.returncode != 0:
-        unavailable("the Docker daemon does not answer (as root: `make docker` starts it): "
-                    + (done.stderr.strip().splitlines() or ["?"])[-1])
+        unavailable(
+            "the Docker daemon does not answer (as root: `make docker` starts it): "
+            + (done.stderr.strip().splitlines() or ["?"])[-1]
+        )
     return done.stdout.strip()
 
 
@@ -116,8 +127,9 @@ def lambda_image(docker: str) -> str:
 def bridge_ip(docker: str) -> str:
     """The host's address on Docker's default bridge: where the containers reach the host's servers."""
     fields = '{{range .IPAM.Config}}{{.Gateway}}{{end}} {{index .Options "com.docker.network.bridge.name"}}'
-    done = subprocess.run(["docker", "network", "inspect", "bridge", "--format", fields],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "--format", fields], capture_output=True, text=True
+    )
     if done.returncode != 0 or not done.stdout.strip():
         unavailable("Docker has no default bridge network (dockerd --bridge=none cannot publish ports)")
     gateway, _, interface = done.stdout.strip().rpartition(" ")

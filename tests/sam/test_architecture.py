@@ -32,7 +32,8 @@ def test_the_local_build_holds_only_native_code_for_its_overridden_architecture(
 def test_every_function_and_the_layer_follow_one_architecture_parameter() -> None:
     for value in ("arm64", "x86_64"):
         assert set(map(frozenset, declared_architectures(ROOT, {"Architecture": value}).values())) == {
-            frozenset({value})}
+            frozenset({value})
+        }
 
 
 def _elf(machine: int) -> bytes:

@@ -69,8 +69,11 @@ def invocations(local_build, lambda_image: str, bridge_ip: str, tmp_path_factory
     try:
         with ConverseServer(ScriptedBackend(good_responder()), host=bridge_ip) as converse:
             moto_url = f"http://{bridge_ip}:{port}"
-            endpoints = {ENDPOINT_VARIABLES["s3"]: moto_url, ENDPOINT_VARIABLES["stepfunctions"]: moto_url,
-                         ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url}
+            endpoints = {
+                ENDPOINT_VARIABLES["s3"]: moto_url,
+                ENDPOINT_VARIABLES["stepfunctions"]: moto_url,
+                ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url,
+            }
             template = endpoint_template(local_build.path / "template.yaml", sorted(endpoints))
 
             def run(index_case: tuple[int, str]) -> tuple[str, tuple[Outcome, Outcome]]:
@@ -81,8 +84,14 @@ def invocations(local_build, lambda_image: str, bridge_ip: str, tmp_path_factory
                 bucket = f"bakeoff-sam-{index}"
                 seed_bucket(ROOT, s3_client(moto_url), bucket)
                 env_file = write_env_vars(ROOT, bucket, endpoints, folder / f"env-{index}.json")
-                sam = sam_invoke(function, event, template=template, env_file=env_file,
-                                 architecture=local_build.architecture, moto_url=moto_url)
+                sam = sam_invoke(
+                    function,
+                    event,
+                    template=template,
+                    env_file=env_file,
+                    architecture=local_build.architecture,
+                    moto_url=moto_url,
+                )
                 record_timing(f"sam local invoke {function} -e {case}", sam.seconds)
                 return case, (sam, local_invoke(function, event, converse.url))
 
@@ -110,15 +119,21 @@ def test_a_held_out_invalid_request_is_refused_field_by_field(invocations) -> No
     assert sam.output["errorType"] == "RequestValidationError"
     details = json.loads(sam.output["errorMessage"])
     assert sorted(e["field"] for e in details["errors"]) == [
-        "maxTokens", "scoringCriteria.engagement.weight", "temperature", "topK"]
+        "maxTokens",
+        "scoringCriteria.engagement.weight",
+        "temperature",
+        "topK",
+    ]
     assert without_varying(sam.output) == without_varying(local.output)
 
 
 def test_each_container_emits_metrics_as_its_own_service(invocations) -> None:
     """In its own container each function's Powertools Metrics names that function's service, as on
     Lambda (in one process the layer's single Metrics object keeps its first importer's)."""
-    services = {logical_id: spec.environment["POWERTOOLS_SERVICE_NAME"]
-                for logical_id, spec in read_stack(ROOT).functions.items()}
+    services = {
+        logical_id: spec.environment["POWERTOOLS_SERVICE_NAME"]
+        for logical_id, spec in read_stack(ROOT).functions.items()
+    }
     seen = []
     for case, (sam, _) in invocations.items():
         function = function_of(case)

@@ -44,15 +44,20 @@ def converse(bridge_ip: str) -> Iterator[ConverseServer]:
 
 
 @pytest.fixture(scope="module")
-def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: ConverseServer,
-                 tmp_path_factory) -> Iterator[tuple[str, str]]:
+def start_lambda(
+    local_build, lambda_image: str, bridge_ip: str, converse: ConverseServer, tmp_path_factory
+) -> Iterator[tuple[str, str]]:
     """`sam local start-lambda` with warm containers; yields (its URL, the moto server's URL)."""
     moto_port, lambda_port = free_port(bridge_ip), free_port("127.0.0.1")
     moto_url = f"http://{bridge_ip}:{moto_port}"
-    endpoints = {ENDPOINT_VARIABLES["s3"]: moto_url, ENDPOINT_VARIABLES["stepfunctions"]: moto_url,
-                 ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url}
-    env_file, template = prepare(ROOT, local_build.path, "bakeoff-local", endpoints,
-                                 tmp_path_factory.mktemp("start-lambda") / "env.json")
+    endpoints = {
+        ENDPOINT_VARIABLES["s3"]: moto_url,
+        ENDPOINT_VARIABLES["stepfunctions"]: moto_url,
+        ENDPOINT_VARIABLES["bedrock-runtime"]: converse.url,
+    }
+    env_file, template = prepare(
+        ROOT, local_build.path, "bakeoff-local", endpoints, tmp_path_factory.mktemp("start-lambda") / "env.json"
+    )
     log = tmp_path_factory.getbasetemp() / "start-lambda.log"
     moto = ThreadedMotoServer(ip_address=bridge_ip, port=moto_port, verbose=False)
     moto.start()
@@ -61,12 +66,33 @@ def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: Conve
     before = lambda_containers()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(SAM), "local", "start-lambda", "-t", str(template), "--env-vars", str(env_file),
-             "--invoke-image", IMAGE, "--skip-pull-image", "--region", "us-east-1", "--host", "127.0.0.1",
-             "--port", str(lambda_port), "--warm-containers", "EAGER",
-             "--parameter-overrides", f"Architecture={local_build.architecture}"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=sam_environment(sam_process_env(moto_url)))
+            [
+                str(SAM),
+                "local",
+                "start-lambda",
+                "-t",
+                str(template),
+                "--env-vars",
+                str(env_file),
+                "--invoke-image",
+                IMAGE,
+                "--skip-pull-image",
+                "--region",
+                "us-east-1",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(lambda_port),
+                "--warm-containers",
+                "EAGER",
+                "--parameter-overrides",
+                f"Architecture={local_build.architecture}",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=sam_environment(sam_process_env(moto_url)),
+        )
     url = f"http://127.0.0.1:{lambda_port}"
     warm: set[str] = set()
     try:
@@ -99,15 +125,23 @@ def start_lambda(local_build, lambda_image: str, bridge_ip: str, converse: Conve
 
 def lambda_containers() -> set[str]:
     """IDs of the containers SAM CLI runs functions in (it labels them)."""
-    done = subprocess.run(["docker", "ps", "-a", "-q", "--no-trunc", "--filter", "label=sam.cli.container.type=lambda"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--no-trunc", "--filter", "label=sam.cli.container.type=lambda"],
+        capture_output=True,
+        text=True,
+    )
     return set(done.stdout.split())
 
 
 def lambda_client(url: str):
-    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing",
-                        config=Config(read_timeout=120, retries={"total_max_attempts": 1}))
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(read_timeout=120, retries={"total_max_attempts": 1}),
+    )
 
 
 def test_a_failed_invocation_reports_its_function_error(start_lambda) -> None:
@@ -132,9 +166,13 @@ def in_process_report(converse: ConverseServer) -> dict:
 
 def summary(report: dict) -> dict:
     """What the evaluation concluded, without its ID, times and measured latencies."""
-    return without_varying({
-        "ranking": report["ranking"], "totals": report["totals"],
-        "models": [{k: v for k, v in m.items() if k not in ("latencyMs", "answerKey")} for m in report["models"]]})
+    return without_varying(
+        {
+            "ranking": report["ranking"],
+            "totals": report["totals"],
+            "models": [{k: v for k, v in m.items() if k not in ("latencyMs", "answerKey")} for m in report["models"]],
+        }
+    )
 
 
 def test_a_whole_evaluation_runs_every_function_in_sam_containers(start_lambda, converse) -> None:
@@ -148,8 +186,9 @@ def test_a_whole_evaluation_runs_every_function_in_sam_containers(start_lambda, 
         record_timing("one evaluation through start-lambda (3 candidates, 1 failing)", time.perf_counter() - started)
         # Then it succeeded, the failing candidate's task failed with its own error name and was caught
         assert execution.succeeded, execution.cause
-        failures = [e["taskFailedEventDetails"]["error"] for e in stack.history(execution.arn)
-                    if e["type"] == "TaskFailed"]
+        failures = [
+            e["taskFailedEventDetails"]["error"] for e in stack.history(execution.arn) if e["type"] == "TaskFailed"
+        ]
         assert failures == ["InvalidModelRequestError"]
         report = stack.report("sam-0001")
         assert stack.get_object("reports/sam-0001/report.html").lower().startswith(b"<!doctype html>")
@@ -164,8 +203,14 @@ def test_sam_cli_would_lose_the_error_of_a_stock_awslambdaric_body() -> None:
     SAM CLI release accepts the four-key body, this fails, and ric.py can go."""
     stock = {"errorMessage": "m", "errorType": "RequestValidationError", "requestId": "r", "stackTrace": []}
     trimmed = {k: v for k, v in stock.items() if k != "requestId"}
-    check = ("import json, sys; from samcli.local.services.base_local_service import LambdaOutputParser as P; "
-             "print(json.dumps([P.is_lambda_error_response(b) for b in sys.argv[1:]]))")
-    done = subprocess.run([str(SAM.parent / "python"), "-c", check, json.dumps(stock), json.dumps(trimmed)],
-                          capture_output=True, text=True, check=True)
+    check = (
+        "import json, sys; from samcli.local.services.base_local_service import LambdaOutputParser as P; "
+        "print(json.dumps([P.is_lambda_error_response(b) for b in sys.argv[1:]]))"
+    )
+    done = subprocess.run(
+        [str(SAM.parent / "python"), "-c", check, json.dumps(stock), json.dumps(trimmed)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(done.stdout) == [False, True]

@@ -64,8 +64,9 @@ def judge(model_id: str, request: dict) -> dict:
 def test_an_arena_over_three_models_rates_them_raw_and_length_controlled(monkeypatch, tmp_path: Path):
     dataset = tmp_path / "items.jsonl"
     base = json.loads((EVENTS / "datasets" / "council-votes-12.jsonl").read_text().splitlines()[0])["article"]
-    dataset.write_text("".join(json.dumps({"id": f"item-{i:02d}", "article": f"{base} (Edition {i}.)"}) + "\n"
-                               for i in range(ITEMS)))
+    dataset.write_text(
+        "".join(json.dumps({"id": f"item-{i:02d}", "article": f"{base} (Edition {i}.)"}) + "\n" for i in range(ITEMS))
+    )
     event = tmp_path / "event.json"
     request = json.loads((EVENTS / "statemachine" / "dataset-bedrock.json").read_text())
     event.write_text(json.dumps(request | {"models": [ALPHA, BETA, GAMMA], "mode": "arena", "controlAnswer": False}))
@@ -75,8 +76,9 @@ def test_an_arena_over_three_models_rates_them_raw_and_length_controlled(monkeyp
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     with converse_server(models) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
-        code = main(["local", "run", str(event), "--dataset", str(dataset), "--out", str(out), "--no-open",
-                     "--no-checkpoints"])
+        code = main(
+            ["local", "run", str(event), "--dataset", str(dataset), "--out", str(out), "--no-open", "--no-checkpoints"]
+        )
     assert code == Exit.OK
     # The CLI quiets the handlers' metrics for its run only, not for the rest of the process
     assert "POWERTOOLS_METRICS_DISABLED" not in os.environ

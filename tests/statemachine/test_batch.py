@@ -46,10 +46,16 @@ def batch_rate_cost(model_id: str, answers: int) -> float:
     """By hand: the catalog's batch price per 1k tokens, else half the on-demand one (AWS's batch rule)."""
     info = load_catalog().get(model_id)
     half = Decimal("0.5")
-    price_in = Decimal(str(info.batch_input_per_1k_usd)) if info.batch_input_per_1k_usd is not None \
+    price_in = (
+        Decimal(str(info.batch_input_per_1k_usd))
+        if info.batch_input_per_1k_usd is not None
         else Decimal(str(info.input_per_1k_usd)) * half
-    price_out = Decimal(str(info.batch_output_per_1k_usd)) if info.batch_output_per_1k_usd is not None \
+    )
+    price_out = (
+        Decimal(str(info.batch_output_per_1k_usd))
+        if info.batch_output_per_1k_usd is not None
         else Decimal(str(info.output_per_1k_usd)) * half
+    )
     return float(answers * (price_in * IN_TOKENS + price_out * OUT_TOKENS) / 1000)
 
 
@@ -102,8 +108,9 @@ def test_50_items_with_batch_fallback_on_demand_run_on_demand_at_on_demand_price
     claude = next(m for m in report["models"] if m["modelId"] == CLAUDE)
     assert "inference" not in claude
     info = load_catalog().get(CLAUDE)
-    assert claude["costUsd"] == round(50 * (info.input_per_1k_usd * IN_TOKENS + info.output_per_1k_usd * OUT_TOKENS)
-                                      / 1000, 8)
+    assert claude["costUsd"] == round(
+        50 * (info.input_per_1k_usd * IN_TOKENS + info.output_per_1k_usd * OUT_TOKENS) / 1000, 8
+    )
 
 
 def test_batch_for_one_article_is_refused_with_what_to_do(bedrock_request):
@@ -154,8 +161,7 @@ def test_a_record_the_batch_job_could_not_answer_fails_that_answer_alone_and_is_
     assert nova["batchAnswers"] == 110 and nova["items"] == 110 and nova["failed"] == 10
 
 
-def test_a_rerun_with_fewer_records_left_than_a_job_needs_asks_those_on_demand_and_prices_each_at_its_rate(
-        tmp_path):
+def test_a_rerun_with_fewer_records_left_than_a_job_needs_asks_those_on_demand_and_prices_each_at_its_rate(tmp_path):
     # Given a batch run in which nova's job could not answer 10 records
     def refusing(model_id: str, request: dict) -> dict:
         text = request["messages"][0]["content"][0]["text"]
@@ -178,8 +184,11 @@ def test_a_rerun_with_fewer_records_left_than_a_job_needs_asks_those_on_demand_a
     # And the report prices 110 answers at batch rates and 10 at on-demand rates
     nova = next(m for m in report["models"] if m["modelId"] == NOVA)
     info = load_catalog().get(NOVA)
-    on_demand = Decimal(10) * (Decimal(str(info.input_per_1k_usd)) * IN_TOKENS
-                               + Decimal(str(info.output_per_1k_usd)) * OUT_TOKENS) / 1000
+    on_demand = (
+        Decimal(10)
+        * (Decimal(str(info.input_per_1k_usd)) * IN_TOKENS + Decimal(str(info.output_per_1k_usd)) * OUT_TOKENS)
+        / 1000
+    )
     assert nova["batchAnswers"] == 110 and nova["items"] == 120
     assert nova["costUsd"] == round(batch_rate_cost(NOVA, 110) + float(on_demand), 8)
 

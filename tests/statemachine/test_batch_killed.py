@@ -23,9 +23,14 @@ BAKEOFF = [sys.executable, "-m", "bakeoff_cli.main"]
 
 def start_cli(event, dataset, out, endpoint: str) -> subprocess.Popen:
     env = os.environ | {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint}
-    return subprocess.Popen([*BAKEOFF, "local", "run", str(event), "--dataset", str(dataset), "--out", str(out),
-                             "--no-open"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
+    return subprocess.Popen(
+        [*BAKEOFF, "local", "run", str(event), "--dataset", str(dataset), "--out", str(out), "--no-open"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
 
 
 def candidate(model_id: str, request: dict) -> tuple[str, str]:

@@ -26,8 +26,14 @@ def run_cli(event: dict, tmp_path: Path, endpoint: str) -> subprocess.CompletedP
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event), encoding="utf-8")
     env = os.environ | {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint, "COLUMNS": "200"}
-    return subprocess.run([*BAKEOFF, "local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [*BAKEOFF, "local", "run", str(path), "--out", str(tmp_path / "out"), "--no-open"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def report_of(tmp_path: Path) -> dict:
@@ -52,8 +58,9 @@ def test_no_candidate_answering_exits_6_with_a_report(tmp_path, request_):
     def must_not_judge(model_id, request):
         raise AssertionError("the judge must not be asked when nothing answered")
 
-    models = ScriptedModels(candidate=error("AccessDeniedException", "You don't have access to the model"),
-                            judge=must_not_judge)
+    models = ScriptedModels(
+        candidate=error("AccessDeniedException", "You don't have access to the model"), judge=must_not_judge
+    )
     with converse_server(models) as server:
         result = run_cli(request_, tmp_path, server.url)
     assert result.returncode == Exit.NO_ANSWERS, result.stdout + result.stderr
@@ -76,8 +83,9 @@ def test_an_endpoint_nobody_listens_on_exits_6_at_once_with_one_line(tmp_path, r
     elapsed = time.perf_counter() - started
     assert result.returncode == Exit.NO_ANSWERS, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("bakeoff: nothing answered: no Converse endpoint at "
-                                                   "http://127.0.0.1:1"), result.stdout
+    assert len(lines) == 1 and lines[0].startswith(
+        "bakeoff: nothing answered: no Converse endpoint at http://127.0.0.1:1"
+    ), result.stdout
     assert elapsed < 30, f"took {elapsed:.1f}s: a dead endpoint must not be retried"
     assert not (tmp_path / "out").exists()
 
@@ -109,6 +117,11 @@ def test_a_crash_is_not_a_refusal(tmp_path, request_, monkeypatch, capsys):
 def test_help_lists_the_exit_codes():
     result = subprocess.run([*BAKEOFF, "local", "run", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0
-    for code in ("0  a ranking", "1  local run: the request was refused", "3  the run broke",
-                 "6  no candidate answered", "7  the candidates answered but the judge scored none"):
+    for code in (
+        "0  a ranking",
+        "1  local run: the request was refused",
+        "3  the run broke",
+        "6  no candidate answered",
+        "7  the candidates answered but the judge scored none",
+    ):
         assert code in result.stdout

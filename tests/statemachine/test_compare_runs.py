@@ -23,6 +23,7 @@ NOVA = "amazon.nova-lite-v1:0"
 
 def responder(nova_penalty: int):
     """Claude is judged 7-9 and nova 5-7 by item; nova loses ``nova_penalty`` on all but one item."""
+
     def respond(model_id, request):
         text = request["messages"][0]["content"][0]["text"]
         if is_judge_call(request):
@@ -42,8 +43,22 @@ def local_run(monkeypatch, event: Path, out: Path, nova_penalty: int, *gates: st
     with converse_server(responder(nova_penalty)) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
         before = set(out.glob("*/report.json"))
-        code = main(["local", "run", str(event), "--dataset", str(DATASET), "--out", str(out), "--no-open",
-                     "--no-checkpoints", "--reports", str(out), *gates])
+        code = main(
+            [
+                "local",
+                "run",
+                str(event),
+                "--dataset",
+                str(DATASET),
+                "--out",
+                str(out),
+                "--no-open",
+                "--no-checkpoints",
+                "--reports",
+                str(out),
+                *gates,
+            ]
+        )
     (written,) = set(out.glob("*/report.json")) - before
     return code, json.loads(written.read_text())
 
@@ -57,7 +72,8 @@ def event(tmp_path: Path) -> Path:
 
 
 def test_a_model_made_worse_fails_the_baseline_gate_and_compare_an_unchanged_one_passes(
-        monkeypatch, tmp_path, event, capsys):
+    monkeypatch, tmp_path, event, capsys
+):
     out = tmp_path / "out"
     # Given a baseline run
     code, baseline = local_run(monkeypatch, event, out, 0)
@@ -65,8 +81,18 @@ def test_a_model_made_worse_fails_the_baseline_gate_and_compare_an_unchanged_one
     base_id = baseline["evaluationId"]
 
     # When the same models run again unchanged, gated against the baseline
-    code, same = local_run(monkeypatch, event, out, 0, "--baseline", base_id, "--max-regression", "weighted=0.5",
-                           "--min-score", f"{NOVA}:weighted=5")
+    code, same = local_run(
+        monkeypatch,
+        event,
+        out,
+        0,
+        "--baseline",
+        base_id,
+        "--max-regression",
+        "weighted=0.5",
+        "--min-score",
+        f"{NOVA}:weighted=5",
+    )
     printed = capsys.readouterr().out
     # Then every gate holds, and compare says there is no significant change
     assert code == Exit.OK, printed
@@ -85,12 +111,25 @@ def test_a_model_made_worse_fails_the_baseline_gate_and_compare_an_unchanged_one
     assert f"gate PASS weighted drop <= 0.5 for {CLAUDE}" in printed
 
     # And compare says so too, with scipy's p for the per-item differences of the two reports
-    assert main(["compare", str(out / base_id), str(out / worse["evaluationId"] / "report.json"),
-                 "--json", str(tmp_path / "c.json")]) == Exit.REGRESSED
+    assert (
+        main(
+            [
+                "compare",
+                str(out / base_id),
+                str(out / worse["evaluationId"] / "report.json"),
+                "--json",
+                str(tmp_path / "c.json"),
+            ]
+        )
+        == Exit.REGRESSED
+    )
     diffs = np.array(per_item(worse, NOVA)) - np.array(per_item(baseline, NOVA))
     assert (diffs < 0).sum() == 11 and (diffs == 0).sum() == 1
-    nova = next(c for c in json.loads((tmp_path / "c.json").read_text())["changes"]
-                if c["modelId"] == NOVA and c["criterion"] == "weighted")
+    nova = next(
+        c
+        for c in json.loads((tmp_path / "c.json").read_text())["changes"]
+        if c["modelId"] == NOVA and c["criterion"] == "weighted"
+    )
     # scipy drops the zero difference as bakeoff does ("wilcox"); its exact test needs distinct |diffs|,
     # so with these tied differences it is the permutation test that bakeoff's exact p must equal
     expected = stats.wilcoxon(diffs, zero_method="wilcox", method=stats.PermutationMethod(n_resamples=np.inf))
@@ -103,8 +142,7 @@ def per_item(report: dict, model_id: str) -> list[float]:
     return [r["weightedScore"] for r in rows]
 
 
-def test_a_gate_that_names_an_unknown_model_is_refused_before_any_model_is_called(monkeypatch, tmp_path, event,
-                                                                                    capsys):
+def test_a_gate_that_names_an_unknown_model_is_refused_before_any_model_is_called(monkeypatch, tmp_path, event, capsys):
     calls: list[str] = []
 
     def respond(model_id, request):
@@ -113,8 +151,22 @@ def test_a_gate_that_names_an_unknown_model_is_refused_before_any_model_is_calle
 
     with converse_server(respond) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
-        code = main(["local", "run", str(event), "--dataset", str(DATASET), "--out", str(tmp_path / "out"),
-                     "--no-open", "--min-score", "meta.llama3-70b-instruct-v1:0:weighted=7"])
+        code = main(
+            [
+                "local",
+                "run",
+                str(event),
+                "--dataset",
+                str(DATASET),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-open",
+                "--min-score",
+                "meta.llama3-70b-instruct-v1:0:weighted=7",
+            ]
+        )
     assert code == Exit.REFUSED_LOCAL and calls == []
-    assert "names the model 'meta.llama3-70b-instruct-v1:0', which the request does not run" in \
-        capsys.readouterr().out.replace("\n", " ")
+    assert (
+        "names the model 'meta.llama3-70b-instruct-v1:0', which the request does not run"
+        in capsys.readouterr().out.replace("\n", " ")
+    )

@@ -69,9 +69,12 @@ def test_billed_attempts_count_an_empty_answer_and_a_retried_verdict(bedrock_req
             return tool_use("record_verdict", {"scores": {}}, input_tokens=2000, output_tokens=150)
         return verdict(request)
 
-    models = ScriptedModels(candidate=good_responder(input_tokens=1000, output_tokens=500).candidate, judge=judge,
-                            # answers nothing, but Bedrock bills the input
-                            by_model={LLAMA: answer("", input_tokens=1000, output_tokens=0)})
+    models = ScriptedModels(
+        candidate=good_responder(input_tokens=1000, output_tokens=500).candidate,
+        judge=judge,
+        # answers nothing, but Bedrock bills the input
+        by_model={LLAMA: answer("", input_tokens=1000, output_tokens=0)},
+    )
     with offline(models) as (stack, server):
         execution = stack.run(bedrock_request | {"controlAnswer": False})
         report = stack.report(execution.evaluation_id)

@@ -12,8 +12,10 @@ from tests.conftest import offline
 from tests.statemachine.test_dataset import CLAUDE, NOVA, dataset_request
 from tests.support.converse_fakes import is_judge_call, verdict
 
-ARTICLE = ("The council of {town} voted 7 to 2 on Tuesday to approve a new electric ferry for the island, "
-           "ending a three-year debate about how residents should reach the mainland.")
+ARTICLE = (
+    "The council of {town} voted 7 to 2 on Tuesday to approve a new electric ferry for the island, "
+    "ending a three-year debate about how residents should reach the mainland."
+)
 TOWNS = {"a": "Eastport", "b": "Westbury", "c": "Northgate"}
 REFERENCES = {"a": "{town} approved an electric ferry by 7 votes to 2.", "c": "{town} approved the ferry."}
 _ANSWER = re.compile(r'<candidate_answer label="[A-Z]">\n(.*?)\n</candidate_answer>', re.DOTALL)
@@ -45,8 +47,9 @@ def test_each_items_reference_reaches_its_judge_and_the_report_counts_probes_per
             return verdict(request, 3 if "rejected" in answer and town == "Eastport" else 8)
         town = next(t for t in TOWNS.values() if t in text)
         candidate_texts.append(json.dumps(request))
-        return wire.text_response(f"{town} approved an electric ferry by 7 votes to 2. ({model_id})",
-                                  input_tokens=200, output_tokens=20)
+        return wire.text_response(
+            f"{town} approved an electric ferry by 7 votes to 2. ({model_id})", input_tokens=200, output_tokens=20
+        )
 
     with offline(respond) as (stack, _server):
         request = dataset_request(stack, body()) | {"judgeProbes": ["negation"]}
@@ -58,19 +61,28 @@ def test_each_items_reference_reaches_its_judge_and_the_report_counts_probes_per
     expected = {TOWNS[i]: (REFERENCES[i].format(town=TOWNS[i]) if i in REFERENCES else None) for i in TOWNS}
     assert seen and all(reference == expected[town] for town, reference in seen)
     # and no candidate was shown a reference
-    assert len(candidate_texts) == 6 and not any("votes to 2" in t or "approved the ferry" in t
-                                                  for t in candidate_texts)
+    assert len(candidate_texts) == 6 and not any(
+        "votes to 2" in t or "approved the ferry" in t for t in candidate_texts
+    )
     # The report lists the references and each model's closeness to them over the two items that had one
     dataset = report["dataset"]
     assert dataset["itemsWithReference"] == 2
     assert {r["itemId"]: r.get("reference") for r in dataset["perItem"]} == {
-        "a": "Eastport approved an electric ferry by 7 votes to 2.", "b": None, "c": "Northgate approved the ferry."}
+        "a": "Eastport approved an electric ferry by 7 votes to 2.",
+        "b": None,
+        "c": "Northgate approved the ferry.",
+    }
     for entry in report["models"]:
         assert entry["referenceMetrics"]["items"] == 2
         assert 0 < entry["referenceMetrics"]["tokenF1"] < 1 and 0 < entry["referenceMetrics"]["rougeL"] < 1
     # The negation probe: caught on one item of three, so the judge misses negations
     probes = report["judgeHealth"]["probes"]
-    assert probes["results"]["negation"] == {"caught": 1, "missed": 2, "inconclusive": 0, "catchRate": 0.3333,
-                                             "passed": False}
+    assert probes["results"]["negation"] == {
+        "caught": 1,
+        "missed": 2,
+        "inconclusive": 0,
+        "catchRate": 0.3333,
+        "passed": False,
+    }
     assert probes["summary"].startswith("the judge misses negations")
     assert {CLAUDE, NOVA} == {e["modelId"] for e in report["models"]}

@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUEST = json.loads((ROOT / "events" / "statemachine" / "podcast-bedrock.json").read_text())
 JUDGE = REQUEST["judgeModelId"]
 ANSWERS = {
-    REQUEST["models"][0]: ("HOST 1: Harborview voted 7 to 2 to replace the Pelham Street ferry.\n"
-                           "HOST 2: Mayor Lucinda Ortega says 180 passengers and 24 cars, from spring 2029.\n"
-                           "HOST 1: Recap: 31.4 million dollars."),
+    REQUEST["models"][0]: (
+        "HOST 1: Harborview voted 7 to 2 to replace the Pelham Street ferry.\n"
+        "HOST 2: Mayor Lucinda Ortega says 180 passengers and 24 cars, from spring 2029.\n"
+        "HOST 1: Recap: 31.4 million dollars."
+    ),
     REQUEST["models"][1]: "HOST 1: A new ferry for Harborview.\nHOST 2: It carries 200 people.",
     REQUEST["models"][2]: "Harborview gets an electric ferry in 2029.",
 }
@@ -38,12 +40,12 @@ def scripted(score: int) -> ScriptedModels:
     def judge(model_id: str, request: dict) -> dict:
         if len(shown_answers(request)) == 2:
             return preference(request, "A", reason="A reads better")
-        return verdict(request, score, reason="superb", evidence=["voted 7 to 2"], input_tokens=1000,
-                       output_tokens=100)
+        return verdict(request, score, reason="superb", evidence=["voted 7 to 2"], input_tokens=1000, output_tokens=100)
 
-    return ScriptedModels(candidate=lambda model_id, request: answer(ANSWERS[model_id], input_tokens=1200,
-                                                                     output_tokens=80),
-                          by_model={JUDGE: judge})
+    return ScriptedModels(
+        candidate=lambda model_id, request: answer(ANSWERS[model_id], input_tokens=1200, output_tokens=80),
+        by_model={JUDGE: judge},
+    )
 
 
 def run(backend: ScriptedModels, request: dict, faults: dict[str, Fault] | None = None):
@@ -81,8 +83,7 @@ def test_a_judge_that_gives_everything_10_fails_the_control_and_the_report_says_
 def test_a_throttled_judge_is_retried_by_the_state_machine_without_rejudging():
     # Given the judge's first call is throttled, in pairwise mode
     backend = scripted(score=7)
-    _, report, history = run(backend, {**REQUEST, "mode": "pairwise"},
-                             faults={JUDGE: Fault(throttle_first=1)})
+    _, report, history = run(backend, {**REQUEST, "mode": "pairwise"}, faults={JUDGE: Fault(throttle_first=1)})
     # Then the Score step failed once with the retryable error and succeeded on retry
     failures = [e for e in history if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failures] == ["ModelThrottledError"]

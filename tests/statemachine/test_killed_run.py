@@ -23,8 +23,14 @@ MISTRAL = "mistral.mistral-large-2402-v1:0"
 
 def start_cli(event: Path, out: Path, endpoint: str) -> subprocess.Popen:
     env = os.environ | {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint}
-    return subprocess.Popen([*BAKEOFF, "local", "run", str(event), "--out", str(out), "--no-open"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen(
+        [*BAKEOFF, "local", "run", str(event), "--out", str(out), "--no-open"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
 
 
 def answers_on_disk(out: Path) -> list[Path]:
@@ -32,8 +38,10 @@ def answers_on_disk(out: Path) -> list[Path]:
 
 
 def candidate_calls(server) -> dict[str, int]:
-    return {m: sum(1 for mid, body in server.requests if mid == m and not is_judge_call(body))
-            for m in (CLAUDE, LLAMA, MISTRAL)}
+    return {
+        m: sum(1 for mid, body in server.requests if mid == m and not is_judge_call(body))
+        for m in (CLAUDE, LLAMA, MISTRAL)
+    }
 
 
 def test_sigkill_after_two_answers_then_the_same_request_asks_only_the_third(tmp_path):

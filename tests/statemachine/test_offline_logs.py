@@ -10,8 +10,12 @@ from tests.conftest import offline
 from tests.support.converse_fakes import ScriptedModels, answer
 from tests.support.printed import printed_objects
 
-SERVICES = {"ValidateFunction": "validate", "InvokeModelFunction": "invoke_model", "ScoreFunction": "score",
-            "ReportFunction": "report"}
+SERVICES = {
+    "ValidateFunction": "validate",
+    "InvokeModelFunction": "invoke_model",
+    "ScoreFunction": "score",
+    "ReportFunction": "report",
+}
 
 
 def log_lines(out: str) -> list[dict]:

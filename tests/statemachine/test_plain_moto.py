@@ -19,12 +19,16 @@ MISTRAL = "mistral.mistral-large-2402-v1:0"
 def outcome(bedrock_request) -> tuple[list[tuple], int]:
     """What a run decided, per model, and how many calls the throttled model took."""
     with offline(ScriptedModels(by_model={MISTRAL: no_access()}), faults={LLAMA: Fault(throttle_first=1)}) as (
-            stack, server):
+        stack,
+        server,
+    ):
         execution = stack.run(bedrock_request)
         assert execution.succeeded, execution.cause
         report = stack.report(execution.evaluation_id)
-    decided = sorted((m["modelId"], m["status"], m["scoreStatus"], m["weightedScore"], (m.get("error") or {})
-                      .get("error")) for m in report["models"])
+    decided = sorted(
+        (m["modelId"], m["status"], m["scoreStatus"], m["weightedScore"], (m.get("error") or {}).get("error"))
+        for m in report["models"]
+    )
     return decided, server.calls[LLAMA]
 
 

@@ -131,13 +131,16 @@ def test_a_corrupt_checkpoint_is_recomputed_not_trusted(bedrock_request):
     with offline() as (stack, server):
         first = stack.run(bedrock_request)
         assert first.succeeded
-        answers = [o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.stack.bucket_name,
-                                                               Prefix="checkpoints/answers/")["Contents"]]
+        answers = [
+            o["Key"]
+            for o in stack.s3.list_objects_v2(Bucket=stack.stack.bucket_name, Prefix="checkpoints/answers/")["Contents"]
+        ]
         for answer_key in answers:
             body = stack.get_object(answer_key)
             if CLAUDE.encode() in body:
-                stack.s3.put_object(Bucket=stack.stack.bucket_name, Key=answer_key,
-                                    Body=body.replace(b"Harborview", b"Harborvjew"))
+                stack.s3.put_object(
+                    Bucket=stack.stack.bucket_name, Key=answer_key, Body=body.replace(b"Harborview", b"Harborvjew")
+                )
         second = stack.run(bedrock_request)
         report = stack.report(second.evaluation_id)
     assert second.succeeded

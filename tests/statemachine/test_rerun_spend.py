@@ -25,8 +25,13 @@ def test_a_rerun_from_checkpoints_reports_no_new_spend_and_emits_no_cost(bedrock
         second = stack.run(bedrock_request)
         second_report = stack.report(second.evaluation_id)
         second_costs = cost_records(capfd.readouterr().out)
-        html = stack.s3.get_object(Bucket=stack.stack.bucket_name,
-                                   Key=f"reports/{second.evaluation_id}/report.html")["Body"].read().decode()
+        html = (
+            stack.s3.get_object(Bucket=stack.stack.bucket_name, Key=f"reports/{second.evaluation_id}/report.html")[
+                "Body"
+            ]
+            .read()
+            .decode()
+        )
     assert first.succeeded and second.succeeded
     # Then the first run's new spend is its whole cost, and its metrics add up to it
     assert first_report["totals"]["newSpendUsd"] == pytest.approx(first_report["totalCostUsd"])

@@ -32,7 +32,8 @@ def test_blank_articles_prompts_and_criteria_call_no_model() -> None:
     cases = {f"article of {name}": bedrock_request(article=text) for name, text in BLANK_ARTICLES.items()}
     cases["prompt of spaces"] = bedrock_request(prompt=" " * 60)
     cases["criterion description of spaces"] = bedrock_request(
-        scoringCriteria={"accuracy": 5, "clarity": {"weight": 2, "description": " " * 40}})
+        scoringCriteria={"accuracy": 5, "clarity": {"weight": 2, "description": " " * 40}}
+    )
     with offline(good_responder()) as (stack, server):
         for name, request in cases.items():
             execution = stack.run(request)
@@ -64,8 +65,12 @@ def test_the_same_model_through_an_inference_profile_calls_no_model() -> None:
 def test_an_allowed_unpriced_model_is_reported_unpriced_never_zero() -> None:
     # Given an unpriced model the deployment allows, and a request that allows it
     allowed = {"AllowedModelIds": ["anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-pro-v1:0", UNPRICED]}
-    request = bedrock_request(models=["anthropic.claude-3-haiku-20240307-v1:0", UNPRICED], allowUnpriced=True,
-                              judgeModelId="amazon.nova-pro-v1:0", controlAnswer=False)
+    request = bedrock_request(
+        models=["anthropic.claude-3-haiku-20240307-v1:0", UNPRICED],
+        allowUnpriced=True,
+        judgeModelId="amazon.nova-pro-v1:0",
+        controlAnswer=False,
+    )
     # When
     with offline(good_responder(), parameters=allowed) as (stack, server):
         execution = stack.run(request)
@@ -96,5 +101,8 @@ def stack_csv_row(report: dict, model_id: str) -> dict:
     from bakeoff.report import Report
     from functions.report.results_csv import render_csv
 
-    return next(row for row in csv.DictReader(io.StringIO(render_csv(Report.model_validate(report))))
-                if row["modelId"] == model_id)
+    return next(
+        row
+        for row in csv.DictReader(io.StringIO(render_csv(Report.model_validate(report))))
+        if row["modelId"] == model_id
+    )

@@ -77,35 +77,57 @@ def answer(text: str, *, input_tokens: int = 1200, output_tokens: int = 300) -> 
 ByName = Callable[[str], Any]
 
 
-def verdict_payload(names: Sequence[str], score: int | ByName = 7, *, reason: str | ByName | None = None,
-                    evidence: Sequence[str] = (EVIDENCE,)) -> dict[str, Any]:
+def verdict_payload(
+    names: Sequence[str],
+    score: int | ByName = 7,
+    *,
+    reason: str | ByName | None = None,
+    evidence: Sequence[str] = (EVIDENCE,),
+) -> dict[str, Any]:
     """The verdict tool's input: every criterion in ``names`` scored (``score`` and ``reason`` may be
     functions of the criterion's name)."""
     pick = score if callable(score) else (lambda _name: score)
     say = reason if callable(reason) else (lambda name: reason or f"scripted reason for {name}")
-    return {"scores": {name: {"reason": say(name), "score": pick(name)} for name in names},
-            "evidence": list(evidence)}
+    return {"scores": {name: {"reason": say(name), "score": pick(name)} for name in names}, "evidence": list(evidence)}
 
 
-def verdict(request: dict[str, Any], score: int | ByName = 7, *, reason: str | ByName | None = None,
-            evidence: Sequence[str] = (EVIDENCE,), input_tokens: int = 2000,
-            output_tokens: int = 150) -> dict[str, Any]:
+def verdict(
+    request: dict[str, Any],
+    score: int | ByName = 7,
+    *,
+    reason: str | ByName | None = None,
+    evidence: Sequence[str] = (EVIDENCE,),
+    input_tokens: int = 2000,
+    output_tokens: int = 150,
+) -> dict[str, Any]:
     """A valid forced-tool verdict (``record_verdict``) scoring every criterion of the request's rubric."""
-    return wire.tool_response(VERDICT_TOOL, verdict_payload(rubric(request), score, reason=reason, evidence=evidence),
-                              input_tokens=input_tokens, output_tokens=output_tokens)
+    return wire.tool_response(
+        VERDICT_TOOL,
+        verdict_payload(rubric(request), score, reason=reason, evidence=evidence),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
 
 
-def tool_use(name: str, payload: dict[str, Any], *, input_tokens: int = 2000,
-             output_tokens: int = 150) -> dict[str, Any]:
+def tool_use(
+    name: str, payload: dict[str, Any], *, input_tokens: int = 2000, output_tokens: int = 150
+) -> dict[str, Any]:
     """Any tool call, valid or not (a verdict with a missing criterion, a score out of range)."""
     return wire.tool_response(name, payload, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
-def preference(request: dict[str, Any], winner: str, *, reason: str = "read both", input_tokens: int = 1800,
-               output_tokens: int = 30) -> dict[str, Any]:
+def preference(
+    request: dict[str, Any],
+    winner: str,
+    *,
+    reason: str = "read both",
+    input_tokens: int = 1800,
+    output_tokens: int = 30,
+) -> dict[str, Any]:
     """A pairwise judge's choice (``"A"``, ``"B"`` or ``"tie"``) through the request's own tool."""
-    return wire.tool_response(tool_name(request), {"reason": reason, "winner": winner},
-                              input_tokens=input_tokens, output_tokens=output_tokens)
+    return wire.tool_response(
+        tool_name(request), {"reason": reason, "winner": winner}, input_tokens=input_tokens, output_tokens=output_tokens
+    )
 
 
 def throttled() -> wire.ConverseError:
@@ -146,9 +168,14 @@ class ScriptedModels:
     replies per distinct request) and ``throttled`` (the requests that were throttled).
     """
 
-    def __init__(self, *replies: Reply, candidate: Reply = _good_candidate, judge: Reply = _good_judge,
-                 by_model: dict[str, Reply] | None = None,
-                 throttle_first: Callable[[str, dict], bool] | None = None) -> None:
+    def __init__(
+        self,
+        *replies: Reply,
+        candidate: Reply = _good_candidate,
+        judge: Reply = _good_judge,
+        by_model: dict[str, Reply] | None = None,
+        throttle_first: Callable[[str, dict], bool] | None = None,
+    ) -> None:
         self.replies = list(replies)
         self.candidate = candidate
         self.judge = judge
@@ -174,8 +201,9 @@ class ScriptedModels:
             self.requests.append(request)
             self.model_ids.append(model_id)
             turn = len(self.requests)
-            throttle = (self.throttle_first is not None and key not in self.throttled
-                        and self.throttle_first(model_id, request))
+            throttle = (
+                self.throttle_first is not None and key not in self.throttled and self.throttle_first(model_id, request)
+            )
             if throttle:
                 self.throttled.append(key)
         if throttle:
@@ -197,8 +225,9 @@ class ScriptedModels:
         return reply
 
 
-def good_responder(*, delay: float = 0.0, judge_delay: float = 0.0, score: int = 7,
-                   input_tokens: int = 1200, output_tokens: int = 300) -> ScriptedModels:
+def good_responder(
+    *, delay: float = 0.0, judge_delay: float = 0.0, score: int = 7, input_tokens: int = 1200, output_tokens: int = 300
+) -> ScriptedModels:
     """Candidates that answer (after ``delay``) and a judge that scores every criterion ``score``."""
 
     def candidate(model_id: str, request: dict) -> dict:

@@ -33,8 +33,10 @@ def _split(request: dict[str, Any]) -> tuple[str, str] | None:
     if not points:
         return None
     cut = points[-1]
-    return ("".join(head) + "".join(b.get("text", "") for b in blocks[:cut]),
-            "".join(b.get("text", "") for b in blocks[cut + 1:]))
+    return (
+        "".join(head) + "".join(b.get("text", "") for b in blocks[:cut]),
+        "".join(b.get("text", "") for b in blocks[cut + 1 :]),
+    )
 
 
 class CachingEndpoint:
@@ -51,9 +53,11 @@ class CachingEndpoint:
     def __call__(self, model_id: str, request: dict) -> dict:
         reply = self.responder(model_id, request)
         split = _split(request)
-        everything = json.dumps(request.get("toolConfig") or {}, sort_keys=True) + "".join(
-            b.get("text", "") for b in request.get("system") or []) + "".join(
-            b.get("text", "") for m in request["messages"] for b in m["content"])
+        everything = (
+            json.dumps(request.get("toolConfig") or {}, sort_keys=True)
+            + "".join(b.get("text", "") for b in request.get("system") or [])
+            + "".join(b.get("text", "") for m in request["messages"] for b in m["content"])
+        )
         output = reply["usage"]["outputTokens"]
         if split is None:
             usage = wire._usage(tokens(everything), output)

@@ -7,8 +7,10 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-ERROR_BODY = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
-              b"<Message>injected failure</Message></Error>")
+ERROR_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+    b"<Message>injected failure</Message></Error>"
+)
 
 
 class _Raw:

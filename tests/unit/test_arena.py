@@ -43,8 +43,13 @@ def test_fit_matches_scipy_on_the_same_objective():
     sd = 150.0
     rows = _rows(battles, index, sd)
     ours = fit(rows, 3, covariate=True)
-    ref = minimize(negative_log_likelihood, [0.0] * 4, args=(rows, 3), method="Nelder-Mead",
-                   options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20000})
+    ref = minimize(
+        negative_log_likelihood,
+        [0.0] * 4,
+        args=(rows, 3),
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20000},
+    )
     assert ref.success
     # Same optimum: neither finds a lower objective than the other, and the parameters agree.
     assert negative_log_likelihood(ours, rows, 3) <= ref.fun + 1e-9
@@ -135,10 +140,14 @@ def test_battles_come_from_the_score_steps_pairwise_summary():
     def c(first, second, winner):
         return Comparison(judge_model_id="j", first=first, second=second, status="decided", winner=winner)
 
-    comparisons = [c("A", "B", "first"), c("B", "A", "second"),   # A wins in both orders
-                   c("A", "C", "first"), c("C", "A", "first"),    # a flip: a tie
-                   Comparison(judge_model_id="j", first="B", second="C", status="unscored"),
-                   c("C", "B", "first")]                          # one order unusable: left out
+    comparisons = [
+        c("A", "B", "first"),
+        c("B", "A", "second"),  # A wins in both orders
+        c("A", "C", "first"),
+        c("C", "A", "first"),  # a flip: a tie
+        Comparison(judge_model_id="j", first="B", second="C", status="unscored"),
+        c("C", "B", "first"),
+    ]  # one order unusable: left out
     summary = summarise(comparisons, ["A", "B", "C"])
     battles = battles_from_pairwise("item-1", summary["results"], {"A": 100, "B": 60, "C": 80})
     assert [(b.a, b.b, b.outcome, b.length_diff) for b in battles] == [("A", "B", "a", 40.0), ("A", "C", "tie", 20.0)]
@@ -153,10 +162,14 @@ def test_arena_mode_needs_two_models():
 
     from bakeoff.models import EvaluationRequest
 
-    base = {"article": "The council voted to replace the ferry. " * 5, "prompt": "Summarise the article.",
-            "scoringCriteria": {"accuracy": 1}}
+    base = {
+        "article": "The council voted to replace the ferry. " * 5,
+        "prompt": "Summarise the article.",
+        "scoringCriteria": {"accuracy": 1},
+    }
     with pytest.raises(ValidationError, match="at least 2 models"):
         EvaluationRequest.model_validate({**base, "models": ["amazon.nova-lite-v1:0"], "mode": "arena"})
-    request = EvaluationRequest.model_validate({**base, "models": ["amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0"],
-                                                "mode": "arena"})
+    request = EvaluationRequest.model_validate(
+        {**base, "models": ["amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0"], "mode": "arena"}
+    )
     assert request.compares_pairs

@@ -65,12 +65,15 @@ def payload_keys(state: dict[str, Any]) -> set[str]:
 
 
 def camel_fields(model) -> set[str]:
-    return {field.alias or name for name, field in model.model_fields.items()} | \
-           {model.model_config["alias_generator"](n) for n in model.model_fields}
+    return {field.alias or name for name, field in model.model_fields.items()} | {
+        model.model_config["alias_generator"](n) for n in model.model_fields
+    }
 
 
-@pytest.mark.parametrize(("state", "model"), [("Validate", ValidateInput), ("Score", ScoreInput),
-                                              ("Report", ReportInput), ("ReportDataset", ReportInput)])
+@pytest.mark.parametrize(
+    ("state", "model"),
+    [("Validate", ValidateInput), ("Score", ScoreInput), ("Report", ReportInput), ("ReportDataset", ReportInput)],
+)
 def test_task_payloads_match_the_models_they_feed(state, model):
     keys = payload_keys(asl()["States"][state])
     required = {model.model_config["alias_generator"](n) for n, f in model.model_fields.items() if f.is_required()}
@@ -83,8 +86,10 @@ def test_the_dataset_branch_repeats_the_single_article_branch_exactly():
     # this keeps them from drifting apart.
     single = asl()["States"]
     item = single["EvaluateItems"]["ItemProcessor"]["States"]
-    assert {k: v for k, v in item["InvokeItemModels"].items() if k != "Next"} == \
-        {k: v for k, v in single["InvokeModels"].items() if k != "Next"}
+    assert {k: v for k, v in item["InvokeItemModels"].items() if k != "Next"} == {
+        k: v for k, v in single["InvokeModels"].items() if k != "Next"
+    }
+
     def score(state: dict[str, Any]) -> dict[str, Any]:  # where its Catch leads differs (state names are global)
         catches = [{k: v for k, v in c.items() if k != "Next"} for c in state["Catch"]]
         return {k: v for k, v in state.items() if k not in ("Next", "Comment", "Catch")} | {"Catch": catches}
@@ -133,8 +138,7 @@ def test_the_asl_lint_still_catches_a_dangling_next(tmp_path):
 
 def test_cfn_lint_accepts_the_template():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")],
-                            capture_output=True, text=True)
+    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -142,9 +146,13 @@ def test_sam_validate_lint_accepts_the_template():
     sam = ROOT / ".venv-tools" / "bin" / "sam"
     if not sam.exists():
         pytest.skip("SAM CLI is installed by `make test` into .venv-tools/")
-    result = subprocess.run([str(sam), "validate", "--lint", "--region", "us-east-1"], cwd=ROOT,
-                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT),
-                                                                 "SAM_CLI_TELEMETRY": "0"})
+    result = subprocess.run(
+        [str(sam), "validate", "--lint", "--region", "us-east-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "SAM_CLI_TELEMETRY": "0"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -162,8 +170,10 @@ def test_the_batch_loop_feeds_the_batch_task_and_waits_on_what_the_step_returns(
     assert machine["WaitForBatchJobs"]["Next"] == "BatchAnswers"
     # Only a dataset in batch mode goes there
     (rule,) = [c for c in machine["SingleOrDataset"]["Choices"] if c["Next"] == "BatchAnswers"]
-    assert {(c["Variable"], c["StringEquals"]) for c in rule["And"]} == {("$.mode", "dataset"),
-                                                                        ("$.inference", "batch")}
+    assert {(c["Variable"], c["StringEquals"]) for c in rule["And"]} == {
+        ("$.mode", "dataset"),
+        ("$.inference", "batch"),
+    }
     # The function's timeout sits below the state's
     function = load_template(ROOT / "template.yaml")["Resources"]["BatchJobFunction"]["Properties"]
     assert int(function["Timeout"]) < batch["TimeoutSeconds"]

@@ -25,16 +25,28 @@ ARTICLE = "The council voted 7 to 2 for an electric ferry that carries up to 180
 
 
 def request(**fields) -> EvaluationRequest:
-    base = {"dataset": {"s3Uri": "s3://bucket/items.jsonl"}, "models": [CLAUDE], "prompt": "Summarise it, please.",
-            "scoringCriteria": {"accuracy": 5}, "inference": "batch"}
+    base = {
+        "dataset": {"s3Uri": "s3://bucket/items.jsonl"},
+        "models": [CLAUDE],
+        "prompt": "Summarise it, please.",
+        "scoringCriteria": {"accuracy": 5},
+        "inference": "batch",
+    }
     return EvaluationRequest.model_validate(base | fields)
 
 
 def evaluation(**fields) -> Evaluation:
     req = request(**fields).model_copy(update={"article": ARTICLE, "dataset": None})
-    return Evaluation(evaluation_id="e~item-1", created_at="2026-01-01T00:00:00+00:00", request=req,
-                      judge_model_id="amazon.nova-pro-v1:0", judge_model_ids=["amazon.nova-pro-v1:0"], criteria=[],
-                      estimate={"lines": [], "totalUsd": 0}, inference="batch")
+    return Evaluation(
+        evaluation_id="e~item-1",
+        created_at="2026-01-01T00:00:00+00:00",
+        request=req,
+        judge_model_id="amazon.nova-pro-v1:0",
+        judge_model_ids=["amazon.nova-pro-v1:0"],
+        criteria=[],
+        estimate={"lines": [], "totalUsd": 0},
+        inference="batch",
+    )
 
 
 def test_batch_mode_needs_a_dataset_of_at_least_the_minimum():
@@ -66,18 +78,33 @@ def test_a_record_is_the_on_demand_converse_request_and_botocore_accepts_it():
     line = json.loads(records_jsonl([record]))
     assert set(line) == {"recordId", "modelInput"} and key.endswith(f"/{line['recordId']}.json")
     assert line["modelInput"] | {"modelId": CLAUDE} == candidate_request(ev, CLAUDE)
-    shape = boto3.client("bedrock-runtime", region_name="us-east-1").meta.service_model.operation_model(
-        "Converse").input_shape
+    shape = (
+        boto3.client("bedrock-runtime", region_name="us-east-1")
+        .meta.service_model.operation_model("Converse")
+        .input_shape
+    )
     report = ParamValidator().validate(line["modelInput"] | {"modelId": CLAUDE}, shape)
     assert not report.has_errors(), report.generate_report()
 
 
 def test_output_lines_with_answers_errors_and_a_torn_last_line():
-    body = (json.dumps({"recordId": "a", "modelInput": {}, "modelOutput": {"output": {"message": {
-        "role": "assistant", "content": [{"text": "hi"}]}}, "stopReason": "end_turn",
-        "usage": {"inputTokens": 3, "outputTokens": 1}}}) + "\n"
+    body = (
+        json.dumps(
+            {
+                "recordId": "a",
+                "modelInput": {},
+                "modelOutput": {
+                    "output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+                    "stopReason": "end_turn",
+                    "usage": {"inputTokens": 3, "outputTokens": 1},
+                },
+            }
+        )
+        + "\n"
         + json.dumps({"recordId": "b", "modelInput": {}, "error": {"errorCode": 400, "errorMessage": "bad"}})
-        + "\n" + '{"recordId": "c", "modelOut').encode()
+        + "\n"
+        + '{"recordId": "c", "modelOut'
+    ).encode()
     lines, bad = parse_output(body)
     assert [x.record_id for x in lines] == ["a", "b"] and bad == 1
     assert lines[0].model_output["usage"]["outputTokens"] == 1 and lines[1].error.error_message == "bad"
@@ -93,16 +120,30 @@ def test_a_job_is_submitted_as_the_bedrock_api_defines_it_and_recorded_in_its_ru
     run_key = "checkpoints/answers/batch/abc/run.json"
     arn = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/x1y2z3"
     with Stubber(bedrock) as stub:  # validates the parameters against botocore's model of the API
-        stub.add_response("create_model_invocation_job", {"jobArn": arn}, {
-            "jobName": ANY, "roleArn": "arn:aws:iam::123456789012:role/BatchInferenceRole",
-            "clientRequestToken": ANY, "modelId": CLAUDE, "modelInvocationType": "Converse",
-            "inputDataConfig": {"s3InputDataConfig": {
-                "s3Uri": "s3://bakeoff-test/checkpoints/answers/batch/abc/0/input/records.jsonl",
-                "s3InputFormat": "JSONL"}},
-            "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://bakeoff-test/checkpoints/answers/batch/abc/0/output/"}},
-            "timeoutDurationInHours": 24})
-        settings = Settings(BUCKET_NAME="bakeoff-test",
-                            BATCH_ROLE_ARN="arn:aws:iam::123456789012:role/BatchInferenceRole")
+        stub.add_response(
+            "create_model_invocation_job",
+            {"jobArn": arn},
+            {
+                "jobName": ANY,
+                "roleArn": "arn:aws:iam::123456789012:role/BatchInferenceRole",
+                "clientRequestToken": ANY,
+                "modelId": CLAUDE,
+                "modelInvocationType": "Converse",
+                "inputDataConfig": {
+                    "s3InputDataConfig": {
+                        "s3Uri": "s3://bakeoff-test/checkpoints/answers/batch/abc/0/input/records.jsonl",
+                        "s3InputFormat": "JSONL",
+                    }
+                },
+                "outputDataConfig": {
+                    "s3OutputDataConfig": {"s3Uri": "s3://bakeoff-test/checkpoints/answers/batch/abc/0/output/"}
+                },
+                "timeoutDurationInHours": 24,
+            },
+        )
+        settings = Settings(
+            BUCKET_NAME="bakeoff-test", BATCH_ROLE_ARN="arn:aws:iam::123456789012:role/BatchInferenceRole"
+        )
         assert _submit(store, bedrock, settings, run_key, CLAUDE, records) == 0
     run = BatchRun.model_validate(store.require_json(run_key))
     assert run.jobs[0].job_arn == arn and run.jobs[0].record_ids == [records[0].record_id]

@@ -36,8 +36,14 @@ INVISIBLE = {
     "variation-selectors": "\ufe0f\ufe0e" * 100,
     "tag-characters": "".join(chr(0xE0020 + i % 90) for i in range(200)),
 }
-VISIBLE = {"latin": "a" + " " * 199, "cjk": "記事" * 60, "accented": "e\u0301" * 60, "emoji": "\U0001F600" * 100,
-           "digits-in-zero-width": "\u200b" * 150 + "7", "full-width-letter": "\uff21" * 100}
+VISIBLE = {
+    "latin": "a" + " " * 199,
+    "cjk": "記事" * 60,
+    "accented": "e\u0301" * 60,
+    "emoji": "\U0001f600" * 100,
+    "digits-in-zero-width": "\u200b" * 150 + "7",
+    "full-width-letter": "\uff21" * 100,
+}
 
 
 def request(**changes):
@@ -47,8 +53,9 @@ def request(**changes):
 
 
 def validate(raw, **kwargs):
-    return validate_request(raw, evaluation_id="ev-1", created_at="2026-12-01T00:00:00+00:00", settings=SETTINGS,
-                            **kwargs)
+    return validate_request(
+        raw, evaluation_id="ev-1", created_at="2026-12-01T00:00:00+00:00", settings=SETTINGS, **kwargs
+    )
 
 
 def problems(raw, **kwargs) -> dict[str, str]:
@@ -68,13 +75,18 @@ def test_any_visible_character_is_text(text) -> None:
 
 
 @pytest.mark.parametrize("kind", INVISIBLE)
-@pytest.mark.parametrize(("field", "changes"), [
-    ("article", lambda t: {"article": t}),
-    ("prompt", lambda t: {"prompt": t[:20_000]}),
-    ("scoringCriteria.clarity.description", lambda t: {"scoringCriteria": {"clarity": {"weight": 3,
-                                                                                       "description": t[:500]}}}),
-    ("title", lambda t: {"title": t[:200]}),
-])
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("article", lambda t: {"article": t}),
+        ("prompt", lambda t: {"prompt": t[:20_000]}),
+        (
+            "scoringCriteria.clarity.description",
+            lambda t: {"scoringCriteria": {"clarity": {"weight": 3, "description": t[:500]}}},
+        ),
+        ("title", lambda t: {"title": t[:200]}),
+    ],
+)
 def test_every_free_text_field_refuses_invisible_text(kind, field, changes) -> None:
     found = problems(request(**changes(INVISIBLE[kind])))
     assert field in found, found
@@ -86,12 +98,18 @@ def test_a_prompt_of_spaces_and_an_article_of_zero_width_spaces_are_both_named()
     assert {"prompt", "article"} <= set(found)
 
 
-@pytest.mark.parametrize(("models", "field", "names"), [
-    (["amazon.nova-lite-v1:0", "us.amazon.nova-lite-v1:0"], "models[1]", "models[0]"),
-    (["us.amazon.nova-lite-v1:0", "eu.amazon.nova-lite-v1:0"], "models[1]", "models[0]"),
-    (["anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "global.amazon.nova-lite-v1:0"],
-     "models[2]", "models[1]"),
-])
+@pytest.mark.parametrize(
+    ("models", "field", "names"),
+    [
+        (["amazon.nova-lite-v1:0", "us.amazon.nova-lite-v1:0"], "models[1]", "models[0]"),
+        (["us.amazon.nova-lite-v1:0", "eu.amazon.nova-lite-v1:0"], "models[1]", "models[0]"),
+        (
+            ["anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "global.amazon.nova-lite-v1:0"],
+            "models[2]",
+            "models[1]",
+        ),
+    ],
+)
 def test_the_same_base_model_twice_through_a_profile_is_refused(models, field, names) -> None:
     found = problems(request(models=models))
     assert field in found, found
@@ -120,8 +138,14 @@ GOOD = "The council voted 7 to 2 to replace the ferry with an electric vessel, e
 
 
 def test_a_dataset_line_with_a_blank_article_is_refused_with_its_number() -> None:
-    body = "\n".join([_line("a", GOOD), _line("b", " " * 150), _line("c", "\u200b\u200f" * 80),
-                      _line("d", GOOD, reference="\u3000" * 5)]).encode()
+    body = "\n".join(
+        [
+            _line("a", GOOD),
+            _line("b", " " * 150),
+            _line("c", "\u200b\u200f" * 80),
+            _line("d", GOOD, reference="\u3000" * 5),
+        ]
+    ).encode()
     with pytest.raises(RequestValidationError) as caught:
         parse_dataset(body, max_items=100)
     fields = {e["field"]: e["message"] for e in caught.value.details["errors"]}
@@ -137,13 +161,16 @@ def test_u2028_inside_a_dataset_string_is_one_line_of_json() -> None:
     assert "\u2028second paragraph\u2029third\x85fourth" in items[0].article
 
 
-@pytest.mark.parametrize(("line", "field", "words"), [
-    ('{"id": "a", "id": "b", "article": "x"}', "dataset line 1: id", "twice"),
-    ('{"id": "a", "article": NaN}', "dataset line 1", "not valid JSON"),
-    ("[" * 5000 + "]" * 5000, "dataset line 1", "nested too deeply"),
-    ("[1, 2]", "dataset line 1", "expected a JSON object"),
-    ("{", "dataset line 1", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        ('{"id": "a", "id": "b", "article": "x"}', "dataset line 1: id", "twice"),
+        ('{"id": "a", "article": NaN}', "dataset line 1", "not valid JSON"),
+        ("[" * 5000 + "]" * 5000, "dataset line 1", "nested too deeply"),
+        ("[1, 2]", "dataset line 1", "expected a JSON object"),
+        ("{", "dataset line 1", "not valid JSON"),
+    ],
+)
 def test_a_dataset_line_is_read_as_strictly_as_a_request(line, field, words) -> None:
     with pytest.raises(RequestValidationError) as caught:
         parse_dataset(line.encode(), max_items=10)
@@ -154,11 +181,14 @@ def test_a_dataset_line_is_read_as_strictly_as_a_request(line, field, words) -> 
 # --- one JSON reader ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "field", "words"), [
-    ('{"article": "a", "article": "b"}', "article", "twice"),
-    ('{"t": Infinity}', "(body)", "not valid JSON"),
-    ("[" * 100_000 + "]" * 100_000, "(body)", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ('{"article": "a", "article": "b"}', "article", "twice"),
+        ('{"t": Infinity}', "(body)", "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "(body)", "nested too deeply"),
+    ],
+)
 def test_parse_json_refuses_what_the_api_refuses(text, field, words) -> None:
     with pytest.raises(RequestValidationError) as caught:
         parse_json(text)

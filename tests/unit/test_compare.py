@@ -21,35 +21,77 @@ NOVA = "amazon.nova-lite-v1:0"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 
 
-def dataset_report(evaluation_id: str, scores: dict[str, list[float]], *, control_passed: bool | None = True,
-                   cost: dict[str, float] | None = None) -> dict:
+def dataset_report(
+    evaluation_id: str,
+    scores: dict[str, list[float]],
+    *,
+    control_passed: bool | None = True,
+    cost: dict[str, float] | None = None,
+) -> dict:
     """A dataset report.json: ``scores`` holds each model's weighted score per item (accuracy the same,
     engagement one lower), in the shape functions/report/dataset.py writes."""
-    rows = [{"itemId": f"item-{i:02d}", "modelId": model, "status": "ok", "scoreStatus": "scored",
-             "weightedScore": value, "scores": {"accuracy": value, "engagement": value - 1},
-             "usage": {}, "latencyMs": 1000}
-            for model, values in scores.items() for i, value in enumerate(values)]
-    models = [{"modelId": m, "name": m.split(".")[1], "status": "ok", "weightedScore": float(np.mean(v)),
-               "costUsd": (cost or {}).get(m, 0.01), "latencyMs": 1000} for m, v in scores.items()]
+    rows = [
+        {
+            "itemId": f"item-{i:02d}",
+            "modelId": model,
+            "status": "ok",
+            "scoreStatus": "scored",
+            "weightedScore": value,
+            "scores": {"accuracy": value, "engagement": value - 1},
+            "usage": {},
+            "latencyMs": 1000,
+        }
+        for model, values in scores.items()
+        for i, value in enumerate(values)
+    ]
+    models = [
+        {
+            "modelId": m,
+            "name": m.split(".")[1],
+            "status": "ok",
+            "weightedScore": float(np.mean(v)),
+            "costUsd": (cost or {}).get(m, 0.01),
+            "latencyMs": 1000,
+        }
+        for m, v in scores.items()
+    ]
     for rank, model in enumerate(sorted(models, key=lambda m: -m["weightedScore"]), start=1):
         model["rank"] = rank
-    return {"evaluationId": evaluation_id, "title": "t", "createdAt": "2026-12-01T00:00:00+00:00",
-            "criteria": [{"name": "accuracy", "weight": 5}, {"name": "engagement", "weight": 3}],
-            "models": models, "judgeHealth": {"controlPassed": control_passed},
-            "dataset": {"rows": rows}}
+    return {
+        "evaluationId": evaluation_id,
+        "title": "t",
+        "createdAt": "2026-12-01T00:00:00+00:00",
+        "criteria": [{"name": "accuracy", "weight": 5}, {"name": "engagement", "weight": 3}],
+        "models": models,
+        "judgeHealth": {"controlPassed": control_passed},
+        "dataset": {"rows": rows},
+    }
 
 
 BASE = {CLAUDE: [8, 7, 9, 8, 6, 7, 8, 9, 7, 8, 6, 9], NOVA: [6, 7, 5, 6, 8, 6, 7, 5, 6, 7, 6, 5]}
 # nova lost on every item but one, by varied amounts (no ties in |diff|, so scipy's exact test applies)
-NOVA_WORSE = [6 - 1.1, 7 - 2.3, 5 - 0.4, 6 - 3.1, 8 - 1.7, 6 - 0.9, 7 + 0.2, 5 - 2.6, 6 - 1.3, 7 - 2.0,
-              6 - 0.6, 5 - 1.5]
+NOVA_WORSE = [
+    6 - 1.1,
+    7 - 2.3,
+    5 - 0.4,
+    6 - 3.1,
+    8 - 1.7,
+    6 - 0.9,
+    7 + 0.2,
+    5 - 2.6,
+    6 - 1.3,
+    7 - 2.0,
+    6 - 0.6,
+    5 - 1.5,
+]
 
 
 def test_identical_runs_show_no_significant_change():
     comparison = compare_reports(dataset_report("a", BASE), dataset_report("b", BASE))
     assert comparison.worse == [] and not any(c.significant for c in comparison.changes)
     assert {(c.model_id, c.criterion) for c in comparison.changes} == {
-        (m, k) for m in BASE for k in ("weighted", "accuracy", "engagement")}
+        (m, k) for m in BASE for k in ("weighted", "accuracy", "engagement")
+    }
     assert all(c.delta == 0 and c.items == 12 and c.verdict() == "no change" for c in comparison.changes)
     assert comparison.flips == [] and comparison.cost_delta_usd == {CLAUDE: 0.0, NOVA: 0.0}
 
@@ -62,13 +104,17 @@ def test_a_model_made_worse_is_significantly_worse_with_scipys_figures():
     expected = stats.wilcoxon(diffs, method="exact")
     assert nova.wilcoxon_p == pytest.approx(expected.pvalue, rel=1e-9)
     assert nova.delta == pytest.approx(diffs.mean(), abs=1e-4)
-    low, high = stats.bootstrap((diffs,), np.mean, method="percentile", n_resamples=20000,
-                                rng=np.random.default_rng(0)).confidence_interval
+    low, high = stats.bootstrap(
+        (diffs,), np.mean, method="percentile", n_resamples=20000, rng=np.random.default_rng(0)
+    ).confidence_interval
     assert nova.bootstrap_ci[0] == pytest.approx(low, abs=0.1) and nova.bootstrap_ci[1] == pytest.approx(high, abs=0.1)
     assert nova.significant and nova.worse and nova.verdict() == "significantly worse"
     assert (nova.worsened, nova.improved) == (11, 1)
-    assert [(c.model_id, c.criterion) for c in comparison.worse] == [(NOVA, "weighted"), (NOVA, "accuracy"),
-                                                                     (NOVA, "engagement")]
+    assert [(c.model_id, c.criterion) for c in comparison.worse] == [
+        (NOVA, "weighted"),
+        (NOVA, "accuracy"),
+        (NOVA, "engagement"),
+    ]
     assert not comparison.find(CLAUDE, "weighted").significant
     assert comparison.cost_delta_usd[NOVA] == pytest.approx(0.005)
 
@@ -86,8 +132,11 @@ def test_the_same_drop_on_every_item_is_significant_without_a_bootstrap_interval
     after = dataset_report("b", {NOVA: [v - 2 for v in BASE[NOVA]]})
     nova = compare_reports(dataset_report("a", {NOVA: BASE[NOVA]}), after).find(NOVA, "weighted")
     assert nova.bootstrap_ci is None  # no spread to resample
-    assert nova.wilcoxon_p == pytest.approx(stats.wilcoxon([-2] * 12, method=stats.PermutationMethod(
-        n_resamples=np.inf)).pvalue) == pytest.approx(2 / 4096)
+    assert (
+        nova.wilcoxon_p
+        == pytest.approx(stats.wilcoxon([-2] * 12, method=stats.PermutationMethod(n_resamples=np.inf)).pvalue)
+        == pytest.approx(2 / 4096)
+    )
     assert nova.worse and nova.delta == -2
 
 
@@ -96,7 +145,9 @@ def test_items_whose_best_model_changed_are_flips():
     after = dataset_report("b", {CLAUDE: BASE[CLAUDE], NOVA: [9, 6, 5, 6, 8, 6, 7, 5, 6, 7, 6, 5]})
     flips = compare_reports(dataset_report("a", BASE), after).flips
     assert [(f.item_id, f.before, f.after) for f in flips] == [
-        ("item-00", [CLAUDE], [NOVA]), ("item-01", sorted([CLAUDE, NOVA]), [CLAUDE])]
+        ("item-00", [CLAUDE], [NOVA]),
+        ("item-01", sorted([CLAUDE, NOVA]), [CLAUDE]),
+    ]
 
 
 def test_single_article_runs_share_one_item_and_allow_no_test():
@@ -210,15 +261,20 @@ def test_compare_exits_0_on_identical_runs_and_8_when_a_model_got_worse(tmp_path
     assert capsys.readouterr().out.rstrip().endswith("no significant change")
 
     md = tmp_path / "compare.md"
-    assert main(["compare", str(Path(a).parent), worse, "--markdown", str(md), "--json",
-                 str(tmp_path / "c.json")]) == Exit.REGRESSED == 8
+    assert (
+        main(["compare", str(Path(a).parent), worse, "--markdown", str(md), "--json", str(tmp_path / "c.json")])
+        == Exit.REGRESSED
+        == 8
+    )
     printed = capsys.readouterr().out
     p = stats.wilcoxon(np.array(NOVA_WORSE) - np.array(BASE[NOVA]), method="exact").pvalue
     assert p < 0.001
     assert "significantly worse: nova-lite-v1:0 on weighted (-1.44, n=12, Wilcoxon p < 0.001" in printed
     assert "| nova-lite-v1:0 | weighted | 6.17 | 4.72 | -1.44 |" in md.read_text()
     assert json.loads((tmp_path / "c.json").read_text())["significantlyWorse"][0] == {
-        "modelId": NOVA, "criterion": "weighted"}
+        "modelId": NOVA,
+        "criterion": "weighted",
+    }
 
 
 def test_compare_refuses_a_run_it_cannot_find(tmp_path, capsys):

@@ -17,8 +17,10 @@ SCRIPT = (
 )
 
 
-@pytest.mark.parametrize(("token", "changed"), [("7", "3"), ("2", "5"), ("0", "3"), ("9", "5"),
-                                                ("2,300", "5,300"), ("31.4", "61.4"), ("0.5", "3.5")])
+@pytest.mark.parametrize(
+    ("token", "changed"),
+    [("7", "3"), ("2", "5"), ("0", "3"), ("9", "5"), ("2,300", "5,300"), ("31.4", "61.4"), ("0.5", "3.5")],
+)
 def test_change_number_changes_the_first_digit_and_keeps_the_shape(token, changed):
     assert change_number(token) == changed
 
@@ -83,16 +85,16 @@ def test_control_passes_only_when_scored_strictly_below_the_original():
 
 def test_a_panel_passes_only_if_every_judge_does():
     originals = {"j1": _verdict("j1", 8.0), "j2": _verdict("j2", 7.0)}
-    result = control_result("m", corrupt(SCRIPT, ARTICLE), originals,
-                            {"j1": _verdict("j1", 3.0), "j2": _verdict("j2", 7.5)})
+    result = control_result(
+        "m", corrupt(SCRIPT, ARTICLE), originals, {"j1": _verdict("j1", 3.0), "j2": _verdict("j2", 7.5)}
+    )
     assert result["passed"] is False
     assert result["perJudge"]["j1"]["passed"] is True and result["perJudge"]["j2"]["passed"] is False
     assert (result["originalScore"], result["controlScore"]) == (7.5, 5.25)
 
 
 def test_an_unscored_control_is_unknown_not_a_pass_or_a_fail():
-    result = control_result("m", corrupt(SCRIPT, ARTICLE), {"j": _verdict("j", 8.0)},
-                            {"j": _verdict("j", None)})
+    result = control_result("m", corrupt(SCRIPT, ARTICLE), {"j": _verdict("j", 8.0)}, {"j": _verdict("j", None)})
     assert result["passed"] is None
     assert "no JSON" in result["reason"]
 

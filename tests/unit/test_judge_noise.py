@@ -37,8 +37,13 @@ def test_in_pairwise_mode_a_pair_is_tied_unless_the_higher_one_won_both_orders()
     models = ["a", "b"]
 
     def judged(choose) -> dict:
-        return summarise([Comparison(judge_model_id="j", first=x, second=y, status="decided",
-                                     winner=choose(x)) for x, y in ordered_pairs(models)], models)
+        return summarise(
+            [
+                Comparison(judge_model_id="j", first=x, second=y, status="decided", winner=choose(x))
+                for x, y in ordered_pairs(models)
+            ],
+            models,
+        )
 
     always_first = judged(lambda first: "first")
     assert tie_marks({"a": 9.0, "b": 3.0}, noise=0.5, pairwise=always_first) == {"a": ["b"], "b": ["a"]}

@@ -12,14 +12,20 @@ def _comparisons(choose, judge: str = "j") -> list[Comparison]:
     out = []
     for first, second in ordered_pairs(MODELS):
         winner = choose(first, second)
-        out.append(Comparison(judge_model_id=judge, first=first, second=second,
-                              status="unscored" if winner is None else "decided", winner=winner))
+        out.append(
+            Comparison(
+                judge_model_id=judge,
+                first=first,
+                second=second,
+                status="unscored" if winner is None else "decided",
+                winner=winner,
+            )
+        )
     return out
 
 
 def test_every_pair_in_both_orders():
-    assert ordered_pairs(MODELS) == [("m1", "m2"), ("m1", "m3"), ("m2", "m1"), ("m2", "m3"),
-                                     ("m3", "m1"), ("m3", "m2")]
+    assert ordered_pairs(MODELS) == [("m1", "m2"), ("m1", "m3"), ("m2", "m1"), ("m2", "m3"), ("m3", "m1"), ("m3", "m2")]
 
 
 def test_a_judge_that_always_prefers_the_first_answer_yields_only_ties():

@@ -12,12 +12,18 @@ CRITERIA = [ResolvedCriterion(name="accuracy", weight=1, description="facts righ
 
 def _v(model: str, judge: str, score: int | None, reason: str = "r") -> Verdict:
     if score is None:
-        return Verdict(model_id=model, judge_model_id=judge, status="unscored", reason="no verdict",
-                       usage=Usage(input_tokens=10))
-    return Verdict(model_id=model, judge_model_id=judge, status="scored",
-                   scores={"accuracy": CriterionScore(score=score, reason=reason)},
-                   evidence=[f"quote {judge}"], weighted_score=float(score),
-                   usage=Usage(input_tokens=10, output_tokens=5))
+        return Verdict(
+            model_id=model, judge_model_id=judge, status="unscored", reason="no verdict", usage=Usage(input_tokens=10)
+        )
+    return Verdict(
+        model_id=model,
+        judge_model_id=judge,
+        status="scored",
+        scores={"accuracy": CriterionScore(score=score, reason=reason)},
+        evidence=[f"quote {judge}"],
+        weighted_score=float(score),
+        usage=Usage(input_tokens=10, output_tokens=5),
+    )
 
 
 def test_one_judge_is_its_own_verdict():
@@ -51,8 +57,7 @@ def test_agreement_by_hand():
     assert got["meanAbsDiff"] == pytest.approx(0.667)
     assert got["spearman"] == 1.0
     assert got["kendall"] == 1.0
-    assert got["perCriterionMean"] == {"m1": {"accuracy": 7.5}, "m2": {"accuracy": 6.0},
-                                       "m3": {"accuracy": 4.5}}
+    assert got["perCriterionMean"] == {"m1": {"accuracy": 7.5}, "m2": {"accuracy": 6.0}, "m3": {"accuracy": 4.5}}
     assert got["perCriterionMeanAbsDiff"] == {"accuracy": 0.667}
     assert got["unscoredByJudge"] == {"j1": 0, "j2": 0}
 

@@ -10,8 +10,10 @@ from bakeoff.models import Verdict
 from bakeoff.probes import aggregate, outcome
 from functions.score.probes import CLAIMS, add_claim, change_one_number, negate, plant, probe_result, swap_one_name
 
-ARTICLE = ("Mayor Lucinda Ortega and Councilman Derek Oyelaran debated the Pelham Street ferry in Harborview. "
-           "The council voted 7 to 2; the boat carries 180 passengers.")
+ARTICLE = (
+    "Mayor Lucinda Ortega and Councilman Derek Oyelaran debated the Pelham Street ferry in Harborview. "
+    "The council voted 7 to 2; the boat carries 180 passengers."
+)
 SCRIPT = (
     "HOST 1: The council voted 7 to 2 to replace the Pelham Street ferry.\n"
     "HOST 2: The electric boat carries 180 passengers, says Mayor Lucinda Ortega.\n"
@@ -23,16 +25,19 @@ def _changed_lines(a: str, b: str) -> list[tuple[str, str]]:
     return [(x, y) for x, y in zip(a.splitlines(), b.splitlines(), strict=True) if x != y]
 
 
-@pytest.mark.parametrize(("text", "flipped"), [
-    ("The company released the drug in May.", "The company withdrew the drug in May."),  # the pair
-    ("The bank voted to cut rates.", "The bank voted to raise rates."),  # and its other one
-    ("Fares Rose by 9 percent.", "Fares Fell by 9 percent."),
-    ("The fare will not rise before 2030.", "The fare will rise before 2030."),
-    ("The fare won't rise.", "The fare will rise."),
-    ("They didn’t approve it.", "They did approve it."),
-    ("The boat is electric.", "The boat is not electric."),
-    ("It can sail in storms.", "It cannot sail in storms."),
-])
+@pytest.mark.parametrize(
+    ("text", "flipped"),
+    [
+        ("The company released the drug in May.", "The company withdrew the drug in May."),  # the pair
+        ("The bank voted to cut rates.", "The bank voted to raise rates."),  # and its other one
+        ("Fares Rose by 9 percent.", "Fares Fell by 9 percent."),
+        ("The fare will not rise before 2030.", "The fare will rise before 2030."),
+        ("The fare won't rise.", "The fare will rise."),
+        ("They didn’t approve it.", "They did approve it."),
+        ("The boat is electric.", "The boat is not electric."),
+        ("It can sail in storms.", "It cannot sail in storms."),
+    ],
+)
 def test_negation_turns_the_first_outcome_into_its_opposite(text, flipped):
     assert negate(text).text == flipped
 
@@ -61,8 +66,9 @@ def test_a_name_probe_puts_another_name_of_the_article_in_place_of_the_first():
 
 
 def test_a_name_probe_without_other_names_trades_the_answers_two():
-    probe = swap_one_name("Mayor Ortega met Derek Oyelaran. Then Derek Oyelaran left.",
-                          "Mayor Ortega met Derek Oyelaran.")
+    probe = swap_one_name(
+        "Mayor Ortega met Derek Oyelaran. Then Derek Oyelaran left.", "Mayor Ortega met Derek Oyelaran."
+    )
     assert probe.text == "Derek Oyelaran met Mayor Ortega. Then Mayor Ortega left."
 
 
@@ -109,18 +115,26 @@ def test_the_outcome_names_the_missed_kinds():
     assert (got["caught"], got["missed"], got["inconclusive"]) == (["number"], ["negation"], ["name"])
     assert got["summary"] == "the judge misses negations (an outcome turned into its opposite)"
     both = outcome({"negation": {"passed": False}, "claim": {"passed": False}, "name": {"passed": False}})
-    assert both["summary"] == ("the judge misses negations (an outcome turned into its opposite), unsupported "
-                               "claims and swapped names")
+    assert both["summary"] == (
+        "the judge misses negations (an outcome turned into its opposite), unsupported claims and swapped names"
+    )
     assert outcome({"number": {"passed": True}})["summary"] == "the judge caught every probe (number)"
     assert outcome({"number": {"passed": None}})["summary"] is None
 
 
 def test_a_dataset_counts_each_kind_over_the_items():
-    items = [{"kinds": ["number", "negation"], "results": {"number": {"passed": True}, "negation": {"passed": v}}}
-             for v in (False, True, True, None)]
+    items = [
+        {"kinds": ["number", "negation"], "results": {"number": {"passed": True}, "negation": {"passed": v}}}
+        for v in (False, True, True, None)
+    ]
     got = aggregate([*items, None])
-    assert got["results"]["negation"] == {"caught": 2, "missed": 1, "inconclusive": 1, "catchRate": 0.6667,
-                                          "passed": False}
+    assert got["results"]["negation"] == {
+        "caught": 2,
+        "missed": 1,
+        "inconclusive": 1,
+        "catchRate": 0.6667,
+        "passed": False,
+    }
     assert got["results"]["number"]["catchRate"] == 1.0
     assert got["missed"] == ["negation"] and got["caught"] == ["number"]
     assert aggregate([None, None]) is None

@@ -9,9 +9,11 @@ import pytest
 
 from bakeoff import metrics
 
-ARTICLE = ("Mayor Lucinda Ortega said the new ferry will carry 180 passengers and 24 cars. "
-           "The contract is worth 31.4 million dollars. About 2,300 people live on Gull Island, "
-           "and seven council members voted for the plan.")
+ARTICLE = (
+    "Mayor Lucinda Ortega said the new ferry will carry 180 passengers and 24 cars. "
+    "The contract is worth 31.4 million dollars. About 2,300 people live on Gull Island, "
+    "and seven council members voted for the plan."
+)
 
 
 # --- words, compression ---------------------------------------------------------------------
@@ -46,12 +48,19 @@ def test_unsupported_numbers_lists_numbers_the_article_lacks_once_in_order():
 
 
 def test_proper_names_skips_sentence_openers_and_keeps_multiword_names():
-    text = ("Mayor Ortega met Derek Smith. The Harborview Port Authority paid. Welcome to the show! "
-            "Gull Island's ferry is old. Ortega smiled. Alex laughed.")
+    text = (
+        "Mayor Ortega met Derek Smith. The Harborview Port Authority paid. Welcome to the show! "
+        "Gull Island's ferry is old. Ortega smiled. Alex laughed."
+    )
     # "The"/"Welcome" open sentences; "Ortega" at a sentence start counts because it also appears
     # mid-sentence; a lone "Alex" at a sentence start cannot be told from an ordinary word.
-    assert metrics.proper_names(text) == ["Mayor Ortega", "Derek Smith", "Harborview Port Authority",
-                                          "Gull Island", "Ortega"]
+    assert metrics.proper_names(text) == [
+        "Mayor Ortega",
+        "Derek Smith",
+        "Harborview Port Authority",
+        "Gull Island",
+        "Ortega",
+    ]
 
 
 def test_proper_names_ignores_all_caps_labels_and_single_capitals():
@@ -96,8 +105,13 @@ def test_bit_parallel_lcs_matches_the_textbook_table():
 
 def test_text_metrics_has_every_field():
     got = metrics.text_metrics("Mayor Ortega says 200 people ride.", ARTICLE)
-    assert got == {"wordCount": 6, "compressionRatio": 6.0, "unsupportedNumbers": ["200"],
-                   "unsupportedNames": [], "rougeL": got["rougeL"]}
+    assert got == {
+        "wordCount": 6,
+        "compressionRatio": 6.0,
+        "unsupportedNumbers": ["200"],
+        "unsupportedNames": [],
+        "rougeL": got["rougeL"],
+    }
     assert 0 < got["rougeL"] < 1
 
 

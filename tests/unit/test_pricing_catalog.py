@@ -9,10 +9,23 @@ from bakeoff_offline.template import load_template
 from converse_local import catalog as local_catalog
 from tests.conftest import ROOT
 
-REQUIRED_FAMILIES = ["anthropic.claude-3-haiku", "anthropic.claude-3-5-haiku", "anthropic.claude-3-5-sonnet",
-                     "anthropic.claude-3-7-sonnet", "anthropic.claude-sonnet-4", "meta.llama3-", "meta.llama3-1",
-                     "meta.llama3-2", "meta.llama3-3", "amazon.nova-micro", "amazon.nova-lite", "amazon.nova-pro",
-                     "mistral.", "cohere.command-r-v1", "cohere.command-r-plus"]
+REQUIRED_FAMILIES = [
+    "anthropic.claude-3-haiku",
+    "anthropic.claude-3-5-haiku",
+    "anthropic.claude-3-5-sonnet",
+    "anthropic.claude-3-7-sonnet",
+    "anthropic.claude-sonnet-4",
+    "meta.llama3-",
+    "meta.llama3-1",
+    "meta.llama3-2",
+    "meta.llama3-3",
+    "amazon.nova-micro",
+    "amazon.nova-lite",
+    "amazon.nova-pro",
+    "mistral.",
+    "cohere.command-r-v1",
+    "cohere.command-r-plus",
+]
 
 
 def test_every_allowed_model_of_the_template_has_a_price():
@@ -48,8 +61,14 @@ def test_entries_are_well_formed():
             assert model.region and model.source and model.as_of, model.model_id
 
 
-@pytest.mark.parametrize("profile", ["us.anthropic.claude-3-5-haiku-20241022-v1:0",
-                                     "eu.amazon.nova-lite-v1:0", "global.anthropic.claude-sonnet-4-20250514-v1:0"])
+@pytest.mark.parametrize(
+    "profile",
+    [
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        "eu.amazon.nova-lite-v1:0",
+        "global.anthropic.claude-sonnet-4-20250514-v1:0",
+    ],
+)
 def test_inference_profiles_resolve_to_their_base_model(profile):
     info = load_catalog().get(profile)
     assert info is not None and profile.endswith(info.model_id)

@@ -21,8 +21,9 @@ def console() -> Console:
 
 def failed(model: str, error: str, message: str = "") -> SimpleNamespace:
     body = {"errorType": error, "errorMessage": json.dumps({"message": message})}
-    return SimpleNamespace(function="InvokeModelFunction", payload={"modelId": model}, result=body,
-                           error_type=error, seconds=0.1)
+    return SimpleNamespace(
+        function="InvokeModelFunction", payload={"modelId": model}, result=body, error_type=error, seconds=0.1
+    )
 
 
 def test_a_retryable_failure_is_a_retry_until_the_retries_run_out():
@@ -55,9 +56,12 @@ def test_markup_in_model_ids_and_messages_is_printed_as_written():
 
 
 def test_a_live_call_line_gives_tokens_rate_and_an_eta():
-    line = _call_line({"modelId": "m", "tool": False, "phase": "writing", "since": 100.0, "outputTokens": 50,
-                       "maxTokens": 300}, now=110.0)
+    line = _call_line(
+        {"modelId": "m", "tool": False, "phase": "writing", "since": 100.0, "outputTokens": 50, "maxTokens": 300},
+        now=110.0,
+    )
     assert line == "  m answering: 50/300 tokens, 5.0 tokens/s, ETA ≤ 50s"
-    reading = _call_line({"modelId": "j", "tool": True, "phase": "reading", "since": 100.0, "inputTokens": 900},
-                         now=103.0)
+    reading = _call_line(
+        {"modelId": "j", "tool": True, "phase": "reading", "since": 100.0, "inputTokens": 900}, now=103.0
+    )
     assert reading == "  j judging: reading 900 prompt tokens (3s)"

@@ -15,14 +15,19 @@ from bakeoff.validation import validate_request
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = json.loads((ROOT / "events/statemachine/dataset-bedrock.json").read_text())
-ITEMS = [DatasetItem.model_validate(json.loads(line))
-         for line in (ROOT / "events/datasets/council-votes-12.jsonl").read_text().splitlines() if line.strip()]
+ITEMS = [
+    DatasetItem.model_validate(json.loads(line))
+    for line in (ROOT / "events/datasets/council-votes-12.jsonl").read_text().splitlines()
+    if line.strip()
+]
 ASL = json.loads((ROOT / "statemachine/evaluation.asl.json").read_text())
 
 
 def estimate(*lines: tuple[str, str, int, int, int]) -> CostEstimate:
-    return CostEstimate(lines=[ModelEstimate(model_id=m, role=r, calls=c, input_tokens=i, output_tokens=o)
-                               for m, r, c, i, o in lines], total_usd=0.0)
+    return CostEstimate(
+        lines=[ModelEstimate(model_id=m, role=r, calls=c, input_tokens=i, output_tokens=o) for m, r, c, i, o in lines],
+        total_usd=0.0,
+    )
 
 
 def test_the_heaviest_model_per_item_sets_the_concurrency():
@@ -41,11 +46,16 @@ def test_the_heaviest_model_per_item_sets_the_concurrency():
 @pytest.mark.parametrize("max_tokens", [120, 1024])
 def test_validate_passes_the_quota_bound_to_the_dataset_map(max_tokens):
     # Given a 12-item dataset request and a 20,000 tokens/min quota
-    settings = Settings(BUCKET_NAME="bucket", ALLOWED_MODEL_IDS=(*REQUEST["models"], REQUEST["judgeModelId"]),
-                        MODEL_TOKENS_PER_MINUTE=20_000, DATASET_MAX_CONCURRENCY=20)
+    settings = Settings(
+        BUCKET_NAME="bucket",
+        ALLOWED_MODEL_IDS=(*REQUEST["models"], REQUEST["judgeModelId"]),
+        MODEL_TOKENS_PER_MINUTE=20_000,
+        DATASET_MAX_CONCURRENCY=20,
+    )
     request = {**REQUEST, "dataset": {"s3Uri": "s3://bucket-name/datasets/x.jsonl"}, "maxTokens": max_tokens}
-    evaluation = validate_request(request, evaluation_id="ev-quota", created_at="2026-01-01T00:00:00+00:00",
-                                  settings=settings, items=ITEMS)
+    evaluation = validate_request(
+        request, evaluation_id="ev-quota", created_at="2026-01-01T00:00:00+00:00", settings=settings, items=ITEMS
+    )
     # When
     out = ValidateOutput.of(evaluation, settings)
     # Then the concurrency is what the estimate's heaviest model reserves per item allows, written out by hand:
@@ -59,21 +69,27 @@ def test_validate_passes_the_quota_bound_to_the_dataset_map(max_tokens):
 
 
 def test_a_bigger_max_tokens_lowers_the_bound():
-    settings = Settings(BUCKET_NAME="bucket", ALLOWED_MODEL_IDS=(*REQUEST["models"], REQUEST["judgeModelId"]),
-                        MODEL_TOKENS_PER_MINUTE=50_000, DATASET_MAX_CONCURRENCY=40)
+    settings = Settings(
+        BUCKET_NAME="bucket",
+        ALLOWED_MODEL_IDS=(*REQUEST["models"], REQUEST["judgeModelId"]),
+        MODEL_TOKENS_PER_MINUTE=50_000,
+        DATASET_MAX_CONCURRENCY=40,
+    )
 
     def concurrency(max_tokens: int) -> int:
         request = {**REQUEST, "dataset": {"s3Uri": "s3://bucket-name/datasets/x.jsonl"}, "maxTokens": max_tokens}
-        evaluation = validate_request(request, evaluation_id="ev", created_at="2026-01-01T00:00:00+00:00",
-                                      settings=settings, items=ITEMS)
+        evaluation = validate_request(
+            request, evaluation_id="ev", created_at="2026-01-01T00:00:00+00:00", settings=settings, items=ITEMS
+        )
         return ValidateOutput.of(evaluation, settings).dataset_max_concurrency
 
     assert concurrency(2048) < concurrency(512) < concurrency(64) <= 40
 
 
 def test_the_distributed_map_reads_its_concurrency_from_validate():
-    dataset_map = next(state for state in ASL["States"].values()
-                       if state.get("Type") == "Map" and "ItemReader" in state)
+    dataset_map = next(
+        state for state in ASL["States"].values() if state.get("Type") == "Map" and "ItemReader" in state
+    )
     assert dataset_map["MaxConcurrencyPath"] == "$.datasetMaxConcurrency"
 
 

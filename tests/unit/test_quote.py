@@ -13,14 +13,22 @@ from bakeoff.settings import Settings
 from bakeoff.validation import validate_request
 from bakeoff_cli.main import main
 
-HAIKU45, NOVA_LITE, LLAMA70 = ("anthropic.claude-haiku-4-5-20251001-v1:0", "amazon.nova-lite-v1:0",
-                               "meta.llama3-1-70b-instruct-v1:0")
+HAIKU45, NOVA_LITE, LLAMA70 = (
+    "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "amazon.nova-lite-v1:0",
+    "meta.llama3-1-70b-instruct-v1:0",
+)
 NOVA_PRO = "amazon.nova-pro-v1:0"
 ARTICLE = ("The council voted seven to two for the new electric ferry on Tuesday night. " * 60)[:4000]
 PROMPT = ("Summarise the article in one accurate sentence and keep every number as written, please. " * 2)[:100]
-REQUEST = {"dataset": {"s3Uri": "s3://bucket-name/datasets/big.jsonl"}, "models": [HAIKU45, NOVA_LITE, LLAMA70],
-           "judgeModelId": NOVA_PRO, "prompt": PROMPT, "scoringCriteria": {"accuracy": 5, "completeness": 3},
-           "maxTokens": 200}
+REQUEST = {
+    "dataset": {"s3Uri": "s3://bucket-name/datasets/big.jsonl"},
+    "models": [HAIKU45, NOVA_LITE, LLAMA70],
+    "judgeModelId": NOVA_PRO,
+    "prompt": PROMPT,
+    "scoringCriteria": {"accuracy": 5, "completeness": 3},
+    "maxTokens": 200,
+}
 ITEMS = 10_000
 
 
@@ -29,11 +37,18 @@ def big_quote():
     assert len(ARTICLE) == 4000 and len(PROMPT) == 100
     items = [DatasetItem(id=f"item-{n:05d}", article=ARTICLE) for n in range(ITEMS)]
     settings = Settings(BUCKET_NAME="bucket", MAX_COST_PER_EVALUATION_USD=1e6)
-    evaluation = validate_request(REQUEST, evaluation_id="ev-quote", created_at="2026-01-01T00:00:00+00:00",
-                                  settings=settings, items=items)
-    assume = QuoteAssumptions(tokens_per_minute=1_000_000, dataset_max_concurrency=1000, map_max_concurrency=5,
-                              judge_concurrency=4, lambda_memory_mb=512, output_tokens_per_second=50,
-                              fixed_seconds_per_call=1)
+    evaluation = validate_request(
+        REQUEST, evaluation_id="ev-quote", created_at="2026-01-01T00:00:00+00:00", settings=settings, items=items
+    )
+    assume = QuoteAssumptions(
+        tokens_per_minute=1_000_000,
+        dataset_max_concurrency=1000,
+        map_max_concurrency=5,
+        judge_concurrency=4,
+        lambda_memory_mb=512,
+        output_tokens_per_second=50,
+        fixed_seconds_per_call=1,
+    )
     return quote(evaluation.request, evaluation.judge_model_ids, [i.article for i in items], assume)
 
 
@@ -48,7 +63,10 @@ def test_tokens_and_model_dollars_match_the_hand_computation(big_quote):
     assert (lines[HAIKU45].input_tokens, lines[HAIKU45].output_tokens) == (1182 * ITEMS, 200 * ITEMS)
     assert (lines[NOVA_LITE].input_tokens, lines[LLAMA70].input_tokens) == (1037 * ITEMS, 1037 * ITEMS)
     assert (lines[NOVA_PRO].calls, lines[NOVA_PRO].input_tokens, lines[NOVA_PRO].output_tokens) == (
-        4 * ITEMS, 7668 * ITEMS, 1760 * ITEMS)
+        4 * ITEMS,
+        7668 * ITEMS,
+        1760 * ITEMS,
+    )
     # On demand, per item ($ per 1,000 tokens):
     #  Claude Haiku 4.5: 1182 x 0.001 + 200 x 0.005 = 2.182 / 1000      -> x 10,000 = $21.82
     #  Nova Lite:        1037 x 0.00006 + 200 x 0.00024 = 0.11022 / 1000 -> $1.1022
@@ -106,8 +124,19 @@ def test_the_cli_prints_the_quote_and_says_validate_would_refuse_it(tmp_path, ca
     dataset = tmp_path / "big.jsonl"
     dataset.write_text("".join(json.dumps({"id": f"item-{n:05d}", "article": ARTICLE}) + "\n" for n in range(ITEMS)))
     # When
-    code = main(["estimate", str(event), "--dataset", str(dataset), "--tokens-per-minute", "1000000",
-                 "--dataset-concurrency", "1000", "--json"])
+    code = main(
+        [
+            "estimate",
+            str(event),
+            "--dataset",
+            str(dataset),
+            "--tokens-per-minute",
+            "1000000",
+            "--dataset-concurrency",
+            "1000",
+            "--json",
+        ]
+    )
     # Then
     assert code == 0
     printed = json.loads(capsys.readouterr().out)

@@ -20,18 +20,21 @@ def test_squad_normalisation_drops_case_punctuation_and_articles():
     assert metrics.squad_tokens("The Cat, sat on a mat!  An end.") == ["cat", "sat", "on", "mat", "end"]
 
 
-@pytest.mark.parametrize(("answer", "reference", "f1"), [
-    # identical after normalisation
-    ("The Denver Broncos", "Denver Broncos", 1.0),
-    # "denver broncos win" vs "denver broncos": common 2, P 2/3, R 2/2 → 0.8
-    ("Denver Broncos win", "the Denver Broncos", 0.8),
-    # a repeated token counts as often as both sides have it: min(2, 1) for x + 1 for y = 2, P 2/3, R 1 → 0.8
-    ("x x y", "x y", 0.8),
-    # no shared token
-    ("ferry", "boat", 0.0),
-    # "7 to 2 vote" vs "vote was 7 to 2": common {7,to,2,vote} 4, P 4/4, R 4/5 → 8/9
-    ("7 to 2 vote", "the vote was 7 to 2", round(8 / 9, 4)),
-])
+@pytest.mark.parametrize(
+    ("answer", "reference", "f1"),
+    [
+        # identical after normalisation
+        ("The Denver Broncos", "Denver Broncos", 1.0),
+        # "denver broncos win" vs "denver broncos": common 2, P 2/3, R 2/2 → 0.8
+        ("Denver Broncos win", "the Denver Broncos", 0.8),
+        # a repeated token counts as often as both sides have it: min(2, 1) for x + 1 for y = 2, P 2/3, R 1 → 0.8
+        ("x x y", "x y", 0.8),
+        # no shared token
+        ("ferry", "boat", 0.0),
+        # "7 to 2 vote" vs "vote was 7 to 2": common {7,to,2,vote} 4, P 4/4, R 4/5 → 8/9
+        ("7 to 2 vote", "the vote was 7 to 2", round(8 / 9, 4)),
+    ],
+)
 def test_token_f1_by_hand(answer, reference, f1):
     assert metrics.token_f1(answer, reference) == f1
 

@@ -12,13 +12,21 @@ from tests.unit.test_report_render import Page, load, section
 
 HAIKU, LLAMA = "anthropic.claude-3-haiku-20240307-v1:0", "meta.llama3-70b-instruct-v1:0"
 PROBES = {
-    "kinds": ["number", "negation"], "modelId": HAIKU,
+    "kinds": ["number", "negation"],
+    "modelId": HAIKU,
     "results": {
         "number": {"passed": True, "applicable": True, "change": "7 → 3", "originalScore": 8.5, "probeScore": 2.0},
-        "negation": {"passed": False, "applicable": True, "change": "“replace” → “keep”", "originalScore": 8.5,
-                     "probeScore": 8.5},
+        "negation": {
+            "passed": False,
+            "applicable": True,
+            "change": "“replace” → “keep”",
+            "originalScore": 8.5,
+            "probeScore": 8.5,
+        },
     },
-    "caught": ["number"], "missed": ["negation"], "inconclusive": [],
+    "caught": ["number"],
+    "missed": ["negation"],
+    "inconclusive": [],
     "summary": "the judge misses negations (an outcome turned into its opposite)",
 }
 REFERENCE = "The council voted 7 to 2 for an electric ferry. <script>alert('ref')</script>"
@@ -35,8 +43,9 @@ def with_probes_and_reference() -> dict[str, Any]:
     report["reference"] = REFERENCE
     for m in report["models"]:
         if m.get("metrics"):
-            m["metrics"]["reference"] = {"rougeL": 0.41, "tokenF1": 0.52} if m["modelId"] == HAIKU else \
-                {"rougeL": 0.2, "tokenF1": None}
+            m["metrics"]["reference"] = (
+                {"rougeL": 0.41, "tokenF1": 0.52} if m["modelId"] == HAIKU else {"rougeL": 0.2, "tokenF1": None}
+            )
     return report
 
 
@@ -73,18 +82,33 @@ def test_without_a_reference_there_is_no_reference_section() -> None:
 def test_a_dataset_shows_catch_rates_and_each_items_reference() -> None:
     report = copy.deepcopy(load("three_models"))
     report["judgeHealth"]["probes"] = {
-        "kinds": ["negation"], "results": {"negation": {"caught": 7, "missed": 3, "inconclusive": 0,
-                                                        "catchRate": 0.7, "passed": False}},
-        "caught": [], "missed": ["negation"], "inconclusive": [],
-        "summary": "the judge misses negations (an outcome turned into its opposite)"}
-    report["dataset"] = {"items": 3, "modelIds": [HAIKU], "itemsWithoutScores": 0, "sentences": [],
-                         "statistics": {"models": {}, "winRates": []}, "perItemTruncated": False,
-                         "itemsWithReference": 2, "rows": [],
-                         "perItem": [{"itemId": "a", "scores": {}, "reference": "Reference of a."},
-                                     {"itemId": "b", "scores": {}},
-                                     {"itemId": "c", "scores": {}, "reference": "Reference of c."}]}
+        "kinds": ["negation"],
+        "results": {"negation": {"caught": 7, "missed": 3, "inconclusive": 0, "catchRate": 0.7, "passed": False}},
+        "caught": [],
+        "missed": ["negation"],
+        "inconclusive": [],
+        "summary": "the judge misses negations (an outcome turned into its opposite)",
+    }
+    report["dataset"] = {
+        "items": 3,
+        "modelIds": [HAIKU],
+        "itemsWithoutScores": 0,
+        "sentences": [],
+        "statistics": {"models": {}, "winRates": []},
+        "perItemTruncated": False,
+        "itemsWithReference": 2,
+        "rows": [],
+        "perItem": [
+            {"itemId": "a", "scores": {}, "reference": "Reference of a."},
+            {"itemId": "b", "scores": {}},
+            {"itemId": "c", "scores": {}, "reference": "Reference of c."},
+        ],
+    }
     next(m for m in report["models"] if m["modelId"] == HAIKU)["referenceMetrics"] = {
-        "rougeL": 0.3, "tokenF1": 0.4, "items": 2}
+        "rougeL": 0.3,
+        "tokenF1": 0.4,
+        "items": 2,
+    }
     page = Page(render_report(report))
     assert "Probe: the outcome negated caught on 7 of 10 items (70%) fail" in page.text("judge-health")
     assert "On 3 item(s) it did not: the judge misses negations" in page.text("judge-health")

@@ -45,8 +45,31 @@ class Page(HTMLParser):
 
     VOID = {"meta", "link", "br", "img", "input", "hr", "source", "area", "base", "col", "embed", "wbr"}
     # Text in separate blocks or cells reads as separate words, as a browser lays it out.
-    BLOCKS = {"p", "div", "dt", "dd", "li", "td", "th", "tr", "br", "h1", "h2", "h3", "pre", "blockquote",
-              "summary", "details", "figcaption", "figure", "section", "header", "article", "ul", "dl"}
+    BLOCKS = {
+        "p",
+        "div",
+        "dt",
+        "dd",
+        "li",
+        "td",
+        "th",
+        "tr",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "pre",
+        "blockquote",
+        "summary",
+        "details",
+        "figcaption",
+        "figure",
+        "section",
+        "header",
+        "article",
+        "ul",
+        "dl",
+    }
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -111,18 +134,18 @@ def section(html: str, element_id: str) -> str:
     """The markup from the element with this id up to the next ``<section`` (or the end)."""
     start = html.index(f'id="{element_id}"')
     end = html.find("<section", start + 1)
-    return html[start: end if end != -1 else len(html)]
+    return html[start : end if end != -1 else len(html)]
 
 
 def leaderboard_rows(html: str) -> list[str]:
     body = section(html, "leaderboard")
-    body = body[body.index("<tbody>"): body.index("</tbody>")]
+    body = body[body.index("<tbody>") : body.index("</tbody>")]
     return re.findall(r'<tr data-model="([^"]+)"', body)
 
 
 def answer_column(html: str, model_id: str) -> str:
     start = html.index(f'<article class="col" data-model="{model_id}"')
-    return html[start: html.index("</article>", start)]
+    return html[start : html.index("</article>", start)]
 
 
 # --- every section, every fixture -------------------------------------------------------------
@@ -133,8 +156,17 @@ def test_every_fixture_renders_every_section(name: str) -> None:
     # Given / When
     page = Page(render(load(name)))
     # Then
-    for element_id in ("summary", "verdict", "leaderboard", "charts", "answers", "judge-health", "metrics",
-                       "costs", "request"):
+    for element_id in (
+        "summary",
+        "verdict",
+        "leaderboard",
+        "charts",
+        "answers",
+        "judge-health",
+        "metrics",
+        "costs",
+        "request",
+    ):
         assert element_id in page.ids(), element_id
 
 
@@ -160,10 +192,11 @@ def test_leaderboard_follows_the_report_order_with_ranks_scores_and_costs() -> N
     html = render(report)
     assert leaderboard_rows(html) == [m["modelId"] for m in report["models"]] == report["ranking"]
     board = Page(html).text("leaderboard")
-    assert "1 Llama 3 70B Instruct ≈ tie meta.llama3-70b-instruct-v1:0 tied with Claude 3 Haiku 8.50 9 8 8 " \
-           "$0.00123 1,214 178 2.9 s scored" in board
-    assert "3 Mistral Large (24.02) mistral.mistral-large-2402-v1:0 4.10 2 6 6 $0.00213 1,343 96 4.4 s" \
-           in board
+    assert (
+        "1 Llama 3 70B Instruct ≈ tie meta.llama3-70b-instruct-v1:0 tied with Claude 3 Haiku 8.50 9 8 8 "
+        "$0.00123 1,214 178 2.9 s scored" in board
+    )
+    assert "3 Mistral Large (24.02) mistral.mistral-large-2402-v1:0 4.10 2 6 6 $0.00213 1,343 96 4.4 s" in board
     assert "Total (answers) $0.00389 3,938 425" in board
 
 
@@ -172,7 +205,7 @@ def test_ties_are_marked_only_on_tied_models() -> None:
     board = section(html, "leaderboard")
     assert board.count('<span class="badge b-tie"') == 3  # two rows + the legend line
     assert "tied with Claude 3 Haiku" in board and "tied with Llama 3 70B Instruct" in board
-    mistral_row = board[board.index('data-model="mistral.'):]
+    mistral_row = board[board.index('data-model="mistral.') :]
     assert "b-tie" not in mistral_row[: mistral_row.index("</tr>")]
 
 
@@ -192,7 +225,7 @@ def test_failed_model_shows_its_error_and_is_not_ranked() -> None:
     assert "ModelThrottledError" in column and "after 4 attempts: ThrottlingException" in column
     assert "/10" not in column
     board = section(html, "leaderboard")
-    row = board[board.index(f'data-model="{failed["modelId"]}"'):]
+    row = board[board.index(f'data-model="{failed["modelId"]}"') :]
     row = row[: row.index("</tr>")]
     assert 'data-status="failed"' in row and ">failed</span>" in row
     assert '<td class="n rank" data-v="">–</td>' in row
@@ -203,7 +236,7 @@ def test_unscored_answer_is_shown_as_unscored_never_as_zero() -> None:
     model = next(m for m in report["models"] if m["scoreStatus"] == "unscored")
     html = render(report)
     board = section(html, "leaderboard")
-    row = board[board.index(f'data-model="{model["modelId"]}"'):]
+    row = board[board.index(f'data-model="{model["modelId"]}"') :]
     row = row[: row.index("</tr>")]
     assert '<td class="n score" data-v=""><span class="badge b-unscored">unscored</span></td>' in row
     assert re.search(r">\s*0(\.0+)?\s*<", row) is None
@@ -226,8 +259,14 @@ def test_failed_judge_health_check_raises_a_plain_warning() -> None:
 def test_no_scored_model_says_so_instead_of_crowning_one() -> None:
     report = load("failed_model")
     for m in report["models"]:
-        m.update(status="failed", scoreStatus="not judged", weightedScore=None, scores={}, output=None,
-                 error={"error": "ModelTimeoutError", "message": "no answer within 60 s"})
+        m.update(
+            status="failed",
+            scoreStatus="not judged",
+            weightedScore=None,
+            scores={},
+            output=None,
+            error={"error": "ModelTimeoutError", "message": "no answer within 60 s"},
+        )
         m.pop("rank", None)
     page = Page(render(report))
     assert "No model could be ranked" in page.text("verdict")
@@ -239,18 +278,20 @@ def test_no_scored_model_says_so_instead_of_crowning_one() -> None:
 
 def test_judge_health_panel_shows_every_measure() -> None:
     health = Page(render(load("three_models"))).text("judge-health")
-    for expected in ("Unscored answers 0% (0 of 3) pass",
-                     "Control answer original 8.50 vs corrupted 3.10 pass",
-                     "Judge panel agreement mean |Δ| 0.40 points, Spearman 1.00, Kendall 1.00 pass",
-                     "Position flips 17% of 6 pairs pass",
-                     "preferred 58% of the time",
-                     "Length bias Pearson r 0.62 over 3 answers pass",
-                     "Judge noise ±0.40 points info",
-                     "measured as the panel's disagreement",
-                     "Llama 3 70B Instruct 8.50 8.20",  # score per judge
-                     "Mistral Large (24.02) 2.50 6.00 6.50",  # per-criterion mean
-                     "Judges' mean |Δ| 0.33 0.33 0.67",
-                     "Claude 3 Haiku 2"):  # pairwise wins
+    for expected in (
+        "Unscored answers 0% (0 of 3) pass",
+        "Control answer original 8.50 vs corrupted 3.10 pass",
+        "Judge panel agreement mean |Δ| 0.40 points, Spearman 1.00, Kendall 1.00 pass",
+        "Position flips 17% of 6 pairs pass",
+        "preferred 58% of the time",
+        "Length bias Pearson r 0.62 over 3 answers pass",
+        "Judge noise ±0.40 points info",
+        "measured as the panel's disagreement",
+        "Llama 3 70B Instruct 8.50 8.20",  # score per judge
+        "Mistral Large (24.02) 2.50 6.00 6.50",  # per-criterion mean
+        "Judges' mean |Δ| 0.33 0.33 0.67",
+        "Claude 3 Haiku 2",
+    ):  # pairwise wins
         assert expected in health, expected
 
 
@@ -284,18 +325,34 @@ def test_estimates_fall_back_to_the_estimate_lines_and_optional_sections_degrade
 # --- formatting -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, "–"), (0, "$0.00"), (0.00123, "$0.00123"), (0.0427, "$0.0427"), (0.5, "$0.50"),
-    (0.000225, "$0.000225"), (1, "$1.00"), (1234.5, "$1,234.50"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "–"),
+        (0, "$0.00"),
+        (0.00123, "$0.00123"),
+        (0.0427, "$0.0427"),
+        (0.5, "$0.50"),
+        (0.000225, "$0.000225"),
+        (1, "$1.00"),
+        (1234.5, "$1,234.50"),
+    ],
+)
 def test_usd(value: float | None, text: str) -> None:
     assert usd(value) == text
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, "–"), (0.318, "0.32 s"), (2.87, "2.9 s"), (41.2, "41 s"), (67.4, "1 min 07 s"),
-    (3725, "62 min 05 s"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "–"),
+        (0.318, "0.32 s"),
+        (2.87, "2.9 s"),
+        (41.2, "41 s"),
+        (67.4, "1 min 07 s"),
+        (3725, "62 min 05 s"),
+    ],
+)
 def test_seconds(value: float | None, text: str) -> None:
     assert seconds(value) == text
 
@@ -311,9 +368,9 @@ def test_charts_draw_one_mark_per_model_and_value() -> None:
     report = load("three_models")
     html = render(report)
     charts = section(html, "charts")
-    bars = charts[charts.index('id="chart-criteria"'): charts.index('id="chart-value"')]
-    scatter = charts[charts.index('id="chart-value"'): charts.index('id="chart-latency"')]
-    latency = charts[charts.index('id="chart-latency"'):]
+    bars = charts[charts.index('id="chart-criteria"') : charts.index('id="chart-value"')]
+    scatter = charts[charts.index('id="chart-value"') : charts.index('id="chart-latency"')]
+    latency = charts[charts.index('id="chart-latency"') :]
     assert bars.count("<rect ") == len(report["models"]) * len(report["criteria"])
     assert "<title>Mistral Large (24.02): accuracy 2/10</title>" in bars
     assert scatter.count("<circle ") == 3
@@ -325,7 +382,7 @@ def test_charts_leave_out_what_does_not_exist() -> None:
     report = load("failed_model")
     charts = section(render(report), "charts")
     assert charts.count("<circle ") == 2  # the failed model has no score and no latency
-    latency = charts[charts.index('id="chart-latency"'):]
+    latency = charts[charts.index('id="chart-latency"') :]
     assert latency.count("<rect ") == 2
 
 
@@ -403,10 +460,20 @@ def index_rows() -> list[IndexRow]:
     for name in ("failed_model", "three_models", "hostile_output"):
         r = load(name)
         failed = r["totals"]["failed"]
-        rows.append(IndexRow.model_validate({
-            "evaluationId": r["evaluationId"], "createdAt": r["createdAt"], "title": r["title"],
-            "winner": r["winner"], "totalCostUsd": r["totalCostUsd"], "models": r["totals"]["models"],
-            "failed": failed, "status": "ok" if failed == 0 else "partial"}))
+        rows.append(
+            IndexRow.model_validate(
+                {
+                    "evaluationId": r["evaluationId"],
+                    "createdAt": r["createdAt"],
+                    "title": r["title"],
+                    "winner": r["winner"],
+                    "totalCostUsd": r["totalCostUsd"],
+                    "models": r["totals"]["models"],
+                    "failed": failed,
+                    "status": "ok" if failed == 0 else "partial",
+                }
+            )
+        )
     return rows
 
 
@@ -416,8 +483,10 @@ def test_index_lists_evaluations_newest_first_with_winner_cost_and_status() -> N
     order = [a["data-evaluation"] for a in page.all("tr") if "data-evaluation" in a]
     assert order == ["20261201T090000Z-3a0c1d2e", "20261130T143000Z-f41l3d00", "20261127T000000Z-h0st1le0"]
     text = page.text("evaluations")
-    assert "1 Dec 2026, 09:00 UTC Podcast script from a local news article 20261201T090000Z-3a0c1d2e " \
-           "meta.llama3-70b-instruct-v1:0 3 0 $0.00882 ok" in text
+    assert (
+        "1 Dec 2026, 09:00 UTC Podcast script from a local news article 20261201T090000Z-3a0c1d2e "
+        "meta.llama3-70b-instruct-v1:0 3 0 $0.00882 ok" in text
+    )
     assert "partial" in text
     assert [a["href"] for a in page.all("a")] == [f"./{e}/report.html" for e in order]
     assert page.all("script") == [] and "&lt;script&gt;alert(&#34;title&#34;)" in html
@@ -442,11 +511,18 @@ def test_csv_has_one_row_per_model_in_leaderboard_order() -> None:
     assert [r["modelId"] for r in rows] == [m["modelId"] for m in report["models"]]
     first = rows[0]
     assert (first["evaluationId"], first["rank"], first["weightedScore"], first["score_accuracy"]) == (
-        report["evaluationId"], "1", "8.5", "9")
+        report["evaluationId"],
+        "1",
+        "8.5",
+        "9",
+    )
     assert (first["tie"], first["tiedWith"], first["costUsd"], first["latencyMs"]) == (
-        "true", "anthropic.claude-3-haiku-20240307-v1:0", "0.0012291", "2870")
-    assert (first["estimatedInputTokens"], first["wordCount"], rows[2]["unsupportedNumbers"]) == (
-        "1210", "129", "3")
+        "true",
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "0.0012291",
+        "2870",
+    )
+    assert (first["estimatedInputTokens"], first["wordCount"], rows[2]["unsupportedNumbers"]) == ("1210", "129", "3")
 
 
 def test_csv_leaves_unscored_and_failed_scores_empty_never_zero() -> None:
@@ -460,6 +536,6 @@ def test_csv_leaves_unscored_and_failed_scores_empty_never_zero() -> None:
 def test_csv_defuses_spreadsheet_formulas() -> None:
     report = copy.deepcopy(load("failed_model"))
     failed = next(m for m in report["models"] if m["status"] == "failed")
-    failed["error"] = {"error": "=HYPERLINK(\"http://x\",\"y\")", "message": "+1-2"}
+    failed["error"] = {"error": '=HYPERLINK("http://x","y")', "message": "+1-2"}
     row = next(r for r in read_csv(report) if r["status"] == "failed")
     assert row["error"].startswith("'=") and row["errorMessage"] == "'+1-2"

@@ -19,14 +19,27 @@ def render_report(report: dict) -> str:
 
 
 def entry(**fields) -> ModelEntry:
-    base = {"modelId": "m", "name": "m", "status": "ok", "output": "x", "usage": {}, "latencyMs": 1,
-            "scoreStatus": "scored", "scores": {}, "weightedScore": 7.0}
+    base = {
+        "modelId": "m",
+        "name": "m",
+        "status": "ok",
+        "output": "x",
+        "usage": {},
+        "latencyMs": 1,
+        "scoreStatus": "scored",
+        "scores": {},
+        "weightedScore": 7.0,
+    }
     return ModelEntry.model_validate(base | fields)
 
 
 def test_new_spend_counts_only_what_this_run_called():
-    entries = [entry(costUsd=0.5, cached=True), entry(costUsd=0.25), entry(costUsd=None, unpriced=True),
-               entry(costUsd=9.0, newCostUsd=1.0)]  # a dataset entry: 1.0 of its 9.0 was new
+    entries = [
+        entry(costUsd=0.5, cached=True),
+        entry(costUsd=0.25),
+        entry(costUsd=None, unpriced=True),
+        entry(costUsd=9.0, newCostUsd=1.0),
+    ]  # a dataset entry: 1.0 of its 9.0 was new
     calls = JudgeCalls.model_validate({"count": 1, "usage": {}, "costUsd": 0.5, "newSpendUsd": 0.125})
     assert new_spend_usd(entries, calls, judge_cost=0.5) == 0.25 + 1.0 + 0.125
     assert new_spend_usd(entries, None, judge_cost=0.5) == 0.25 + 1.0 + 0.5  # older scores.json: all judging new
@@ -35,10 +48,20 @@ def test_new_spend_counts_only_what_this_run_called():
 def test_the_page_shows_new_spend_and_the_judge_cache():
     report = json.loads(FIXTURE.read_text())
     report["totals"]["newSpendUsd"] = 0
-    report["judgeCalls"] = {"count": 4, "costUsd": 0.0632, "cached": 0, "uncachedCostUsd": 0.1605,
-                            "cacheSavingUsd": 0.0973, "newSpendUsd": 0.0632,
-                            "usage": {"inputTokens": 400, "outputTokens": 600, "cacheReadInputTokens": 39699,
-                                      "cacheWriteInputTokens": 13233}}
+    report["judgeCalls"] = {
+        "count": 4,
+        "costUsd": 0.0632,
+        "cached": 0,
+        "uncachedCostUsd": 0.1605,
+        "cacheSavingUsd": 0.0973,
+        "newSpendUsd": 0.0632,
+        "usage": {
+            "inputTokens": 400,
+            "outputTokens": 600,
+            "cacheReadInputTokens": 39699,
+            "cacheWriteInputTokens": 13233,
+        },
+    }
     html = render_report(report)
     assert "New spend" in html
     cache = html.split("Judge prompt cache", 1)[1][:400]

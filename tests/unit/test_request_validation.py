@@ -39,20 +39,23 @@ def test_the_sample_request_is_valid_and_resolved():
     assert evaluation.estimate.total_usd > 0
 
 
-@pytest.mark.parametrize(("changes", "field", "fragment"), [
-    ({"article": "x" * 99}, "article", "at least 100"),
-    ({"article": "x" * 50_001}, "article", "at most 50000"),
-    ({"models": []}, "models", "at least 1"),
-    ({"models": [f"amazon.nova-{i}" for i in range(6)]}, "models", "at most 5"),
-    ({"models": ["amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0"]}, "models", "unique"),
-    ({"prompt": "short"}, "prompt", "at least 10"),
-    ({"scoringCriteria": {"accuracy": 0}}, "scoringCriteria.accuracy.weight", "greater than or equal to 1"),
-    ({"scoringCriteria": {"accuracy": 11}}, "scoringCriteria.accuracy.weight", "less than or equal to 10"),
-    ({"scoringCriteria": {}}, "scoringCriteria", "at least 1"),
-    ({"temprature": 0.2}, "temprature", "unknown field"),
-    ({"maxTokens": "many"}, "maxTokens", "valid integer"),
-    ({"temperature": 1.5}, "temperature", "less than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "fragment"),
+    [
+        ({"article": "x" * 99}, "article", "at least 100"),
+        ({"article": "x" * 50_001}, "article", "at most 50000"),
+        ({"models": []}, "models", "at least 1"),
+        ({"models": [f"amazon.nova-{i}" for i in range(6)]}, "models", "at most 5"),
+        ({"models": ["amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0"]}, "models", "unique"),
+        ({"prompt": "short"}, "prompt", "at least 10"),
+        ({"scoringCriteria": {"accuracy": 0}}, "scoringCriteria.accuracy.weight", "greater than or equal to 1"),
+        ({"scoringCriteria": {"accuracy": 11}}, "scoringCriteria.accuracy.weight", "less than or equal to 10"),
+        ({"scoringCriteria": {}}, "scoringCriteria", "at least 1"),
+        ({"temprature": 0.2}, "temprature", "unknown field"),
+        ({"maxTokens": "many"}, "maxTokens", "valid integer"),
+        ({"temperature": 1.5}, "temperature", "less than or equal to 1"),
+    ],
+)
 def test_schema_problems_name_the_field(changes, field, fragment):
     found = problems(request(**changes))
     assert field in found, found
@@ -89,8 +92,11 @@ def test_a_judge_of_a_candidates_family_warns_and_strict_judge_refuses():
 def test_unknown_and_unallowed_models_are_refused():
     found = problems(request(models=["openai.gpt-9-v1:0", "amazon.nova-lite-v1:0"]))
     assert "no price in the catalog" in found["models[0]"]
-    restricted = Settings(BUCKET_NAME="bucket", JUDGE_MODEL_ID="amazon.nova-pro-v1:0",
-                          ALLOWED_MODEL_IDS=("amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0"))
+    restricted = Settings(
+        BUCKET_NAME="bucket",
+        JUDGE_MODEL_ID="amazon.nova-pro-v1:0",
+        ALLOWED_MODEL_IDS=("amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0"),
+    )
     found = problems(request(), restricted)
     assert "not allowed here" in found["models[0]"]
 

@@ -28,16 +28,32 @@ def test_sam_env_gives_each_function_its_environment_and_declares_the_endpoints(
     # Given a build
     build, template = built(tmp_path)
     # When
-    code = main(["local", "sam-env", "--build-dir", str(build), "--bucket", "my-bucket", "--out",
-                 str(tmp_path / "env.json"), "--endpoint", "s3=http://h:1", "--endpoint", "bedrock-runtime=http://h:2"])
+    code = main(
+        [
+            "local",
+            "sam-env",
+            "--build-dir",
+            str(build),
+            "--bucket",
+            "my-bucket",
+            "--out",
+            str(tmp_path / "env.json"),
+            "--endpoint",
+            "s3=http://h:1",
+            "--endpoint",
+            "bedrock-runtime=http://h:2",
+        ]
+    )
     # Then every function has its own variables, the bucket named, and the endpoints
     assert code == 0
     env = json.loads((tmp_path / "env.json").read_text())
     assert set(env) == set(read_stack(ROOT).functions)
     for variables in env.values():
         assert variables["BUCKET_NAME"] == "my-bucket"
-        assert (variables["AWS_ENDPOINT_URL_S3"], variables["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]) == ("http://h:1",
-                                                                                                      "http://h:2")
+        assert (variables["AWS_ENDPOINT_URL_S3"], variables["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]) == (
+            "http://h:1",
+            "http://h:2",
+        )
     assert env["ScoreFunction"]["POWERTOOLS_SERVICE_NAME"] == "score"
     assert env["ApiFunction"]["STATE_MACHINE_ARN"].startswith("arn:aws:states:us-east-1:")
     # and the endpoint template declares them (SAM passes on no other), changing nothing else
@@ -50,7 +66,20 @@ def test_sam_env_gives_each_function_its_environment_and_declares_the_endpoints(
 
 def test_sam_env_refuses_an_unknown_service(tmp_path, capsys) -> None:
     build, _ = built(tmp_path)
-    assert main(["local", "sam-env", "--build-dir", str(build), "--endpoint", "dynamodb=http://h:1",
-                 "--out", str(tmp_path / "env.json")]) == 2
+    assert (
+        main(
+            [
+                "local",
+                "sam-env",
+                "--build-dir",
+                str(build),
+                "--endpoint",
+                "dynamodb=http://h:1",
+                "--out",
+                str(tmp_path / "env.json"),
+            ]
+        )
+        == 2
+    )
     assert "SERVICE=URL" in capsys.readouterr().out
     assert not (tmp_path / "env.json").exists()

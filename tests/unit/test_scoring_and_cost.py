@@ -15,8 +15,11 @@ def crit(name, weight):
 
 def test_weighted_score_is_the_weighted_mean():
     criteria = [crit("accuracy", 5), crit("engagement", 3), crit("structure", 2)]
-    scores = {"accuracy": CriterionScore(score=8), "engagement": CriterionScore(score=6),
-              "structure": CriterionScore(score=9)}
+    scores = {
+        "accuracy": CriterionScore(score=8),
+        "engagement": CriterionScore(score=6),
+        "structure": CriterionScore(score=9),
+    }
     # (8*5 + 6*3 + 9*2) / 10 = 76 / 10
     assert weighted_score(scores, criteria) == 7.6
 

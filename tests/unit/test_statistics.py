@@ -19,15 +19,23 @@ from bakeoff.statistics import (
     wilcoxon_signed_rank,
 )
 
-CRITERIA = [{"name": "accuracy", "weight": 5, "description": "facts"},
-            {"name": "engagement", "weight": 3, "description": "voice"}]
+CRITERIA = [
+    {"name": "accuracy", "weight": 5, "description": "facts"},
+    {"name": "engagement", "weight": 3, "description": "voice"},
+]
 # Right-skewed, so the percentile interval differs visibly (~0.09 at the low end) from mean +- 1.96 se.
 SKEWED = [1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 5, 9, 10, 10, 1, 2, 1, 1, 3, 8, 2, 1, 1, 2, 6, 1, 2, 10, 1, 2]
 
 
 def row(item, model, weighted=None, *, status="ok", score_status="scored", scores=None):
-    return {"itemId": item, "modelId": model, "status": status, "scoreStatus": score_status,
-            "weightedScore": weighted, "scores": scores or {}}
+    return {
+        "itemId": item,
+        "modelId": model,
+        "status": status,
+        "scoreStatus": score_status,
+        "weightedScore": weighted,
+        "scores": scores or {},
+    }
 
 
 def scored(item, model, accuracy, engagement):
@@ -38,11 +46,18 @@ def scored(item, model, accuracy, engagement):
 def scipy_percentile_ci(data, *, paired=False, resamples=20000):
     if paired:
         a, b = data
-        result = stats.bootstrap((a, b), lambda x, y: np.mean(x - y), paired=True, method="percentile",
-                                 n_resamples=resamples, rng=np.random.default_rng(0))
+        result = stats.bootstrap(
+            (a, b),
+            lambda x, y: np.mean(x - y),
+            paired=True,
+            method="percentile",
+            n_resamples=resamples,
+            rng=np.random.default_rng(0),
+        )
     else:
-        result = stats.bootstrap((data,), np.mean, method="percentile", n_resamples=resamples,
-                                 rng=np.random.default_rng(0))
+        result = stats.bootstrap(
+            (data,), np.mean, method="percentile", n_resamples=resamples, rng=np.random.default_rng(0)
+        )
     return result.confidence_interval.low, result.confidence_interval.high
 
 
@@ -63,8 +78,10 @@ def brute_force_p(diffs):
     nonzero = [d for d in diffs if d != 0]
     ranks = stats.rankdata([abs(d) for d in nonzero])
     observed = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
-    sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in
-            itertools.product([0, 1], repeat=len(nonzero))]
+    sums = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        for signs in itertools.product([0, 1], repeat=len(nonzero))
+    ]
     low = sum(s <= observed + 1e-9 for s in sums) / len(sums)
     high = sum(s >= observed - 1e-9 for s in sums) / len(sums)
     return min(1.0, 2 * min(low, high))
@@ -194,8 +211,10 @@ def dataset():
     c_scores = [(5, 5), (6, 5), (4, 6), (5, 5), (6, 6)]
     rows = [scored(f"item-{i + 1}", "A", *s) for i, s in enumerate(a_scores)]
     rows += [scored(f"item-{i + 1}", "B", *s) for i, s in enumerate(b_scores)]
-    rows += [row("item-5", "B", status="failed", score_status="not judged"),
-             row("item-6", "B", score_status="unscored")]
+    rows += [
+        row("item-5", "B", status="failed", score_status="not judged"),
+        row("item-6", "B", score_status="unscored"),
+    ]
     rows += [scored(f"item-{i}", "C", *s) for i, s in zip((1, 2, 3, 5, 6), c_scores, strict=True)]
     rows += [row("item-4", "C", score_status="not judged")]
     return rows
@@ -206,7 +225,10 @@ def test_dataset_statistics_counts_every_row_and_means_only_the_scored(dataset):
     models = result["models"]
     assert list(models) == ["A", "B", "C"]  # best mean first
     assert {m: (s["items"], s["failed"], s["unscored"]) for m, s in models.items()} == {
-        "A": (6, 0, 0), "B": (4, 1, 1), "C": (5, 0, 1)}
+        "A": (6, 0, 0),
+        "B": (4, 1, 1),
+        "C": (5, 0, 1),
+    }
     # B's weighted scores: (5*6+3*7)/8 = 6.38, 6.25, 8.0, 5.38 (rounded as the judge step rounds them)
     assert models["B"]["meanScore"] == pytest.approx((6.38 + 6.25 + 8.0 + 5.38) / 4, abs=1e-4)
     assert models["B"]["criteria"] == {"accuracy": 6.5, "engagement": 6.5}
@@ -219,8 +241,15 @@ def test_win_rates_pair_only_items_both_models_scored(dataset):
     by_pair = {(w["a"], w["b"]): w for w in result["winRates"]}
     assert set(by_pair) == {("A", "B"), ("A", "C"), ("B", "C")}
     # A vs B on items 1-4: A wins all; B vs C on items 1-3: B wins 1 and 3, item 2 is 6.25 vs 5.62
-    assert by_pair["A", "B"] | {} == {"a": "A", "b": "B", "winsA": 4, "winsB": 0, "ties": 0, "items": 4,
-                                      "winRateA": 1.0}
+    assert by_pair["A", "B"] | {} == {
+        "a": "A",
+        "b": "B",
+        "winsA": 4,
+        "winsB": 0,
+        "ties": 0,
+        "items": 4,
+        "winRateA": 1.0,
+    }
     assert (by_pair["B", "C"]["items"], by_pair["B", "C"]["winsA"]) == (3, 3)
     assert by_pair["A", "C"]["items"] == 5
 
@@ -255,18 +284,25 @@ def test_sentences_say_who_wins_with_p_and_items_and_what_was_left_out():
     for i in range(40):
         engagement = rng.randint(4, 8)
         rows.append(scored(f"i{i}", "A", rng.randint(7, 10), engagement))
-        rows.append(scored(f"i{i}", "B", rng.randint(4, 7), engagement) if i != 0
-                    else row("i0", "B", status="failed", score_status="not judged"))
+        rows.append(
+            scored(f"i{i}", "B", rng.randint(4, 7), engagement)
+            if i != 0
+            else row("i0", "B", status="failed", score_status="not judged")
+        )
     result = dataset_statistics(rows, CRITERIA, names={"A": "Claude", "B": "Llama"})
     overall, accuracy, engagement, left_out = result["sentences"]
     assert overall.startswith("Claude beats Llama overall by ") and "p < 0.001, 39 items)" in overall
     assert accuracy == "Claude beats Llama on accuracy (p < 0.001, 39 items)"
     assert engagement == "no significant difference between Claude and Llama on engagement (all 39 items tied)"
-    assert left_out == ("1 item left out of the Claude-Llama comparison because one of them has no score there "
-                        "(Llama: 1 failed)")
+    assert left_out == (
+        "1 item left out of the Claude-Llama comparison because one of them has no score there (Llama: 1 failed)"
+    )
     top = result["topTwo"]
-    assert top["significant"] and top["perCriterion"]["engagement"] == {"meanDiff": 0.0, "p": None,
-                                                                         "significant": False}
+    assert top["significant"] and top["perCriterion"]["engagement"] == {
+        "meanDiff": 0.0,
+        "p": None,
+        "significant": False,
+    }
     assert top["ci95"][0] > 0 and top["pBootstrap"] < 0.05
 
 
@@ -281,8 +317,17 @@ def test_the_loser_is_named_second_when_the_paired_test_favours_the_lower_mean()
     assert result["sentences"][0].startswith("B beats A overall by 1.50 points")
 
 
-@pytest.mark.parametrize("p, text", [(0.0004, "p < 0.001"), (0.01, "p = 0.01"), (0.4213, "p = 0.42"),
-                                     (0.0496, "p = 0.0496"), (0.6, "p = 0.60"), (1.0, "p = 1.00")])
+@pytest.mark.parametrize(
+    "p, text",
+    [
+        (0.0004, "p < 0.001"),
+        (0.01, "p = 0.01"),
+        (0.4213, "p = 0.42"),
+        (0.0496, "p = 0.0496"),
+        (0.6, "p = 0.60"),
+        (1.0, "p = 1.00"),
+    ],
+)
 def test_format_p(p, text):
     assert format_p(p) == text
 
@@ -291,18 +336,30 @@ def test_format_p(p, text):
 
 
 def test_no_rows_gives_an_empty_summary():
-    assert dataset_statistics([], CRITERIA) == {"models": {}, "winRates": [], "topTwo": None,
-                                                "sentences": ["no items"]}
+    assert dataset_statistics([], CRITERIA) == {"models": {}, "winRates": [], "topTwo": None, "sentences": ["no items"]}
 
 
 def test_only_failures_are_counted_and_give_no_figures():
     rows = [row(str(i), m, status="failed", score_status="not judged") for i in range(3) for m in ("A", "B")]
     result = dataset_statistics(rows, CRITERIA)
-    assert result["models"]["A"] == {"meanScore": None, "ci95": None, "items": 0, "failed": 3, "unscored": 0,
-                                     "criteria": {"accuracy": None, "engagement": None}}
+    assert result["models"]["A"] == {
+        "meanScore": None,
+        "ci95": None,
+        "items": 0,
+        "failed": 3,
+        "unscored": 0,
+        "criteria": {"accuracy": None, "engagement": None},
+    }
     assert result["topTwo"] is None
-    assert result["winRates"][0] | {} == {"a": "A", "b": "B", "winsA": 0, "winsB": 0, "ties": 0, "items": 0,
-                                          "winRateA": None}
+    assert result["winRates"][0] | {} == {
+        "a": "A",
+        "b": "B",
+        "winsA": 0,
+        "winsB": 0,
+        "ties": 0,
+        "items": 0,
+        "winRateA": None,
+    }
     assert result["sentences"] == ["no model was scored on any item: nothing to compare"]
 
 
@@ -319,7 +376,12 @@ def test_one_item_gives_means_but_no_intervals():
     assert result["models"]["A"]["meanScore"] == 7.62 and result["models"]["A"]["ci95"] is None
     top = result["topTwo"]
     assert (top["items"], top["ci95"], top["pBootstrap"], top["pWilcoxon"], top["significant"]) == (
-        1, None, None, 1.0, False)
+        1,
+        None,
+        None,
+        1.0,
+        False,
+    )
     assert result["sentences"][0] == "no significant difference between A and B overall (p = 1.00, 1 item)"
 
 
@@ -329,14 +391,25 @@ def test_all_ties_and_zero_variance_give_none_not_a_division_by_zero():
     assert result["models"]["A"]["meanScore"] == 7.0 and result["models"]["A"]["ci95"] is None
     top = result["topTwo"]
     assert (top["meanDiff"], top["ci95"], top["pBootstrap"], top["pWilcoxon"], top["significant"]) == (
-        0.0, None, None, None, False)
+        0.0,
+        None,
+        None,
+        None,
+        False,
+    )
     assert result["winRates"][0]["ties"] == 10 and result["winRates"][0]["winRateA"] == 0.5
     assert result["sentences"][0] == "no significant difference between A and B overall (all 10 items tied)"
 
 
 def test_models_never_scored_on_the_same_item_are_not_compared():
-    rows = [scored("1", "A", 8, 7), scored("2", "A", 9, 7), scored("3", "B", 6, 5),
-            row("3", "A", status="failed"), row("1", "B", status="failed"), row("2", "B", status="failed")]
+    rows = [
+        scored("1", "A", 8, 7),
+        scored("2", "A", 9, 7),
+        scored("3", "B", 6, 5),
+        row("3", "A", status="failed"),
+        row("1", "B", status="failed"),
+        row("2", "B", status="failed"),
+    ]
     result = dataset_statistics(rows, CRITERIA)
     assert result["topTwo"]["items"] == 0 and result["topTwo"]["meanDiff"] is None
     assert result["sentences"][0] == "A and B were never both scored on the same item: no comparison overall"
@@ -344,8 +417,11 @@ def test_models_never_scored_on_the_same_item_are_not_compared():
 
 
 def test_a_scored_row_without_a_number_counts_as_unscored_and_dict_scores_are_read():
-    rows = [row("1", "A", None), row("2", "A", float("nan")),
-            row("3", "A", 6.0, scores={"accuracy": {"score": 6, "reason": "ok"}, "engagement": {"score": 5}})]
+    rows = [
+        row("1", "A", None),
+        row("2", "A", float("nan")),
+        row("3", "A", 6.0, scores={"accuracy": {"score": 6, "reason": "ok"}, "engagement": {"score": 5}}),
+    ]
     model = dataset_statistics(rows, CRITERIA)["models"]["A"]
     assert (model["items"], model["unscored"], model["criteria"]) == (1, 2, {"accuracy": 6.0, "engagement": 5.0})
 

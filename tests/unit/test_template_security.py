@@ -79,7 +79,9 @@ def api_events() -> list[tuple[str, str, dict[str, Any]]]:
 def test_there_are_api_methods_and_each_requires_an_api_key() -> None:
     events = api_events()
     assert {(e["Method"].upper(), e["Path"]) for _, _, e in events} >= {
-        ("POST", "/evaluations"), ("GET", "/evaluations/{evaluationId}")}
+        ("POST", "/evaluations"),
+        ("GET", "/evaluations/{evaluationId}"),
+    }
     assert API_PROPS["Auth"]["ApiKeyRequired"] is True
     for function, event_name, props in events:
         assert props["RestApiId"] == {"Ref": API_NAME}, f"{function}.{event_name} is on another API"
@@ -90,8 +92,12 @@ def test_a_usage_plan_throttles_and_rations_each_key() -> None:
     plan = API_PROPS["Auth"]["UsagePlan"]
     assert plan["CreateUsagePlan"] == "PER_API"
     parameters = TEMPLATE["Parameters"]
-    for section, field in (("Throttle", "RateLimit"), ("Throttle", "BurstLimit"), ("Quota", "Limit"),
-                           ("Quota", "Period")):
+    for section, field in (
+        ("Throttle", "RateLimit"),
+        ("Throttle", "BurstLimit"),
+        ("Quota", "Limit"),
+        ("Quota", "Period"),
+    ):
         ref = plan[section][field]["Ref"]
         assert ref in parameters and parameters[ref].get("Default") not in (None, "")
     assert float(parameters["ApiThrottleRateLimit"]["Default"]) > 0
@@ -106,8 +112,9 @@ def test_the_body_is_validated_at_the_gateway_against_the_model() -> None:
     assert schema["additionalProperties"] is False
     # The template carries a copy of the API's schema file: the two must not drift apart.
     schema_file = Path(__file__).parents[2] / "api" / "evaluation-request.schema.json"
-    assert schema == json.loads(schema_file.read_text(encoding="utf-8")), \
+    assert schema == json.loads(schema_file.read_text(encoding="utf-8")), (
         "template.yaml's EvaluationRequest model differs from the schema file: run tools/dev/sync_api_schema.py"
+    )
 
 
 def test_gateway_refusals_say_when_to_retry() -> None:
@@ -160,8 +167,16 @@ def test_no_statement_grants_s3_or_bedrock_on_every_resource() -> None:
 
 
 def test_no_broad_managed_policies_or_bucket_wide_policy_templates() -> None:
-    broad = ("S3CrudPolicy", "S3FullAccessPolicy", "S3ReadPolicy", "S3WritePolicy", "AmazonS3FullAccess",
-             "AmazonBedrockFullAccess", "CloudWatchLogsFullAccess", "AWSStepFunctionsFullAccess")
+    broad = (
+        "S3CrudPolicy",
+        "S3FullAccessPolicy",
+        "S3ReadPolicy",
+        "S3WritePolicy",
+        "AmazonS3FullAccess",
+        "AmazonBedrockFullAccess",
+        "CloudWatchLogsFullAccess",
+        "AWSStepFunctionsFullAccess",
+    )
     for name, resource in RESOURCES.items():
         for policy in resource.get("Properties", {}).get("Policies", []) or []:
             named = policy if isinstance(policy, str) else next(iter(policy)) if isinstance(policy, dict) else ""
@@ -171,8 +186,15 @@ def test_no_broad_managed_policies_or_bucket_wide_policy_templates() -> None:
 
 
 def test_s3_access_is_by_prefix_and_listing_is_the_only_bucket_level_grant() -> None:
-    prefixes = ("/evaluations/*", "/evaluations/*/owner.json", "/checkpoints/answers/*", "/checkpoints/verdicts/*",
-                "/checkpoints/comparisons/*", "/reports/*", "/datasets/*")
+    prefixes = (
+        "/evaluations/*",
+        "/evaluations/*/owner.json",
+        "/checkpoints/answers/*",
+        "/checkpoints/verdicts/*",
+        "/checkpoints/comparisons/*",
+        "/reports/*",
+        "/datasets/*",
+    )
     for name, statement in all_statements():
         actions = [str(a) for a in _as_list(statement["Action"])]
         if not any(a.startswith("s3:") for a in actions):
@@ -187,8 +209,7 @@ def test_s3_access_is_by_prefix_and_listing_is_the_only_bucket_level_grant() -> 
 
 
 def test_bedrock_only_on_the_allowed_models_and_their_profiles() -> None:
-    bedrock = [(n, s) for n, s in all_statements() if any(str(a).startswith("bedrock:") for a in
-                                                          _as_list(s["Action"]))]
+    bedrock = [(n, s) for n, s in all_statements() if any(str(a).startswith("bedrock:") for a in _as_list(s["Action"]))]
     # Batch mode (inference "batch"): BatchJobFunction creates the jobs and watches them (next test).
     assert {n for n, _ in bedrock} == {"InvokeModelFunction", "ScoreFunction", "BatchJobFunction"}
     for name, statement in bedrock:
@@ -201,7 +222,7 @@ def test_bedrock_only_on_the_allowed_models_and_their_profiles() -> None:
         text = json.dumps(statement["Resource"])
         assert "foundation-model/${Models}" in text and "inference-profile/*.${Profiles}" in text, name
         assert "AllowedModelIds" in text
-        assert "inference-profile/*\"" not in text and "inference-profile/*," not in text
+        assert 'inference-profile/*"' not in text and "inference-profile/*," not in text
 
 
 def test_batch_jobs_are_created_on_allowed_models_and_run_by_a_role_only_bedrock_assumes() -> None:
@@ -262,21 +283,32 @@ def test_each_evaluation_belongs_to_the_key_that_created_it() -> None:
 
 def test_the_bucket_is_private_encrypted_and_tls_only() -> None:
     bucket = RESOURCES["EvaluationBucket"]["Properties"]
-    assert all(bucket["PublicAccessBlockConfiguration"][k] is True for k in (
-        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    assert all(
+        bucket["PublicAccessBlockConfiguration"][k] is True
+        for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert any(r["Prefix"] == "checkpoints/" and r["Status"] == "Enabled" and r["ExpirationInDays"] > 0
-               for r in bucket["LifecycleConfiguration"]["Rules"])
+    assert any(
+        r["Prefix"] == "checkpoints/" and r["Status"] == "Enabled" and r["ExpirationInDays"] > 0
+        for r in bucket["LifecycleConfiguration"]["Rules"]
+    )
     (policy,) = of_type("AWS::S3::BucketPolicy").values()
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
-    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*"
-               and {"Fn::GetAtt": ["EvaluationBucket", "Arn"]} in s["Resource"] for s in denies)
+    assert any(
+        s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        and s["Action"] == "s3:*"
+        and {"Fn::GetAtt": ["EvaluationBucket", "Arn"]} in s["Resource"]
+        for s in denies
+    )
     assert any("${EvaluationBucket.Arn}/*" in json.dumps(s["Resource"]) for s in denies)
 
 
 def test_every_checkov_suppression_gives_its_reason() -> None:
-    skips = [(name, skip) for name, r in RESOURCES.items()
-             for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    skips = [
+        (name, skip)
+        for name, r in RESOURCES.items()
+        for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
     assert skips
     for name, skip in skips:
         assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) >= 40, (name, skip)
@@ -284,7 +316,7 @@ def test_every_checkov_suppression_gives_its_reason() -> None:
 
 # --- the expanded template (SAM transform) ---------------------------------------------------------
 
-_TRANSFORM = r'''
+_TRANSFORM = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from bakeoff_offline.template import load_template
@@ -320,7 +352,7 @@ for resource in template["Resources"].values():
         if key in resource.get("Properties", {}):
             resource["Properties"][key] = "s3://bucket/" + key
 print(json.dumps(transform(template, {}, NoManagedPolicies()), default=str))
-'''
+"""
 
 
 @pytest.fixture(scope="module", params=["no-cors", "cors"])
@@ -330,9 +362,13 @@ def expanded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         _missing("samtranslator (aws-sam-cli's venv)")
     script = tmp_path_factory.mktemp("sam") / "transform.py"
     script.write_text(_TRANSFORM)
-    done = subprocess.run([python, str(script), str(ROOT / "tools"), str(ROOT / "template.yaml"), request.param],
-                          capture_output=True, text=True, env=os.environ | {"AWS_DEFAULT_REGION": "us-east-1"},
-                          timeout=300)
+    done = subprocess.run(
+        [python, str(script), str(ROOT / "tools"), str(ROOT / "template.yaml"), request.param],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"AWS_DEFAULT_REGION": "us-east-1"},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout) | {"_cors": request.param == "cors"}
 
@@ -354,7 +390,9 @@ def test_expanded_every_method_requires_a_key(expanded) -> None:
         assert op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
     post = body["paths"]["/evaluations"]["post"]
     assert body["x-amazon-apigateway-request-validators"][post["x-amazon-apigateway-request-validator"]] == {
-        "validateRequestParameters": False, "validateRequestBody": True}
+        "validateRequestParameters": False,
+        "validateRequestBody": True,
+    }
     assert post["requestBody"]["required"] is True
 
 
@@ -387,17 +425,35 @@ def test_checkov_finds_nothing_unsuppressed() -> None:
     checkov = _tool("CHECKOV", ".venv-checkov", "checkov")
     if not checkov:
         _missing("checkov")
-    done = subprocess.run([checkov, "-f", str(ROOT / "template.yaml"), "--framework", "cloudformation",
-                           "--skip-download", "--output", "json", "--quiet", "--compact"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    done = subprocess.run(
+        [
+            checkov,
+            "-f",
+            str(ROOT / "template.yaml"),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     report = json.loads(done.stdout)
     reports = report if isinstance(report, list) else [report]
     failed = [c for r in reports for c in r.get("results", {}).get("failed_checks", [])]
     assert not failed, [(c["check_id"], c["resource"]) for c in failed]
     summary = reports[0]["summary"]
     assert summary["failed"] == 0 and summary["passed"] > 0
-    print(f"checkov: Passed checks: {summary['passed']}, Failed checks: {summary['failed']}, "
-          f"Skipped checks: {summary['skipped']}", file=sys.stderr)
+    print(
+        f"checkov: Passed checks: {summary['passed']}, Failed checks: {summary['failed']}, "
+        f"Skipped checks: {summary['skipped']}",
+        file=sys.stderr,
+    )
 
 
 def test_cfn_lint_passes() -> None:

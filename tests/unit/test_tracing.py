@@ -14,8 +14,10 @@ import pytest
 from bakeoff_offline.template import read_stack
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = ("import json, sys; import bakeoff.observability as o; "
-         "print(json.dumps([o.sdk_tracing_enabled(), 'aws_xray_sdk.core' in sys.modules]))")
+PROBE = (
+    "import json, sys; import bakeoff.observability as o; "
+    "print(json.dumps([o.sdk_tracing_enabled(), 'aws_xray_sdk.core' in sys.modules]))"
+)
 
 
 def _probe(**env: str) -> list[bool]:

@@ -56,8 +56,10 @@ def resolve_run(spec: str, *, reports: Path | None = None, client: Any = None) -
     if client is not None:
         return _fetch(client, spec)
     where = f" under {reports}" if reports is not None else ""
-    raise RunNotFound(f"{spec}: no report{where}; give a report.json, its folder, or --api and --api-key to "
-                      "fetch it from the Bakeoff API")
+    raise RunNotFound(
+        f"{spec}: no report{where}; give a report.json, its folder, or --api and --api-key to "
+        "fetch it from the Bakeoff API"
+    )
 
 
 def _fetch(client: Any, evaluation_id: str) -> dict[str, Any]:
@@ -106,8 +108,9 @@ def _signed(value: float | None, fmt: str = "{:+.2f}") -> str:
 
 def _test(change: Any) -> str:
     if not change.tested:
-        return f"n={change.items}, " + ("no difference" if change.items >= 2 and change.improved == change.worsened == 0
-                                       else "no test")
+        return f"n={change.items}, " + (
+            "no difference" if change.items >= 2 and change.improved == change.worsened == 0 else "no test"
+        )
     p = format_p(change.wilcoxon_p) if change.wilcoxon_p is not None else "p -"
     ci = change.bootstrap_ci
     return f"n={change.items}, Wilcoxon {p}" + (f", CI [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
@@ -116,15 +119,19 @@ def _test(change: Any) -> str:
 def text_lines(comparison: Comparison) -> list[str]:
     """The comparison for a terminal: one line per model and criterion, then flips, costs, latencies."""
     a, b = comparison.a, comparison.b
-    lines = [f"before: {a.evaluation_id}" + (f" ({a.title})" if a.title else ""),
-             f"after:  {b.evaluation_id}" + (f" ({b.title})" if b.title else "")]
+    lines = [
+        f"before: {a.evaluation_id}" + (f" ({a.title})" if a.title else ""),
+        f"after:  {b.evaluation_id}" + (f" ({b.title})" if b.title else ""),
+    ]
     for run, label in ((a, "before"), (b, "after")):
         if run.judge_health_failed:
             lines.append(f"warning: the {label} run's judge health check failed; its scores are doubtful")
     lines.append(f"  {'model':<44}{'criterion':<14}{'before':>8}{'after':>8}{'change':>8}  {'paired test':<44}verdict")
     for c in comparison.changes:
-        lines.append(f"  {comparison.name(c.model_id)[:43]:<44}{c.criterion[:13]:<14}{_num(c.before):>8}"
-                     f"{_num(c.after):>8}{_signed(c.delta):>8}  {_test(c)[:43]:<44}{c.verdict()}")
+        lines.append(
+            f"  {comparison.name(c.model_id)[:43]:<44}{c.criterion[:13]:<14}{_num(c.before):>8}"
+            f"{_num(c.after):>8}{_signed(c.delta):>8}  {_test(c)[:43]:<44}{c.verdict()}"
+        )
     for model_id in comparison.only_a:
         lines.append(f"  only in the before run: {model_id}")
     for model_id in comparison.only_b:
@@ -135,12 +142,18 @@ def text_lines(comparison: Comparison) -> list[str]:
             lines.append(f"  {flip.item_id}: {', '.join(flip.before)} -> {', '.join(flip.after)}")
     for model_id, delta in comparison.cost_delta_usd.items():
         latency = comparison.latency_delta_ms.get(model_id)
-        lines.append(f"  {comparison.name(model_id)[:43]:<44}cost {_signed(delta, '{:+.6f}')} USD, "
-                     f"latency {_signed(latency, '{:+.0f}')} ms")
+        lines.append(
+            f"  {comparison.name(model_id)[:43]:<44}cost {_signed(delta, '{:+.6f}')} USD, "
+            f"latency {_signed(latency, '{:+.0f}')} ms"
+        )
     worse = comparison.worse
     if worse:
-        lines.append("significantly worse: " + ", ".join(f"{comparison.name(c.model_id)} on {c.criterion} "
-                                                         f"({c.delta:+.2f}, {c.figures()})" for c in worse))
+        lines.append(
+            "significantly worse: "
+            + ", ".join(
+                f"{comparison.name(c.model_id)} on {c.criterion} ({c.delta:+.2f}, {c.figures()})" for c in worse
+            )
+        )
     elif not any(c.significant for c in comparison.changes):
         lines.append("no significant change")
     return lines
@@ -153,24 +166,34 @@ def markdown(comparison: Comparison, gate_lines: list[tuple[bool, str]] | None =
     for run, label in ((a, "baseline"), (b, "new")):
         if run.judge_health_failed:
             out.append(f"> :warning: the {label} run's judge health check failed: its scores are doubtful.")
-    out += ["| model | criterion | before | after | change | paired test | verdict |",
-            "|---|---|---:|---:|---:|---|---|"]
+    out += [
+        "| model | criterion | before | after | change | paired test | verdict |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
     for c in comparison.changes:
         verdict = c.verdict()
-        out.append(f"| {_md(comparison.name(c.model_id))} | {c.criterion} | {_num(c.before)} | {_num(c.after)} | "
-                   f"{_signed(c.delta)} | {_test(c)} | {'**' + verdict + '**' if c.significant else verdict} |")
+        out.append(
+            f"| {_md(comparison.name(c.model_id))} | {c.criterion} | {_num(c.before)} | {_num(c.after)} | "
+            f"{_signed(c.delta)} | {_test(c)} | {'**' + verdict + '**' if c.significant else verdict} |"
+        )
     out.append("")
-    costs = [f"{_md(comparison.name(m))}: cost {_signed(d, '{:+.6f}')} USD, latency "
-             f"{_signed(comparison.latency_delta_ms.get(m), '{:+.0f}')} ms"
-             for m, d in comparison.cost_delta_usd.items()]
+    costs = [
+        f"{_md(comparison.name(m))}: cost {_signed(d, '{:+.6f}')} USD, latency "
+        f"{_signed(comparison.latency_delta_ms.get(m), '{:+.0f}')} ms"
+        for m, d in comparison.cost_delta_usd.items()
+    ]
     out += [f"- {line}" for line in costs]
     if comparison.flips:
-        out.append(f"- items whose best model changed: {len(comparison.flips)} "
-                   f"({', '.join(f.item_id for f in comparison.flips[:10])}"
-                   f"{', ...' if len(comparison.flips) > 10 else ''})")
+        out.append(
+            f"- items whose best model changed: {len(comparison.flips)} "
+            f"({', '.join(f.item_id for f in comparison.flips[:10])}"
+            f"{', ...' if len(comparison.flips) > 10 else ''})"
+        )
     if comparison.only_a or comparison.only_b:
-        out.append(f"- only in the baseline: {', '.join(comparison.only_a) or '-'}; only in the new run: "
-                   f"{', '.join(comparison.only_b) or '-'}")
+        out.append(
+            f"- only in the baseline: {', '.join(comparison.only_a) or '-'}; only in the new run: "
+            f"{', '.join(comparison.only_b) or '-'}"
+        )
     if not any(c.significant for c in comparison.changes):
         out.append("- no significant change")
     if gate_lines:
@@ -218,8 +241,11 @@ def prepare_gates(args: argparse.Namespace, request: Any, client: Any = None) ->
     GateCannotHold with every problem when a gate names what the request or baseline lacks."""
     from bakeoff_cli.gates import Gates
 
-    gates = Gates.parse(getattr(args, "min_score", []) or [], getattr(args, "max_regression", []) or [],
-                        allow_unhealthy_judge=getattr(args, "allow_unhealthy_judge", False))
+    gates = Gates.parse(
+        getattr(args, "min_score", []) or [],
+        getattr(args, "max_regression", []) or [],
+        allow_unhealthy_judge=getattr(args, "allow_unhealthy_judge", False),
+    )
     baseline = None
     if getattr(args, "baseline", None):
         try:
@@ -241,8 +267,15 @@ def ranked(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted((m for m in report.get("models") or [] if "rank" in m), key=lambda m: m["rank"])
 
 
-def apply_gates(gates: Any, report: dict[str, Any] | None, ranking: list[Any], baseline: dict[str, Any] | None,
-                out_dir: Path, *, say: Any = print) -> tuple[bool, bool, list[tuple[bool, str]]]:
+def apply_gates(
+    gates: Any,
+    report: dict[str, Any] | None,
+    ranking: list[Any],
+    baseline: dict[str, Any] | None,
+    out_dir: Path,
+    *,
+    say: Any = print,
+) -> tuple[bool, bool, list[tuple[bool, str]]]:
     """Compare with the baseline (printed, and written to OUT/compare.md and compare.json), then the gates.
     Returns (every gate held, the judge health blocked them, the gate lines)."""
     comparison = compare_reports(baseline, report) if baseline is not None and report is not None else None
@@ -256,8 +289,10 @@ def apply_gates(gates: Any, report: dict[str, Any] | None, ranking: list[Any], b
         out_dir.mkdir(parents=True, exist_ok=True)
         text = markdown(comparison, lines)
         (out_dir / "compare.md").write_text(text, encoding="utf-8")
-        (out_dir / "compare.json").write_text(json.dumps(comparison.dump() | {
-            "gates": [{"passed": ok, "line": line} for ok, line in lines]}, indent=2), encoding="utf-8")
+        (out_dir / "compare.json").write_text(
+            json.dumps(comparison.dump() | {"gates": [{"passed": ok, "line": line} for ok, line in lines]}, indent=2),
+            encoding="utf-8",
+        )
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             with open(summary, "a", encoding="utf-8") as fh:

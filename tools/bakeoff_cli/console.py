@@ -64,8 +64,9 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
     for m in report["models"]:
         if m["status"] == "failed":
             error = m["error"]
-            console.print(f"[red]{escape(m['modelId'])} failed:[/red] {escape(error['error'])}: "
-                          f"{escape(error['message'][:300])}")
+            console.print(
+                f"[red]{escape(m['modelId'])} failed:[/red] {escape(error['error'])}: {escape(error['message'][:300])}"
+            )
     dataset = report.get("dataset")
     if dataset:
         console.print(

@@ -70,8 +70,11 @@ class MinScore:
             entry = next((r for r in ranking if r.get("modelId") == self.model), None)
             if entry is None:
                 return False, f"{label}: {self.model} was not scored"
-        value = entry.get("weightedScore") if self.criterion == WEIGHTED else _number(
-            (entry.get("scores") or {}).get(self.criterion))
+        value = (
+            entry.get("weightedScore")
+            if self.criterion == WEIGHTED
+            else _number((entry.get("scores") or {}).get(self.criterion))
+        )
         if value is None:
             return False, f"{label}: {entry['modelId']} has no {self.criterion!r} score"
         return value >= self.minimum, f"{label}: {entry['modelId']} scored {value:g}"
@@ -120,10 +123,14 @@ class Gates:
     allow_unhealthy_judge: bool = False
 
     @classmethod
-    def parse(cls, min_scores: Iterable[str] = (), max_regressions: Iterable[str] = (), *,
-              allow_unhealthy_judge: bool = False) -> Gates:
-        return cls([MinScore.parse(s) for s in min_scores], [MaxRegression.parse(s) for s in max_regressions],
-                   allow_unhealthy_judge)
+    def parse(
+        cls, min_scores: Iterable[str] = (), max_regressions: Iterable[str] = (), *, allow_unhealthy_judge: bool = False
+    ) -> Gates:
+        return cls(
+            [MinScore.parse(s) for s in min_scores],
+            [MaxRegression.parse(s) for s in max_regressions],
+            allow_unhealthy_judge,
+        )
 
     def __bool__(self) -> bool:
         return bool(self.min_scores or self.max_regressions)
@@ -137,38 +144,53 @@ class Gates:
         models = [m for m in request.get("models") or [] if isinstance(m, str)]
         for gate in [*self.min_scores, *self.max_regressions]:
             if gate.criterion not in criteria:
-                problems.append(f"{gate.option} names the criterion {gate.criterion!r}, which the request does not "
-                                f"score; use one of: {', '.join(sorted(criteria))}")
+                problems.append(
+                    f"{gate.option} names the criterion {gate.criterion!r}, which the request does not "
+                    f"score; use one of: {', '.join(sorted(criteria))}"
+                )
             if gate.model is not None and gate.model not in models:
-                problems.append(f"{gate.option} names the model {gate.model!r}, which the request does not run; "
-                                f"use one of: {', '.join(models)}")
+                problems.append(
+                    f"{gate.option} names the model {gate.model!r}, which the request does not run; "
+                    f"use one of: {', '.join(models)}"
+                )
         if baseline is not None:
-            base_criteria = {c.get("name") for c in baseline.get("criteria") or [] if isinstance(c, dict)} | {
-                WEIGHTED}
+            base_criteria = {c.get("name") for c in baseline.get("criteria") or [] if isinstance(c, dict)} | {WEIGHTED}
             base_models = {m.get("modelId") for m in baseline.get("models") or [] if isinstance(m, dict)}
             for gate in self.max_regressions:
                 if gate.criterion in criteria and gate.criterion not in base_criteria:
-                    problems.append(f"--max-regression: the baseline {baseline.get('evaluationId')} has no "
-                                    f"{gate.criterion!r} score to compare with")
+                    problems.append(
+                        f"--max-regression: the baseline {baseline.get('evaluationId')} has no "
+                        f"{gate.criterion!r} score to compare with"
+                    )
                 if gate.model is not None and gate.model in models and gate.model not in base_models:
-                    problems.append(f"--max-regression: the baseline {baseline.get('evaluationId')} did not run "
-                                    f"{gate.model}")
+                    problems.append(
+                        f"--max-regression: the baseline {baseline.get('evaluationId')} did not run {gate.model}"
+                    )
         return problems
 
-    def evaluate(self, report: Mapping[str, Any] | None, ranking: list[Mapping[str, Any]],
-                 comparison: Comparison | None) -> tuple[bool, bool, list[tuple[bool, str]]]:
+    def evaluate(
+        self, report: Mapping[str, Any] | None, ranking: list[Mapping[str, Any]], comparison: Comparison | None
+    ) -> tuple[bool, bool, list[tuple[bool, str]]]:
         """(every gate held, the judge health blocked them, one line per gate check)."""
         lines = [gate.check(ranking) for gate in self.min_scores]
         for gate in self.max_regressions:
-            lines += gate.check(comparison) if comparison is not None else [
-                (False, f"{gate.criterion} drop <= {gate.max_drop:g}: no comparison with the baseline")]
+            lines += (
+                gate.check(comparison)
+                if comparison is not None
+                else [(False, f"{gate.criterion} drop <= {gate.max_drop:g}: no comparison with the baseline")]
+            )
         blocked = False
         if self and not self.allow_unhealthy_judge:
             if report is None:
                 lines.append((False, "judge health unknown (report.json could not be read), so no gate can pass"))
             elif judge_health_failed(report):
                 blocked = True
-                lines.append((False, "judge health: the control check failed (the judge did not score a corrupted "
-                                     "answer below the original), so no gate can pass; --allow-unhealthy-judge "
-                                     "overrides"))
+                lines.append(
+                    (
+                        False,
+                        "judge health: the control check failed (the judge did not score a corrupted "
+                        "answer below the original), so no gate can pass; --allow-unhealthy-judge "
+                        "overrides",
+                    )
+                )
         return all(ok for ok, _ in lines), blocked, lines

@@ -38,7 +38,10 @@ def invoke(args: Namespace) -> int:
     print(json.dumps(body, indent=2))
     if function_error:
         if body.get("errorType") in ("ModelServiceError", "ModelTimeoutError") and not endpoint:
-            print(f"bakeoff: this function calls a model; offline, point it at a Converse endpoint with "
-                  f"{ENDPOINT_VAR}=http://127.0.0.1:PORT (python -m converse_local serve)", file=sys.stderr)
+            print(
+                f"bakeoff: this function calls a model; offline, point it at a Converse endpoint with "
+                f"{ENDPOINT_VAR}=http://127.0.0.1:PORT (python -m converse_local serve)",
+                file=sys.stderr,
+            )
         return 1
     return 0

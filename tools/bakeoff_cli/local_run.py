@@ -249,8 +249,9 @@ def run(args: Namespace) -> int:
     elif gates or baseline is not None:
         from bakeoff_cli.compare import apply_gates, ranked
 
-        held, blocked, _lines = apply_gates(gates, report, ranked(report), baseline, args.out,
-                                            say=lambda line: console.print(escape(line)))
+        held, blocked, _lines = apply_gates(
+            gates, report, ranked(report), baseline, args.out, say=lambda line: console.print(escape(line))
+        )
         code = Exit.UNHEALTHY_JUDGE if blocked else (Exit.OK if held else Exit.REGRESSED)
     if not args.no_open and sys.stdout.isatty() and not os.environ.get("CI"):
         try:

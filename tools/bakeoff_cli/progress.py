@@ -108,18 +108,24 @@ class Progress:
     def _status_lines(self) -> list[str]:
         now = time.time()
         lines = [_call_line(call, now) for call in self.calls] or [
-            f"  {what} ({time.perf_counter() - since:.0f}s)" for what, since in list(self.running.items())]
+            f"  {what} ({time.perf_counter() - since:.0f}s)" for what, since in list(self.running.items())
+        ]
         if self.dataset:
-            lines.append(f"  items scored: {self.done['items']} · answers: {self.done['answers']} ok, "
-                         f"{self.done['failed']} failed")
+            lines.append(
+                f"  items scored: {self.done['items']} · answers: {self.done['answers']} ok, "
+                f"{self.done['failed']} failed"
+            )
         return lines
 
     def __rich__(self) -> Group:
         elapsed = time.perf_counter() - self.started
         lines = self._status_lines() or ["  working …"]
-        return Group(*(Text.from_markup(line) for line in lines),
-                     Text.from_markup(f"  [dim]{elapsed:.0f}s elapsed · {self.done['tokens']} tokens written by "
-                                      f"the candidates so far[/dim]"))
+        return Group(
+            *(Text.from_markup(line) for line in lines),
+            Text.from_markup(
+                f"  [dim]{elapsed:.0f}s elapsed · {self.done['tokens']} tokens written by the candidates so far[/dim]"
+            ),
+        )
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -150,8 +156,9 @@ class Progress:
 
     def on_finish(self, done: Any) -> None:
         if done.function == "BatchJobFunction" and not done.error_type:
-            jobs = ", ".join(f"{escape(j['modelId'])} {j['status']} ({j['records']} records)"
-                             for j in done.result.get("jobs", []))
+            jobs = ", ".join(
+                f"{escape(j['modelId'])} {j['status']} ({j['records']} records)" for j in done.result.get("jobs", [])
+            )
             with self.lock:
                 if jobs != self._batch_seen:
                     self._batch_seen = jobs
@@ -161,10 +168,15 @@ class Progress:
             with self.lock:
                 key = "items" if done.function == "ScoreFunction" else ("failed" if done.error_type else "answers")
                 self.done[key] += 1
-                if not self._live and done.function == "ScoreFunction" and (
-                        self.done["items"] % 10 == 0 or self.done["items"] < 3):
-                    self.say(f"items scored: {self.done['items']} · answers: {self.done['answers']} ok, "
-                             f"{self.done['failed']} failed")
+                if (
+                    not self._live
+                    and done.function == "ScoreFunction"
+                    and (self.done["items"] % 10 == 0 or self.done["items"] < 3)
+                ):
+                    self.say(
+                        f"items scored: {self.done['items']} · answers: {self.done['answers']} ok, "
+                        f"{self.done['failed']} failed"
+                    )
             return
         with self.lock:
             if done.function == "InvokeModelFunction":
@@ -173,11 +185,15 @@ class Progress:
             elif done.function == "ScoreFunction" and not done.error_type:
                 self.running.pop("the judge", None)
                 r = done.result
-                self.say(f"[green]✓[/green] judged: {r.get('scored')} scored, {r.get('unscored')} unscored "
-                         f"({done.seconds:.1f}s)")
+                self.say(
+                    f"[green]✓[/green] judged: {r.get('scored')} scored, {r.get('unscored')} unscored "
+                    f"({done.seconds:.1f}s)"
+                )
             elif done.error_type:
-                self.say(f"[yellow]![/yellow] {escape(done.function)}: {escape(done.error_type)}; the state "
-                         "machine retries it if it can")
+                self.say(
+                    f"[yellow]![/yellow] {escape(done.function)}: {escape(done.error_type)}; the state "
+                    "machine retries it if it can"
+                )
 
     def _model_finished(self, done: Any) -> None:
         model = done.payload.get("modelId", "?")
@@ -197,7 +213,9 @@ class Progress:
         detail = f": {escape(str(message)[:160])}" if message else ""
         allowed = self.retries.allowed(done.error_type) if self.retries else 0
         if self.attempts[model] <= allowed:
-            self.say(f"[yellow]↻[/yellow] {escape(model)}: {escape(done.error_type)}{detail}; retrying "
-                     f"(retry {self.attempts[model]} of {allowed})")
+            self.say(
+                f"[yellow]↻[/yellow] {escape(model)}: {escape(done.error_type)}{detail}; retrying "
+                f"(retry {self.attempts[model]} of {allowed})"
+            )
         else:
             self.say(f"[red]✗[/red] {escape(model)}: {escape(done.error_type)}{detail}; recorded as failed")

@@ -51,7 +51,9 @@ def estimate_command(args: argparse.Namespace) -> int:
         except FileNotFoundError:
             say_error(f"no such file: {args.dataset}")
             return Exit.REFUSED
-        raw = {k: v for k, v in raw.items() if k != "article"} | {"dataset": {"s3Uri": f"s3://local-file/{args.dataset.name}"}}
+        raw = {k: v for k, v in raw.items() if k != "article"} | {
+            "dataset": {"s3Uri": f"s3://local-file/{args.dataset.name}"}
+        }
     elif raw.get("dataset") is not None:
         say_error(f"{args.event} names a dataset in S3: give the same JSONL with --dataset FILE to quote it")
         return Exit.REFUSED
@@ -61,23 +63,32 @@ def estimate_command(args: argparse.Namespace) -> int:
     try:
         if args.dataset is not None:
             items = parse_dataset(body, max_items=settings.MAX_DATASET_ITEMS)
-        evaluation = validate_request(unbudgeted, evaluation_id="quote", created_at="1970-01-01T00:00:00+00:00",
-                                      settings=settings.model_copy(update={"MAX_COST_PER_EVALUATION_USD": 1e12}),
-                                      items=items)
+        evaluation = validate_request(
+            unbudgeted,
+            evaluation_id="quote",
+            created_at="1970-01-01T00:00:00+00:00",
+            settings=settings.model_copy(update={"MAX_COST_PER_EVALUATION_USD": 1e12}),
+            items=items,
+        )
     except (RequestValidationError, BudgetExceededError) as exc:
         print_refusal(type(exc).__name__, exc.details, local=False)
         return Exit.REFUSED_LOCAL
     assume = QuoteAssumptions(
-        tokens_per_minute=(settings.MODEL_TOKENS_PER_MINUTE if args.tokens_per_minute is None
-                           else args.tokens_per_minute),
+        tokens_per_minute=(
+            settings.MODEL_TOKENS_PER_MINUTE if args.tokens_per_minute is None else args.tokens_per_minute
+        ),
         dataset_max_concurrency=args.dataset_concurrency or settings.DATASET_MAX_CONCURRENCY,
-        map_max_concurrency=settings.MAP_MAX_CONCURRENCY, judge_concurrency=score_settings.JUDGE_CONCURRENCY,
-        output_tokens_per_second=args.tokens_per_second)
+        map_max_concurrency=settings.MAP_MAX_CONCURRENCY,
+        judge_concurrency=score_settings.JUDGE_CONCURRENCY,
+        output_tokens_per_second=args.tokens_per_second,
+    )
     articles = [i.article for i in items] if items is not None else [evaluation.request.article]
     result = quote(evaluation.request, evaluation.judge_model_ids, articles, assume)
-    refusals = [f"{name} ${limit:,.2f}" for name, limit in
-                (("budgetUsd", budget), ("MaxCostPerEvaluationUsd", settings.MAX_COST_PER_EVALUATION_USD))
-                if isinstance(limit, int | float) and result.on_demand_usd > limit]
+    refusals = [
+        f"{name} ${limit:,.2f}"
+        for name, limit in (("budgetUsd", budget), ("MaxCostPerEvaluationUsd", settings.MAX_COST_PER_EVALUATION_USD))
+        if isinstance(limit, int | float) and result.on_demand_usd > limit
+    ]
     if args.json:
         print(json.dumps(result.dump() | {"validateWouldRefuse": refusals}, indent=2))
     else:
@@ -101,13 +112,21 @@ def print_quote(q: dict[str, Any], refusals: list[str]) -> None:
     from rich.table import Table
 
     items = q["items"]
-    console.print(f"[bold]Quote[/bold]: {items:,} item(s) x {len(q['models'])} model(s), judged by "
-                  f"{', '.join(q['judges'])} (prices as of {q['pricesAsOf']})")
+    console.print(
+        f"[bold]Quote[/bold]: {items:,} item(s) x {len(q['models'])} model(s), judged by "
+        f"{', '.join(q['judges'])} (prices as of {q['pricesAsOf']})"
+    )
     tokens = Table("model", "role", "calls", "input tokens", "output tokens", "on demand", title="Tokens")
     for line in q["estimate"]["lines"]:
         cost = line.get("costUsd")
-        tokens.add_row(line["modelId"], line["role"], f"{line['calls']:,}", f"{line['inputTokens']:,}",
-                       f"{line['outputTokens']:,}", "unpriced" if cost is None else _usd(cost))
+        tokens.add_row(
+            line["modelId"],
+            line["role"],
+            f"{line['calls']:,}",
+            f"{line['inputTokens']:,}",
+            f"{line['outputTokens']:,}",
+            "unpriced" if cost is None else _usd(cost),
+        )
     tokens.add_row("total", "", "", f"{q['inputTokens']:,}", f"{q['outputTokens']:,}", _usd(q["onDemandUsd"]))
     wide().print(tokens)
     sfn, fn = q["stepFunctions"], q["lambda"]
@@ -115,14 +134,19 @@ def print_quote(q: dict[str, Any], refusals: list[str]) -> None:
     money.add_row("models on demand", _usd(q["onDemandUsd"]))
     money.add_row("models, candidates in batch", _usd(q["batchUsd"]))
     money.add_row("models, judge prompt cached", _usd(q["cachedUsd"]))
-    money.add_row(f"Step Functions, Standard children ({sfn['standardTransitions']:,} transitions)",
-                  _usd(sfn["standardUsd"]))
-    money.add_row(f"Step Functions, Express children ({sfn['expressRequests']:,} requests, "
-                  f"{sfn['expressGbSeconds']:,.1f} GB-s)", _usd(sfn["expressUsd"]))
+    money.add_row(
+        f"Step Functions, Standard children ({sfn['standardTransitions']:,} transitions)", _usd(sfn["standardUsd"])
+    )
+    money.add_row(
+        f"Step Functions, Express children ({sfn['expressRequests']:,} requests, {sfn['expressGbSeconds']:,.1f} GB-s)",
+        _usd(sfn["expressUsd"]),
+    )
     money.add_row(f"Lambda ({fn['invocations']:,.0f} invocations, {fn['gbSeconds']:,.1f} GB-s)", _usd(fn["usd"]))
     wide().print(money)
-    console.print(f"Wall time: about [bold]{_duration(q['wallSeconds'])}[/bold] ({q['concurrency']} item(s) at "
-                  f"once, {q['itemSeconds']:.0f} s an item; bound by {q['wallBound']})")
+    console.print(
+        f"Wall time: about [bold]{_duration(q['wallSeconds'])}[/bold] ({q['concurrency']} item(s) at "
+        f"once, {q['itemSeconds']:.0f} s an item; bound by {q['wallBound']})"
+    )
     if q.get("unpriced"):
         console.print(f"[yellow]No price for {', '.join(q['unpriced'])}: not in the totals.[/yellow]")
     for refusal in refusals:

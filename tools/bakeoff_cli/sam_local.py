@@ -24,8 +24,11 @@ from bakeoff_cli.paths import project_root
 
 OVERLAY_NAME = "template.local-endpoints.yaml"
 # boto3's per-service endpoint variables, by the names `--endpoint` takes.
-ENDPOINT_VARIABLES = {"s3": "AWS_ENDPOINT_URL_S3", "bedrock-runtime": "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
-                      "stepfunctions": "AWS_ENDPOINT_URL_SFN"}
+ENDPOINT_VARIABLES = {
+    "s3": "AWS_ENDPOINT_URL_S3",
+    "bedrock-runtime": "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "stepfunctions": "AWS_ENDPOINT_URL_SFN",
+}
 
 
 def function_environments(root: Path, bucket: str, endpoints: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -39,8 +42,12 @@ def function_environments(root: Path, bucket: str, endpoints: dict[str, str]) ->
 def endpoint_template(built_template: Path, names: list[str]) -> Path:
     """Write the built template with ``names`` declared as (empty) variables of every function."""
     template: dict[str, Any] = yaml.safe_load(built_template.read_text(encoding="utf-8"))
-    variables = template.setdefault("Globals", {}).setdefault("Function", {}).setdefault(
-        "Environment", {}).setdefault("Variables", {})
+    variables = (
+        template.setdefault("Globals", {})
+        .setdefault("Function", {})
+        .setdefault("Environment", {})
+        .setdefault("Variables", {})
+    )
     for name in names:
         variables.setdefault(name, "")
     target = built_template.with_name(OVERLAY_NAME)
@@ -68,8 +75,14 @@ def built_architecture(built_template: Path) -> str | None:
     """The architecture the build was made for: ``sam build`` writes the resolved BuildArchitecture of
     the layer into the built template (the functions' ``Architectures`` stay a parameter reference)."""
     template = yaml.safe_load(built_template.read_text(encoding="utf-8"))
-    return next((r.get("Metadata", {}).get("BuildArchitecture") for r in template.get("Resources", {}).values()
-                 if r.get("Type") == "AWS::Serverless::LayerVersion"), None)
+    return next(
+        (
+            r.get("Metadata", {}).get("BuildArchitecture")
+            for r in template.get("Resources", {}).values()
+            if r.get("Type") == "AWS::Serverless::LayerVersion"
+        ),
+        None,
+    )
 
 
 def write_env_vars(root: Path, bucket: str, endpoints: dict[str, str], out: Path) -> Path:
@@ -110,7 +123,9 @@ def sam_env(args: Namespace) -> int:
         print(f"bucket {args.bucket} at {s3_url}: {count} object(s) from events/bucket/")
     architecture = built_architecture(build_dir / "template.yaml")
     override = f" --parameter-overrides Architecture={architecture}" if architecture else ""
-    print(f"wrote {env_file} and {template}; then, e.g.:\n"
-          f"  sam local invoke ValidateFunction -t {template}{override} --env-vars {env_file} "
-          f"-e events/validate/valid.json [--invoke-image bakeoff/lambda-python:3.12 --skip-pull-image]")
+    print(
+        f"wrote {env_file} and {template}; then, e.g.:\n"
+        f"  sam local invoke ValidateFunction -t {template}{override} --env-vars {env_file} "
+        f"-e events/validate/valid.json [--invoke-image bakeoff/lambda-python:3.12 --skip-pull-image]"
+    )
     return 0

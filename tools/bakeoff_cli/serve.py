@@ -52,8 +52,11 @@ def parameter_overrides(root: Path, pairs: list[str]) -> dict[str, Any]:
 def _print_access(line: AccessLogLine) -> None:
     # The access log API Gateway would write: who (key name, never the key), what, how it ended.
     extra = f" {line.gateway_error}" if line.gateway_error else ""
-    print(f"{line.method} {line.path} {line.status}{extra} key={line.key_name or '-'} "
-          f"{line.seconds * 1000:.0f}ms", file=sys.stderr, flush=True)
+    print(
+        f"{line.method} {line.path} {line.status}{extra} key={line.key_name or '-'} {line.seconds * 1000:.0f}ms",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def local_parameters() -> dict[str, Any]:
@@ -69,8 +72,9 @@ def installed_local_models() -> list[str]:
     return [model_id for model_id in catalog.MODELS if catalog.is_installed(model_id)]
 
 
-def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = None,
-          stop: threading.Event | None = None) -> int:
+def serve(
+    args: argparse.Namespace, *, ready: Callable[[str], None] | None = None, stop: threading.Event | None = None
+) -> int:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set, for callers running this in a thread).
 
     Without ``--converse-url`` (or AWS_ENDPOINT_URL_BEDROCK_RUNTIME), the installed local models answer,
@@ -89,12 +93,18 @@ def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = Non
         return 2
     models = [] if converse_url else installed_local_models()
     if not converse_url and not models:
-        print("bakeoff local serve: no local model is installed (`make demo` installs them); or give "
-              "--converse-url URL of a Converse endpoint", file=sys.stderr)
+        print(
+            "bakeoff local serve: no local model is installed (`make demo` installs them); or give "
+            "--converse-url URL of a Converse endpoint",
+            file=sys.stderr,
+        )
         return 2
     if args.host not in _LOOPBACK:
-        print(f"bakeoff local serve: listening on {args.host}, reachable from other machines; the API keys "
-              "are all that stands between them and your model endpoint", file=sys.stderr)
+        print(
+            f"bakeoff local serve: listening on {args.host}, reachable from other machines; the API keys "
+            "are all that stands between them and your model endpoint",
+            file=sys.stderr,
+        )
 
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -104,8 +114,9 @@ def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = Non
     with contextlib.ExitStack() as resources:
         if not converse_url:
             # Loaded on first use, so the API is up at once; a dead model server stops the API.
-            endpoint = LocalEndpoint(models, preload=False, on_death=lambda message: (deaths.append(message),
-                                                                                      stop.set()))
+            endpoint = LocalEndpoint(
+                models, preload=False, on_death=lambda message: (deaths.append(message), stop.set())
+            )
             try:
                 converse_url = endpoint.__enter__()
             except EndpointError as exc:
@@ -120,22 +131,35 @@ def serve(args: argparse.Namespace, *, ready: Callable[[str], None] | None = Non
     return 0
 
 
-def _serve(args: argparse.Namespace, root: Path, parameters: dict[str, Any], converse_url: str,
-           ready: Callable[[str], None] | None, stop: threading.Event) -> None:
+def _serve(
+    args: argparse.Namespace,
+    root: Path,
+    parameters: dict[str, Any],
+    converse_url: str,
+    ready: Callable[[str], None] | None,
+    stop: threading.Event,
+) -> None:
     from bakeoff_offline.stack import OfflineStack
 
     scale = float(getattr(args, "retry_time_scale", 1.0) or 1.0)
-    with OfflineStack(root, parameters=parameters, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": converse_url},
-                      retry_time_scale=scale, state_dir=getattr(args, "state_dir", None)) as offline:
+    with OfflineStack(
+        root,
+        parameters=parameters,
+        env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": converse_url},
+        retry_time_scale=scale,
+        state_dir=getattr(args, "state_dir", None),
+    ) as offline:
         config = load_config(offline.stack, api_keys=args.api_key, config_file=args.config)
         api = LocalApi.for_offline_stack(offline, config, host=args.host, port=args.port)
         api.on_access.append(_print_access)
         with api:
             for key in config.keys:
                 quota = f"{key.quota_limit}/{key.quota_period}" if key.quota_limit else "no quota"
-                print(f"key {key.name} (apiKeyId {key.key_id}): {key.rate_limit:g} req/s, "
-                      f"burst {key.burst_limit}, {quota}",
-                      file=sys.stderr)
+                print(
+                    f"key {key.name} (apiKeyId {key.key_id}): {key.rate_limit:g} req/s, "
+                    f"burst {key.burst_limit}, {quota}",
+                    file=sys.stderr,
+                )
             print(f"READY {api.url}", flush=True)
             if ready:
                 ready(api.url)

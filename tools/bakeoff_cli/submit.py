@@ -39,7 +39,11 @@ from bakeoff_cli.exit_codes import Exit
 # The names this module has always used, kept for scripts and tests that import them.
 EXIT_OK, EXIT_GATE, EXIT_REFUSED, EXIT_FAILED = Exit.OK, Exit.GATE_FAILED, Exit.REFUSED, Exit.CRASHED
 EXIT_MODEL_ERRORS, EXIT_TIMEOUT, EXIT_NO_ANSWERS, EXIT_NOT_JUDGED = (
-    Exit.MODEL_ERRORS, Exit.TIMED_OUT, Exit.NO_ANSWERS, Exit.NOT_JUDGED)
+    Exit.MODEL_ERRORS,
+    Exit.TIMED_OUT,
+    Exit.NO_ANSWERS,
+    Exit.NOT_JUDGED,
+)
 DONE = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_POLL_SECONDS = 20.0
 USER_AGENT = "bakeoff-submit/1"
@@ -59,9 +63,17 @@ class ApiClient:
         data = dump_utf8(body) if body is not None else None
         delay = 1.0
         for attempt in range(1, self.attempts + 1):
-            req = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
-                "x-api-key": self.api_key, "content-type": "application/json", "accept": "application/json",
-                "user-agent": USER_AGENT})
+            req = urllib.request.Request(
+                self.base_url + path,
+                data=data,
+                method=method,
+                headers={
+                    "x-api-key": self.api_key,
+                    "content-type": "application/json",
+                    "accept": "application/json",
+                    "user-agent": USER_AGENT,
+                },
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - https or local
                     return resp.status, _json(resp.read())
@@ -178,11 +190,14 @@ def _step_summary(status: dict[str, Any], gate_lines: list[str]) -> None:
     if not path:
         return
     summary = status.get("summary") or {}
-    lines = [f"### Bakeoff {status['evaluationId']}: {status['status']}", "",
-             "| rank | model | weighted | cost |", "|---|---|---|---|"]
+    lines = [
+        f"### Bakeoff {status['evaluationId']}: {status['status']}",
+        "",
+        "| rank | model | weighted | cost |",
+        "|---|---|---|---|",
+    ]
     for row in summary.get("ranking") or []:
-        lines.append(f"| {row['rank']} | `{row['modelId']}` | {row.get('weightedScore')} "
-                     f"| {row.get('costUsd')} |")
+        lines.append(f"| {row['rank']} | `{row['modelId']}` | {row.get('weightedScore')} | {row.get('costUsd')} |")
     lines += [""] + [f"- {line}" for line in gate_lines] + [""]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
@@ -247,8 +262,11 @@ def submit(args: argparse.Namespace) -> int:
         # Nothing was scored: no gate can hold, and without gates this is still no result to pass on.
         answered = summary.get("unscored") or []
         code = EXIT_NOT_JUDGED if answered else EXIT_NO_ANSWERS
-        _say("the judge scored none of the answers: no ranking" if answered
-             else "nothing answered: every candidate model failed")
+        _say(
+            "the judge scored none of the answers: no ranking"
+            if answered
+            else "nothing answered: every candidate model failed"
+        )
         _step_summary(final, ["no model was scored"])
         return code
     report = _saved_report(saved)

@@ -42,8 +42,13 @@ from bakeoff_offline.loopback import LoopbackServer
 
 ENDPOINT_VAR = "AWS_ENDPOINT_URL_BEDROCK"
 TERMINAL = ("Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired")
-RETRYABLE = ("ThrottlingException", "ServiceUnavailableException", "InternalServerException",
-             "ModelNotReadyException", "ModelTimeoutException")
+RETRYABLE = (
+    "ThrottlingException",
+    "ServiceUnavailableException",
+    "InternalServerException",
+    "ModelNotReadyException",
+    "ModelTimeoutException",
+)
 
 
 class ApiError(Exception):
@@ -65,8 +70,17 @@ class LocalBatchJobs:
     """The jobs and their runners. ``s3`` and ``runtime`` are boto3 clients (S3 holding the records and
     results; ``bedrock-runtime`` answering them); ``concurrency`` records of a job are in flight at once."""
 
-    def __init__(self, *, s3: Any, runtime: Any, region: str, account: str, state_dir: Path | None = None,
-                 min_records: int = 100, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        runtime: Any,
+        region: str,
+        account: str,
+        state_dir: Path | None = None,
+        min_records: int = 100,
+        concurrency: int = 4,
+    ) -> None:
         self._s3, self._runtime = s3, runtime
         self._region, self._account = region, account
         self._state_dir = Path(state_dir) if state_dir else None
@@ -93,20 +107,34 @@ class LocalBatchJobs:
             if any(j["jobName"] == body["jobName"] for j in self.jobs.values()):
                 raise ApiError(400, "ValidationException", f"a job named {body['jobName']} already exists")
         if body.get("modelInvocationType", "InvokeModel") != "Converse":
-            raise ApiError(400, "ValidationException", "this local batch service runs Converse jobs only "
-                                                       "(modelInvocationType: Converse)")
+            raise ApiError(
+                400,
+                "ValidationException",
+                "this local batch service runs Converse jobs only (modelInvocationType: Converse)",
+            )
         records = self._read_records(body["inputDataConfig"]["s3InputDataConfig"]["s3Uri"])
         if len(records) < self.min_records:
-            raise ApiError(400, "ValidationException", f"The number of records in the input ({len(records)}) is "
-                                                       f"less than the minimum of {self.min_records} for a batch "
-                                                       "inference job.")
+            raise ApiError(
+                400,
+                "ValidationException",
+                f"The number of records in the input ({len(records)}) is "
+                f"less than the minimum of {self.min_records} for a batch "
+                "inference job.",
+            )
         job_id = secrets.token_hex(6)
         job = {
             "jobArn": f"arn:aws:bedrock:{self._region}:{self._account}:model-invocation-job/{job_id}",
-            "jobName": body["jobName"], "modelId": body["modelId"], "clientRequestToken": token or job_id,
-            "roleArn": body["roleArn"], "status": "Submitted", "message": "", "submitTime": _now(),
-            "lastModifiedTime": _now(), "inputDataConfig": body["inputDataConfig"],
-            "outputDataConfig": body["outputDataConfig"], "modelInvocationType": "Converse",
+            "jobName": body["jobName"],
+            "modelId": body["modelId"],
+            "clientRequestToken": token or job_id,
+            "roleArn": body["roleArn"],
+            "status": "Submitted",
+            "message": "",
+            "submitTime": _now(),
+            "lastModifiedTime": _now(),
+            "inputDataConfig": body["inputDataConfig"],
+            "outputDataConfig": body["outputDataConfig"],
+            "modelInvocationType": "Converse",
             "timeoutDurationInHours": body.get("timeoutDurationInHours", 24),
             "inputName": body["inputDataConfig"]["s3InputDataConfig"]["s3Uri"].rstrip("/").rsplit("/", 1)[-1],
             "records": records,
@@ -225,10 +253,14 @@ class LocalBatchJobs:
         lines = list(self._results[job_id].values())
         ok = [line for line in lines if "modelOutput" in line]
         usage = [line["modelOutput"].get("usage") or {} for line in ok]
-        manifest = {"totalRecordCount": len(job["records"]), "processedRecordCount": len(lines),
-                    "successRecordCount": len(ok), "errorRecordCount": len(lines) - len(ok),
-                    "inputTokenCount": sum(u.get("inputTokens", 0) for u in usage),
-                    "outputTokenCount": sum(u.get("outputTokens", 0) for u in usage)}
+        manifest = {
+            "totalRecordCount": len(job["records"]),
+            "processedRecordCount": len(lines),
+            "successRecordCount": len(ok),
+            "errorRecordCount": len(lines) - len(ok),
+            "inputTokenCount": sum(u.get("inputTokens", 0) for u in usage),
+            "outputTokenCount": sum(u.get("outputTokens", 0) for u in usage),
+        }
         body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
         self._s3.put_object(Bucket=bucket, Key=f"{folder}{job['inputName']}.out", Body=body)
         self._s3.put_object(Bucket=bucket, Key=f"{folder}manifest.json.out", Body=json.dumps(manifest).encode())
@@ -291,7 +323,7 @@ class LocalBatchServer(LoopbackServer):
                 prefix = "/model-invocation-job"
                 if not path.startswith(prefix):
                     raise ApiError(404, "UnknownOperationException", f"no route {self.path}")
-                return path[len(prefix):].strip("/"), self.command
+                return path[len(prefix) :].strip("/"), self.command
 
             def _handle(self) -> None:
                 try:

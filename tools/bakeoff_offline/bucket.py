@@ -16,7 +16,8 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
         out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "NoncurrentVersionExpiration" in rule:
         out["NoncurrentVersionExpiration"] = {
-            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
     return out
 
 
@@ -27,12 +28,15 @@ def provision_bucket(s3: Any, stack: Stack) -> dict[str, Any]:
     props = resource.get("Properties", {})
     s3.create_bucket(Bucket=stack.bucket_name)
     if "BucketEncryption" in props:
-        rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
-                 for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+        rules = [
+            {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+            for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
         s3.put_bucket_encryption(Bucket=stack.bucket_name, ServerSideEncryptionConfiguration={"Rules": rules})
     if "PublicAccessBlockConfiguration" in props:
-        s3.put_public_access_block(Bucket=stack.bucket_name,
-                                   PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        s3.put_public_access_block(
+            Bucket=stack.bucket_name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
     if "OwnershipControls" in props:
         s3.put_bucket_ownership_controls(Bucket=stack.bucket_name, OwnershipControls=props["OwnershipControls"])
     if "VersioningConfiguration" in props:
@@ -40,7 +44,8 @@ def provision_bucket(s3: Any, stack: Stack) -> dict[str, Any]:
     if "LifecycleConfiguration" in props:
         s3.put_bucket_lifecycle_configuration(
             Bucket=stack.bucket_name,
-            LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]})
+            LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]},
+        )
     # The bucket policy (deny non-TLS) is not applied: moto treats every in-process request as
     # insecure transport and would deny them all. tests/unit/test_template_security.py checks it.
     return props
@@ -125,8 +130,11 @@ class WriteThrough:
         return hook
 
     def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if self.folder is not None and params.get("Bucket") == self.bucket \
-                and str(params.get("Key", "")).startswith(self.prefix):
+        if (
+            self.folder is not None
+            and params.get("Bucket") == self.bucket
+            and str(params.get("Key", "")).startswith(self.prefix)
+        ):
             context["bakeoff_write_through"] = (self.folder, self.bucket, params["Key"])
 
     def _after(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:

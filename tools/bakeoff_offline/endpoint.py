@@ -50,8 +50,15 @@ def death_message(returncode: int, stderr_tail: str) -> str:
 class LocalEndpoint:
     """``with LocalEndpoint(models) as url:`` a Converse endpoint serving those local models."""
 
-    def __init__(self, model_ids: Iterable[str], *, faults: Path | None = None, preload: bool = True,
-                 startup_timeout: float = 900, on_death: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        model_ids: Iterable[str],
+        *,
+        faults: Path | None = None,
+        preload: bool = True,
+        startup_timeout: float = 900,
+        on_death: Callable[[str], None] | None = None,
+    ) -> None:
         """``on_death(message)`` is called (from a watcher thread) if the server exits while in use: a
         crashed server never comes back, so the caller should stop at once rather than retry."""
         self.model_ids = list(dict.fromkeys(model_ids))
@@ -71,8 +78,9 @@ class LocalEndpoint:
             cmd.append("--preload")
         if self.faults:
             cmd += ["--faults", str(self.faults)]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env=os.environ.copy())
+        self.process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
+        )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         ready = threading.Event()
         line_box: list[str] = []

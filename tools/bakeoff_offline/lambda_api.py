@@ -100,19 +100,24 @@ class LambdaInvokeServer(LoopbackServer):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 function = server.find(unquote(parts[2]))
                 if function is None:
-                    return self._send(404, {"Message": f"Function not found: {unquote(parts[2])}"},
-                                      error_type="ResourceNotFoundException")
+                    return self._send(
+                        404,
+                        {"Message": f"Function not found: {unquote(parts[2])}"},
+                        error_type="ResourceNotFoundException",
+                    )
                 try:
                     payload = json.loads(body) if body else {}
                 except ValueError as exc:
-                    return self._send(400, {"message": f"payload is not JSON: {exc}"},
-                                      error_type="InvalidRequestContentException")
+                    return self._send(
+                        400, {"message": f"payload is not JSON: {exc}"}, error_type="InvalidRequestContentException"
+                    )
                 status_body, function_error = server.invoke(function, payload)
                 headers = {"X-Amz-Function-Error": function_error} if function_error else {}
                 self._send(200, status_body, extra=headers | {"X-Amz-Executed-Version": "$LATEST"})
 
-            def _send(self, status: int, body: Any, error_type: str | None = None,
-                      extra: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: Any, error_type: str | None = None, extra: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(body, default=str).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -138,9 +143,13 @@ class LambdaInvokeServer(LoopbackServer):
             return {"errorMessage": self.refusing, "errorType": "ExecutionAborted", "stackTrace": []}, "Unhandled"
         for listener in self.on_start:
             listener(function.name, payload)
-        context = LambdaContext(function_name=function.name, invoked_function_arn=function.arn,
-                                memory_limit_in_mb=function.memory, timeout_seconds=function.timeout,
-                                aws_request_id=str(uuid.uuid4()))
+        context = LambdaContext(
+            function_name=function.name,
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory,
+            timeout_seconds=function.timeout,
+            aws_request_id=str(uuid.uuid4()),
+        )
         started = time.perf_counter()
         try:
             result, error_type = function.handler(payload, context), None
@@ -148,11 +157,16 @@ class LambdaInvokeServer(LoopbackServer):
         except Exception as exc:  # the runtime's contract: report, never crash the server
             result, error_type = None, type(exc).__name__
             body, function_error = error_payload(exc), "Unhandled"
-        done = Invocation(function.name, payload, result if error_type is None else body, error_type,
-                          time.perf_counter() - started, started)
+        done = Invocation(
+            function.name,
+            payload,
+            result if error_type is None else body,
+            error_type,
+            time.perf_counter() - started,
+            started,
+        )
         with self._lock:
             self.invocations.append(done)
         for listener in self.on_finish:
             listener(done)
         return body, function_error
-

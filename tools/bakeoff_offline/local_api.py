@@ -81,7 +81,8 @@ class KeyPolicy:
             shown = self.value if len(self.value) <= 4 else self.value[:2] + "…"
             raise ValueError(
                 f"API key {self.name!r} ({shown!r}, {len(self.value)} characters) is too short: API Gateway "
-                "keys need at least 20 characters, e.g. --api-key \"$(openssl rand -hex 16)\"")
+                'keys need at least 20 characters, e.g. --api-key "$(openssl rand -hex 16)"'
+            )
         if self.rate_limit <= 0 or self.burst_limit < 1:
             raise ValueError(f"API key {self.name!r}: rateLimit must be > 0 and burstLimit >= 1")
         if self.quota_period not in QUOTA_PERIODS:
@@ -114,8 +115,11 @@ def usage_plan_defaults(stack: Stack) -> dict[str, Any]:
         return {
             "rateLimit": float(stack.resolve(throttle.get("RateLimit", 10))),
             "burstLimit": int(stack.resolve(throttle.get("BurstLimit", 20))),
-            "quota": ({"limit": int(stack.resolve(quota["Limit"])),
-                       "period": str(stack.resolve(quota.get("Period", "DAY")))} if quota else None),
+            "quota": (
+                {"limit": int(stack.resolve(quota["Limit"])), "period": str(stack.resolve(quota.get("Period", "DAY")))}
+                if quota
+                else None
+            ),
         }
     raise ValueError("template.yaml has no AWS::Serverless::Api")
 
@@ -123,9 +127,9 @@ def usage_plan_defaults(stack: Stack) -> dict[str, Any]:
 def load_config(stack: Stack, *, api_keys: list[str], config_file: Path | None = None) -> GatewayConfig:
     """Keys from ``--api-key`` (the template's usage plan) and from a JSON file, which may override it::
 
-        {"defaults": {"rateLimit": 1, "burstLimit": 5, "quota": {"limit": 1000, "period": "DAY"}},
-         "keys": [{"name": "ci", "value": "<at least 20 characters>", "rateLimit": 2}],
-         "validateBody": true}
+    {"defaults": {"rateLimit": 1, "burstLimit": 5, "quota": {"limit": 1000, "period": "DAY"}},
+     "keys": [{"name": "ci", "value": "<at least 20 characters>", "rateLimit": 2}],
+     "validateBody": true}
     """
     file: dict[str, Any] = json.loads(config_file.read_text(encoding="utf-8")) if config_file else {}
     defaults = usage_plan_defaults(stack) | file.get("defaults", {})
@@ -133,16 +137,21 @@ def load_config(stack: Stack, *, api_keys: list[str], config_file: Path | None =
     def policy(entry: dict[str, Any], index: int) -> KeyPolicy:
         spec = defaults | entry
         quota = spec.get("quota")
-        return KeyPolicy(name=str(spec.get("name") or f"key{index + 1}"), value=str(spec["value"]),
-                         rate_limit=float(spec["rateLimit"]), burst_limit=int(spec["burstLimit"]),
-                         quota_limit=int(quota["limit"]) if quota else None,
-                         quota_period=str(quota.get("period", "DAY")) if quota else "DAY")
+        return KeyPolicy(
+            name=str(spec.get("name") or f"key{index + 1}"),
+            value=str(spec["value"]),
+            rate_limit=float(spec["rateLimit"]),
+            burst_limit=int(spec["burstLimit"]),
+            quota_limit=int(quota["limit"]) if quota else None,
+            quota_period=str(quota.get("period", "DAY")) if quota else "DAY",
+        )
 
     entries = [{"value": v} for v in api_keys] + list(file.get("keys", []))
     keys = [policy(entry, i) for i, entry in enumerate(entries)]
     if not keys:
-        raise ValueError("no API key configured (give --api-key KEY or a --config file with keys): "
-                         "the API does not run open")
+        raise ValueError(
+            "no API key configured (give --api-key KEY or a --config file with keys): the API does not run open"
+        )
     if len({k.value for k in keys}) != len(keys):
         raise ValueError("the same API key value is configured twice")
     return GatewayConfig(keys=keys, validate_body=bool(file.get("validateBody", True)))
@@ -183,8 +192,12 @@ def quota_window(period: str, now: datetime) -> tuple[datetime, datetime]:
 class UsagePlan:
     """Throttle and quota state for every key; thread-safe."""
 
-    def __init__(self, config: GatewayConfig, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._buckets = {k.value: TokenBucket(k.rate_limit, k.burst_limit, clock) for k in config.keys}
         self._used: dict[tuple[str, datetime], int] = {}
         self._wall = wall
@@ -222,9 +235,12 @@ def _join(base: str, name: str) -> str:
 
 # JSON-schema size rule -> how its message reads: "at most 5 items (got 6)".
 _SIZE_RULES = {
-    "maxLength": ("at most", "characters"), "minLength": ("at least", "characters"),
-    "maxItems": ("at most", "items"), "minItems": ("at least", "items"),
-    "maxProperties": ("at most", "entries"), "minProperties": ("at least", "entries"),
+    "maxLength": ("at most", "characters"),
+    "minLength": ("at least", "characters"),
+    "maxItems": ("at most", "items"),
+    "minItems": ("at least", "items"),
+    "maxProperties": ("at most", "entries"),
+    "minProperties": ("at least", "entries"),
 }
 
 
@@ -268,8 +284,11 @@ def schema_errors(validator: Any, value: Any) -> list[dict[str, str]]:
             patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
             for name in error.instance:
                 if name not in known and not any(p.search(name) for p in patterns):
-                    hint = ("unknown field (check its spelling; fields are camelCase)" if not patterns
-                            else "not a valid name here")
+                    hint = (
+                        "unknown field (check its spelling; fields are camelCase)"
+                        if not patterns
+                        else "not a valid name here"
+                    )
                     out.append({"field": _join(base, str(name)), "message": hint})
         else:
             out.append({"field": base or "(body)", "message": _message(error)})
@@ -321,8 +340,11 @@ class Route:
 
 
 def routes_from_template(stack: Stack) -> list[Route]:
-    apis = {name: r["Properties"] for name, r in stack.template["Resources"].items()
-            if r.get("Type") == "AWS::Serverless::Api"}
+    apis = {
+        name: r["Properties"]
+        for name, r in stack.template["Resources"].items()
+        if r.get("Type") == "AWS::Serverless::Api"
+    }
     routes: list[Route] = []
     for name, resource in stack.template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -358,8 +380,17 @@ class AccessLogLine:
 class LocalApi(LoopbackServer):
     """API Gateway in front of the API function, offline. ``functions`` maps logical ID → handler."""
 
-    def __init__(self, stack: Stack, functions: dict[str, Handler], config: GatewayConfig, *, s3: Any,
-                 credentials: Credentials, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        functions: dict[str, Handler],
+        config: GatewayConfig,
+        *,
+        s3: Any,
+        credentials: Credentials,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         from jsonschema import Draft4Validator
 
         self.stack = stack
@@ -386,8 +417,9 @@ class LocalApi(LoopbackServer):
         self._listen(_Handler, host, port, "local-api")
 
     @classmethod
-    def for_offline_stack(cls, offline: Any, config: GatewayConfig, *, host: str = "127.0.0.1",
-                          port: int = 0) -> LocalApi:
+    def for_offline_stack(
+        cls, offline: Any, config: GatewayConfig, *, host: str = "127.0.0.1", port: int = 0
+    ) -> LocalApi:
         """In front of a started ``OfflineStack``: its handlers (imported with their template
         environment) behind the gateway, its moto S3 behind the presigned-URL relay, which checks
         signatures with the credentials the stack gives every function."""
@@ -395,8 +427,15 @@ class LocalApi(LoopbackServer):
 
         frozen = boto3.Session().get_credentials().get_frozen_credentials()
         functions = {name: fn.handler for name, fn in offline.lambda_server.functions.items()}
-        return cls(offline.stack, functions, config, s3=offline.s3, host=host, port=port,
-                   credentials=Credentials(frozen.access_key, frozen.secret_key))
+        return cls(
+            offline.stack,
+            functions,
+            config,
+            s3=offline.s3,
+            host=host,
+            port=port,
+            credentials=Credentials(frozen.access_key, frozen.secret_key),
+        )
 
     # --- one request ------------------------------------------------------------------------
 
@@ -416,21 +455,35 @@ class LocalApi(LoopbackServer):
         http.end_headers()
         if method != "HEAD":
             http.wfile.write(data)
-        line = AccessLogLine(method, urlsplit(http.path).path, status, key.name if key else None,
-                             gateway_error, time.perf_counter() - started)
+        line = AccessLogLine(
+            method,
+            urlsplit(http.path).path,
+            status,
+            key.name if key else None,
+            gateway_error,
+            time.perf_counter() - started,
+        )
         for listener in self.on_access:
             listener(line)
 
-    def _gateway(self, status: int, message: str, error_type: str, response_type: str,
-                 headers: dict[str, str] | None = None, errors: list[dict[str, str]] | None = None,
-                 key: KeyPolicy | None = None) -> tuple[int, dict[str, str], Any, KeyPolicy | None, str]:
+    def _gateway(
+        self,
+        status: int,
+        message: str,
+        error_type: str,
+        response_type: str,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        key: KeyPolicy | None = None,
+    ) -> tuple[int, dict[str, str], Any, KeyPolicy | None, str]:
         body: dict[str, Any] = {"message": message}
         if errors is not None:
             body["errors"] = errors
         return status, {"x-amzn-ErrorType": error_type} | (headers or {}), body, key, response_type
 
-    def _answer(self, http: BaseHTTPRequestHandler, method: str) -> tuple[int, dict[str, str], Any,
-                                                                          KeyPolicy | None, str | None]:
+    def _answer(
+        self, http: BaseHTTPRequestHandler, method: str
+    ) -> tuple[int, dict[str, str], Any, KeyPolicy | None, str | None]:
         split = urlsplit(http.path)
         length = int(http.headers.get("Content-Length") or 0)
         if length > self.config.max_payload_bytes:
@@ -447,36 +500,67 @@ class LocalApi(LoopbackServer):
         matches = ((r, p) for r in self.routes if (p := r.match(method, split.path)) is not None)
         route, path_parameters = next(matches, (None, None))
         if route is None:
-            return self._gateway(403, "Missing Authentication Token", "MissingAuthenticationTokenException",
-                                 "MISSING_AUTHENTICATION_TOKEN")
+            return self._gateway(
+                403,
+                "Missing Authentication Token",
+                "MissingAuthenticationTokenException",
+                "MISSING_AUTHENTICATION_TOKEN",
+            )
         key = self.config.find(http.headers.get("x-api-key"))
         if route.api_key_required:
             if key is None:
                 return self._gateway(403, "Forbidden", "ForbiddenException", "INVALID_API_KEY")
             refused = self.usage.admit(key)
             if refused and refused[0] == "throttled":
-                return self._gateway(429, "Too Many Requests", "TooManyRequestsException", "THROTTLED",
-                                     {"Retry-After": str(refused[1])}, key=key)
+                return self._gateway(
+                    429,
+                    "Too Many Requests",
+                    "TooManyRequestsException",
+                    "THROTTLED",
+                    {"Retry-After": str(refused[1])},
+                    key=key,
+                )
             if refused:
-                return self._gateway(429, "Limit Exceeded", "LimitExceededException", "QUOTA_EXCEEDED",
-                                     {"Retry-After": str(refused[1])}, key=key)
+                return self._gateway(
+                    429,
+                    "Limit Exceeded",
+                    "LimitExceededException",
+                    "QUOTA_EXCEEDED",
+                    {"Retry-After": str(refused[1])},
+                    key=key,
+                )
         if route.model is not None and self.config.validate_body:
             errors = parse_and_validate(body, self.validators[id(route)])
             if errors:
-                return self._gateway(400, "the request body does not match the EvaluationRequest schema",
-                                     "BadRequestException", "BAD_REQUEST_BODY", errors=errors, key=key)
+                return self._gateway(
+                    400,
+                    "the request body does not match the EvaluationRequest schema",
+                    "BadRequestException",
+                    "BAD_REQUEST_BODY",
+                    errors=errors,
+                    key=key,
+                )
         return self._invoke(http, route, method, split, path_parameters or {}, body, key)
 
-    def _invoke(self, http: BaseHTTPRequestHandler, route: Route, method: str, split: Any,
-                path_parameters: dict[str, str], body: bytes, key: KeyPolicy | None
-                ) -> tuple[int, dict[str, str], Any, KeyPolicy | None, str | None]:
+    def _invoke(
+        self,
+        http: BaseHTTPRequestHandler,
+        route: Route,
+        method: str,
+        split: Any,
+        path_parameters: dict[str, str],
+        body: bytes,
+        key: KeyPolicy | None,
+    ) -> tuple[int, dict[str, str], Any, KeyPolicy | None, str | None]:
         try:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:
             # Not text: API Gateway hands a Lambda such a body base64-encoded.
             text, encoded = base64.b64encode(body).decode(), True
-        headers = {k: v for k, v in http.headers.items()} | {"X-Forwarded-Proto": "http",
-                                                              "X-Forwarded-For": http.client_address[0]}
+        headers = {k: v for k, v in http.headers.items()} | {
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-For": http.client_address[0],
+        }
         query = parse_qs(split.query, keep_blank_values=True)
         host = http.headers.get("Host") or self.url.removeprefix("http://")
         event = {
@@ -490,20 +574,35 @@ class LocalApi(LoopbackServer):
             "pathParameters": path_parameters or None,
             "stageVariables": None,
             "requestContext": {
-                "accountId": ACCOUNT, "apiId": "local", "stage": "local", "resourceId": "local",
-                "resourcePath": route.path, "httpMethod": method, "path": split.path, "domainName": host,
-                "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "stage": "local",
+                "resourceId": "local",
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "path": split.path,
+                "domainName": host,
+                "protocol": "HTTP/1.1",
+                "requestId": str(uuid.uuid4()),
                 "requestTimeEpoch": int(time.time() * 1000),
-                "identity": {"sourceIp": http.client_address[0], "userAgent": http.headers.get("User-Agent"),
-                             "apiKey": key.value if key else None, "apiKeyId": key.key_id if key else None},
+                "identity": {
+                    "sourceIp": http.client_address[0],
+                    "userAgent": http.headers.get("User-Agent"),
+                    "apiKey": key.value if key else None,
+                    "apiKeyId": key.key_id if key else None,
+                },
             },
             "body": text if body else None,
             "isBase64Encoded": encoded,
         }
         spec = self.stack.functions[route.function]
-        context = LambdaContext(function_name=spec.logical_id, invoked_function_arn=spec.arn,
-                                memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout,
-                                aws_request_id=str(uuid.uuid4()))
+        context = LambdaContext(
+            function_name=spec.logical_id,
+            invoked_function_arn=spec.arn,
+            memory_limit_in_mb=spec.memory,
+            timeout_seconds=spec.timeout,
+            aws_request_id=str(uuid.uuid4()),
+        )
         with self._lock:
             self.lambda_invocations += 1
         try:
@@ -515,8 +614,9 @@ class LocalApi(LoopbackServer):
             raw = result.get("body") or ""
             data = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         except Exception:  # API Gateway's answer to a failed or malformed integration
-            return self._gateway(502, "Internal server error", "InternalServerErrorException",
-                                 "INTEGRATION_FAILURE", key=key)
+            return self._gateway(
+                502, "Internal server error", "InternalServerErrorException", "INTEGRATION_FAILURE", key=key
+            )
         content_type = next((v for k, v in out_headers.items() if k.lower() == "content-type"), "")
         if content_type.startswith("application/json"):
             text = _S3_URL.sub(lambda m: f"{self.url}/_s3/{m['bucket']}/", data.decode("utf-8"))
@@ -527,8 +627,9 @@ class LocalApi(LoopbackServer):
         from botocore.exceptions import ClientError
 
         def s3_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, None, str]:
-            xml = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-                   f"<Message>{message}</Message></Error>")
+            xml = (
+                f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+            )
             return status, {"Content-Type": "application/xml"}, xml.encode(), None, code
 
         bucket, _, key = path.removeprefix("/_s3/").partition("/")

@@ -32,8 +32,9 @@ class LoopbackServer:
 
     def start(self) -> Self:
         # serve_forever checks for shutdown every poll_interval: the default 0.5 s is what stop() waits.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self._thread_name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self._thread_name, daemon=True
+        )
         self._thread.start()
         return self
 

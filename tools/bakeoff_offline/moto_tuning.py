@@ -75,8 +75,10 @@ logger = logging.getLogger(__name__)
 KNOWN_GOOD_MOTO = frozenset({"5.2.5"})
 
 PARSER_MODULE = "moto.stepfunctions.parser.asl.parse.asl_parser"
-JSON_PATH_MODULES = ("moto.stepfunctions.parser.asl.utils.json_path",
-                     "moto.stepfunctions.parser.asl.component.common.path.result_path")
+JSON_PATH_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.json_path",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+)
 MODELS_MODULE = "moto.stepfunctions.parser.models"
 LAMBDA_TASKS_MODULE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 RETRY_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
@@ -96,15 +98,20 @@ SPEED_NAMES = (
     ("moto.core.utils", "get_service_model"),
     ("moto.core.utils", "service_name_from_moto_package_name"),
 )
-FIDELITY_NAMES = tuple((S3_RESPONSES_MODULE + ":S3Response", name)
-                       for name in ("put_object", "get_object", "parse_key_name"))
+FIDELITY_NAMES = tuple(
+    (S3_RESPONSES_MODULE + ":S3Response", name) for name in ("put_object", "get_object", "parse_key_name")
+)
 RETRY_NAMES = ((RETRY_MODULE, "time"),)
 
 # What moto 5.2.5's own boto_client_for gives a task's client (no retries: the ASL's Retry decides; no
 # client timeout: the state's TimeoutSeconds does), plus no signing.
-LAMBDA_TASK_CONFIG = Config(signature_version=UNSIGNED, parameter_validation=False,
-                            retries={"max_attempts": 0, "total_max_attempts": 1},
-                            connect_timeout=99999999, read_timeout=99999999)
+LAMBDA_TASK_CONFIG = Config(
+    signature_version=UNSIGNED,
+    parameter_validation=False,
+    retries={"max_attempts": 0, "total_max_attempts": 1},
+    connect_timeout=99999999,
+    read_timeout=99999999,
+)
 
 
 def import_interpreter() -> None:
@@ -225,8 +232,9 @@ def _tune_for_speed(swap: _Swaps) -> None:
             return original_client_for(region=region, service=service, state_credentials=state_credentials)
         with lock:
             if (region, endpoint) not in clients:
-                clients[region, endpoint] = boto3.client("lambda", region_name=region, endpoint_url=endpoint,
-                                                         config=LAMBDA_TASK_CONFIG)
+                clients[region, endpoint] = boto3.client(
+                    "lambda", region_name=region, endpoint_url=endpoint, config=LAMBDA_TASK_CONFIG
+                )
             return clients[region, endpoint]
 
     swap(LAMBDA_TASKS_MODULE, "boto_client_for", one_unsigned_lambda_client)

@@ -39,8 +39,9 @@ def _signature(secret_key: str, date: str, region: str, service: str, string_to_
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def refusal(method: str, hosts: list[str], raw_path: str, raw_query: str, credentials: Credentials,
-            now: datetime | None = None) -> str | None:
+def refusal(
+    method: str, hosts: list[str], raw_path: str, raw_query: str, credentials: Credentials, now: datetime | None = None
+) -> str | None:
     """None when ``method raw_path?raw_query`` is a valid, unexpired URL presigned by ``credentials``
     for one of ``hosts``; otherwise S3's reason for refusing it.
 
@@ -50,8 +51,14 @@ def refusal(method: str, hosts: list[str], raw_path: str, raw_query: str, creden
     given = dict(params)
     if len(given) != len(params):
         return "a query parameter is repeated"
-    needed = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
-              "X-Amz-Signature")
+    needed = (
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    )
     if any(name not in given for name in needed):
         return "Only presigned URLs are served here"
     if given["X-Amz-Algorithm"] != ALGORITHM or given["X-Amz-SignedHeaders"] != "host":
@@ -69,8 +76,9 @@ def refusal(method: str, hosts: list[str], raw_path: str, raw_query: str, creden
         return "X-Amz-Date or X-Amz-Expires is malformed"
     if (now or datetime.now(UTC)) > signed_at + timedelta(seconds=expires):
         return "Request has expired"
-    query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
-                     for k, v in sorted(params) if k != "X-Amz-Signature")
+    query = "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params) if k != "X-Amz-Signature"
+    )
     for host in hosts:
         canonical = "\n".join([method, raw_path, query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
         to_sign = "\n".join([ALGORITHM, given["X-Amz-Date"], scope, hashlib.sha256(canonical.encode()).hexdigest()])

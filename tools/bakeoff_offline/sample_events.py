@@ -39,17 +39,27 @@ class _SampleBackend:
         if "toolConfig" in request:
             schema = request["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
             names = list(schema["properties"]["scores"]["properties"])
-            return wire.tool_response("record_verdict", {
-                "scores": {n: {"reason": f"Sample reason for {n}.", "score": 7} for n in names},
-                "evidence": ["The contract is worth 31.4 million dollars"]}, input_tokens=2400, output_tokens=180)
-        text = (f"HOST A: Welcome back. Tonight, Harborview votes for an electric ferry.\n"
-                f"HOST B: Seven to two, and it carries 180 passengers. (sample answer of {model_id})")
+            return wire.tool_response(
+                "record_verdict",
+                {
+                    "scores": {n: {"reason": f"Sample reason for {n}.", "score": 7} for n in names},
+                    "evidence": ["The contract is worth 31.4 million dollars"],
+                },
+                input_tokens=2400,
+                output_tokens=180,
+            )
+        text = (
+            f"HOST A: Welcome back. Tonight, Harborview votes for an electric ferry.\n"
+            f"HOST B: Seven to two, and it carries 180 passengers. (sample answer of {model_id})"
+        )
         return wire.text_response(text, input_tokens=1300, output_tokens=60)
 
 
 def _capture(root: Path, request: dict[str, Any], evaluation_id: str, fail: set[str]) -> tuple[dict, OfflineStack]:
-    with ConverseServer(_SampleBackend(fail)) as server, \
-            OfflineStack(root, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url}) as stack:
+    with (
+        ConverseServer(_SampleBackend(fail)) as server,
+        OfflineStack(root, env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url}) as stack,
+    ):
         execution = stack.run(request, evaluation_id=evaluation_id)
         assert execution.succeeded, execution.cause
         payloads = {}
@@ -96,14 +106,26 @@ def _objects_of_written_events(root: Path, request: dict[str, Any], bucket: Path
     store = Store(_FolderS3(bucket), "events-bucket")
     for name in ("three-answers.json", "two-answers-one-failed.json"):
         event = json.loads((root / "events" / "score" / name).read_text())
-        accept(request, evaluation_id=event["evaluationId"], created_at="2026-12-01T10:56:12+00:00",
-               settings=settings, evaluations=EvaluationStore(store))
+        accept(
+            request,
+            evaluation_id=event["evaluationId"],
+            created_at="2026-12-01T10:56:12+00:00",
+            settings=settings,
+            evaluations=EvaluationStore(store),
+        )
         for result in event["results"]:
             if result["status"] == "ok":
                 text = _SampleBackend(set()).converse(result["modelId"], {})["output"]["message"]["content"][0]["text"]
-                store.put_checkpoint(result["answerKey"], {
-                    "modelId": result["modelId"], "text": text, "stopReason": result["stopReason"],
-                    "usage": result["usage"], "latencyMs": result["latencyMs"]})
+                store.put_checkpoint(
+                    result["answerKey"],
+                    {
+                        "modelId": result["modelId"],
+                        "text": text,
+                        "stopReason": result["stopReason"],
+                        "usage": result["usage"],
+                        "latencyMs": result["latencyMs"],
+                    },
+                )
 
 
 def main() -> None:
@@ -112,11 +134,17 @@ def main() -> None:
     request = json.loads((events / "statemachine" / "podcast-bedrock.json").read_text())
     bucket = events / "bucket"
     shutil.rmtree(bucket, ignore_errors=True)
-    for evaluation_id, fail, scenario in (("sample-0001", set(), "valid"),
-                                          ("sample-0002", {FAILING_MODEL}, "one-model-failed")):
+    for evaluation_id, fail, scenario in (
+        ("sample-0001", set(), "valid"),
+        ("sample-0002", {FAILING_MODEL}, "one-model-failed"),
+    ):
         captured, _ = _capture(root, request, evaluation_id, fail)
-        for function, folder in (("ValidateFunction", "validate"), ("InvokeModelFunction", "invoke_model"),
-                                 ("ScoreFunction", "score"), ("ReportFunction", "report")):
+        for function, folder in (
+            ("ValidateFunction", "validate"),
+            ("InvokeModelFunction", "invoke_model"),
+            ("ScoreFunction", "score"),
+            ("ReportFunction", "report"),
+        ):
             if scenario != "valid" and folder in ("validate", "invoke_model"):
                 continue
             target = events / folder / f"{scenario}.json"
@@ -131,7 +159,8 @@ def main() -> None:
         "S3 objects that the sample events in `events/<function>/` refer to (made by "
         "`python -m bakeoff_offline.sample_events`).\n\n`bakeoff local invoke` uploads them to its local bucket; "
         "before `sam local invoke` against AWS, copy them to the stack's bucket:\n"
-        "`aws s3 sync events/bucket s3://<EvaluationBucketName>/`.\n")
+        "`aws s3 sync events/bucket s3://<EvaluationBucketName>/`.\n"
+    )
     print(f"wrote events under {events}")
 
 

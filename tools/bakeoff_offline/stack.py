@@ -59,10 +59,14 @@ def _with_own_log_identity(handler: Any, module: Any, service: str | None) -> An
     started = threading.Lock()  # held for good by the first invocation: the container's cold start
 
     def logging_as_itself(event: Any, context: Any) -> Any:
-        keys = {"service": service or logger.service, "cold_start": started.acquire(blocking=False),
-                "function_name": context.function_name, "function_arn": context.invoked_function_arn,
-                "function_memory_size": context.memory_limit_in_mb,
-                "function_request_id": context.aws_request_id}
+        keys = {
+            "service": service or logger.service,
+            "cold_start": started.acquire(blocking=False),
+            "function_name": context.function_name,
+            "function_arn": context.invoked_function_arn,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_request_id": context.aws_request_id,
+        }
         logger.thread_safe_append_keys(**keys)
         try:
             return handler(event, context)
@@ -98,10 +102,17 @@ class Execution:
 class OfflineStack:
     """Use as a context manager; ``run(request)`` executes one evaluation end to end."""
 
-    def __init__(self, root: Path, *, parameters: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None, retry_time_scale: float = 1.0,
-                 checkpoint_dir: Path | None = None, state_dir: Path | None = None,
-                 lambda_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        parameters: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        retry_time_scale: float = 1.0,
+        checkpoint_dir: Path | None = None,
+        state_dir: Path | None = None,
+        lambda_endpoint: str | None = None,
+    ) -> None:
         self.root = Path(root)
         use_task_root(self.root)  # the handlers in template.yaml are imported from this checkout
         # The Lambda Invoke API the state machine's tasks call: by default the real handlers in this
@@ -133,8 +144,16 @@ class OfflineStack:
     def __enter__(self) -> OfflineStack:
         from moto import mock_aws
 
-        self._exit.enter_context(patched_env({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "offline",
-                                              "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}))
+        self._exit.enter_context(
+            patched_env(
+                {
+                    "AWS_DEFAULT_REGION": REGION,
+                    "AWS_ACCESS_KEY_ID": "offline",
+                    "AWS_SECRET_ACCESS_KEY": "offline",
+                    "AWS_SESSION_TOKEN": "offline",
+                }
+            )
+        )
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         self._exit.enter_context(tuned_moto(self.retry_time_scale))
         self.s3 = boto3.client("s3", region_name=REGION)
@@ -153,21 +172,28 @@ class OfflineStack:
         definition = self.stack.definition()
         if not self.lambda_endpoint:
             # Beside the bucket's files, not among them: a state folder is loaded into the bucket whole.
-            self._serve_batch_jobs(folder.with_name(folder.name + ".bedrock-batch") if self.state_dir else
-                                   folder / ".bedrock-batch" if folder else None)
+            self._serve_batch_jobs(
+                folder.with_name(folder.name + ".bedrock-batch")
+                if self.state_dir
+                else folder / ".bedrock-batch"
+                if folder
+                else None
+            )
             self._serve_functions(definition)
         # Only Lambda is redirected: the interpreter's lambda:invoke tasks honour this variable.
-        self._exit.enter_context(patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint or
-                                              self.lambda_server.url}))
+        self._exit.enter_context(
+            patched_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint or self.lambda_server.url})
+        )
         self.state_machine_arn = self.sfn.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition,
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline")["stateMachineArn"]
+            name=STATE_MACHINE_NAME, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/bakeoff-offline"
+        )["stateMachineArn"]
         return self
 
     def _serve_functions(self, definition: str) -> None:
-        functions = {spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory,
-                                                    spec.timeout)
-                     for spec in self.stack.functions.values()}
+        functions = {
+            spec.logical_id: LocalFunction(spec.logical_id, spec.arn, self._first_use(spec), spec.memory, spec.timeout)
+            for spec in self.stack.functions.values()
+        }
         for spec in self.stack.functions.values():
             if spec.arn in definition:  # a state machine function: imported now (see _first_use)
                 self._handlers[spec.logical_id]()
@@ -184,14 +210,24 @@ class OfflineStack:
         from bakeoff_offline.bedrock_batch import ENDPOINT_VAR, LocalBatchJobs, LocalBatchServer
 
         runtime_url = self.env_overrides.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") or os.environ.get(
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+        )
         if not runtime_url:
             return
-        runtime = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url=runtime_url,
-                               config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=600))
+        runtime = boto3.client(
+            "bedrock-runtime",
+            region_name=REGION,
+            endpoint_url=runtime_url,
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=600),
+        )
         # A client made now, after the write-through hook: the results a job writes reach the disk as well.
-        self.batch_jobs = LocalBatchJobs(s3=boto3.client("s3", region_name=REGION), runtime=runtime, region=REGION,
-                                         account=ACCOUNT, state_dir=state_dir)
+        self.batch_jobs = LocalBatchJobs(
+            s3=boto3.client("s3", region_name=REGION),
+            runtime=runtime,
+            region=REGION,
+            account=ACCOUNT,
+            state_dir=state_dir,
+        )
         server = LocalBatchServer(self.batch_jobs).start()
         self._exit.callback(server.stop)
         self._exit.callback(self.batch_jobs.close)  # first: no runner writes to S3 once moto is gone
@@ -249,8 +285,9 @@ class OfflineStack:
                 sys.modules.pop(spec.module, None)
                 module = importlib.import_module(spec.module)
             self.modules[spec.logical_id] = module
-            return _with_own_log_identity(getattr(module, spec.attribute), module,
-                                          spec.environment.get("POWERTOOLS_SERVICE_NAME"))
+            return _with_own_log_identity(
+                getattr(module, spec.attribute), module, spec.environment.get("POWERTOOLS_SERVICE_NAME")
+            )
         except Exception as exc:  # noqa: BLE001 - Lambda reports init failures on invoke; so do we
             problem = f"{spec.logical_id}: cannot import {spec.handler}: {type(exc).__name__}: {exc}"
 
@@ -279,8 +316,9 @@ class OfflineStack:
         from bakeoff.ids import new_evaluation_id
 
         evaluation_id = evaluation_id or new_evaluation_id()
-        arn = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=evaluation_id,
-                                       input=json.dumps(request))["executionArn"]
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=evaluation_id, input=json.dumps(request)
+        )["executionArn"]
         return evaluation_id, arn
 
     def wait(self, evaluation_id: str, arn: str, timeout: float = 3600, started: float | None = None) -> Execution:
@@ -290,14 +328,19 @@ class OfflineStack:
             described = self.sfn.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":
                 break
-            stop = self._abort or (("OfflineTimeout", f"over {timeout} s")
-                                   if time.perf_counter() - started > timeout else None)
+            stop = self._abort or (
+                ("OfflineTimeout", f"over {timeout} s") if time.perf_counter() - started > timeout else None
+            )
             if stop:
                 self.sfn.stop_execution(executionArn=arn, error=stop[0], cause=stop[1][:32768])
                 # moto's interpreter may still say RUNNING (the stop lands at the next state): what was
                 # stopped, and why, is known here.
-                described = {**self.sfn.describe_execution(executionArn=arn), "status": "ABORTED",
-                             "error": stop[0], "cause": stop[1]}
+                described = {
+                    **self.sfn.describe_execution(executionArn=arn),
+                    "status": "ABORTED",
+                    "error": stop[0],
+                    "cause": stop[1],
+                }
                 break
             if self._wake.wait(pause):
                 self._wake.clear()
@@ -305,9 +348,15 @@ class OfflineStack:
             else:
                 pause = min(pause * 2, 1.0)
         output = json.loads(described["output"]) if described.get("output") else None
-        return Execution(evaluation_id=evaluation_id, arn=arn, status=described["status"], output=output,
-                         error=described.get("error"), cause=described.get("cause"),
-                         seconds=time.perf_counter() - started)
+        return Execution(
+            evaluation_id=evaluation_id,
+            arn=arn,
+            status=described["status"],
+            output=output,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            seconds=time.perf_counter() - started,
+        )
 
     def run(self, request: Any, evaluation_id: str | None = None, timeout: float = 3600) -> Execution:
         started = time.perf_counter()

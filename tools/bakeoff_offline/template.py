@@ -73,8 +73,9 @@ class Stack:
 
     @property
     def state_machine(self) -> dict[str, Any]:
-        return next(r["Properties"] for r in self.template["Resources"].values()
-                    if r["Type"] == "AWS::Serverless::StateMachine")
+        return next(
+            r["Properties"] for r in self.template["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"
+        )
 
     def definition(self) -> str:
         """The ASL text with ``${Placeholders}`` filled as CloudFormation would."""
@@ -156,9 +157,12 @@ def read_stack(root: Path, *, parameters: dict[str, Any] | None = None, bucket_n
         if resource["Type"] == "AWS::Serverless::Function":
             props = resource["Properties"]
             stack.functions[logical_id] = FunctionSpec(
-                logical_id=logical_id, handler=props["Handler"], environment={},
+                logical_id=logical_id,
+                handler=props["Handler"],
+                environment={},
                 timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
-                memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))))
+                memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+            )
     for logical_id, spec in stack.functions.items():
         props = template["Resources"][logical_id]["Properties"]
         variables = global_env | props.get("Environment", {}).get("Variables", {})

@@ -36,8 +36,13 @@ def _serve(args: argparse.Namespace) -> int:
             # A small machine: one model generates at a time, with every core.
             max_parallel, n_threads = 1, n_threads or os.cpu_count()
         call_log = os.environ.get("CONVERSE_LOCAL_CALL_LOG")  # bench/demo.py reads it
-        backend = LlamaBackend(model_ids, n_threads=n_threads, timeout_seconds=args.timeout,
-                               max_parallel=max_parallel, call_log=Path(call_log) if call_log else None)
+        backend = LlamaBackend(
+            model_ids,
+            n_threads=n_threads,
+            timeout_seconds=args.timeout,
+            max_parallel=max_parallel,
+            call_log=Path(call_log) if call_log else None,
+        )
         faults = load_faults(args.faults) if args.faults else {}
         if args.preload:
             backend.load_all()
@@ -93,24 +98,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--faults", help='JSON file {modelId: {"throttleFirst": 2, ...}}')
     serve.add_argument("--preload", action="store_true", help="load every model before printing READY")
     # The environment variables let a caller that starts the server for you (bakeoff local run) be tuned too.
-    serve.add_argument("--max-parallel", type=int, default=_env_int("CONVERSE_LOCAL_MAX_PARALLEL"),
-                       help="models generating at once (default: $CONVERSE_LOCAL_MAX_PARALLEL, else 1 on a "
-                       "machine of 2 cores or fewer, else no bound)")
-    serve.add_argument("--n-threads", type=int, default=_env_int("CONVERSE_LOCAL_THREADS"),
-                       help="llama.cpp threads per model (default: $CONVERSE_LOCAL_THREADS, else every core when "
-                       "one model generates at a time)")
     serve.add_argument(
-        "--timeout", type=float, default=None, help="seconds before a call is a ModelTimeoutException"
+        "--max-parallel",
+        type=int,
+        default=_env_int("CONVERSE_LOCAL_MAX_PARALLEL"),
+        help="models generating at once (default: $CONVERSE_LOCAL_MAX_PARALLEL, else 1 on a "
+        "machine of 2 cores or fewer, else no bound)",
     )
+    serve.add_argument(
+        "--n-threads",
+        type=int,
+        default=_env_int("CONVERSE_LOCAL_THREADS"),
+        help="llama.cpp threads per model (default: $CONVERSE_LOCAL_THREADS, else every core when "
+        "one model generates at a time)",
+    )
+    serve.add_argument("--timeout", type=float, default=None, help="seconds before a call is a ModelTimeoutException")
     serve.set_defaults(run=_serve)
 
     listing = commands.add_parser("list", help="the local model catalog and what is installed")
     listing.set_defaults(run=_list)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     return args.run(args)
 
 

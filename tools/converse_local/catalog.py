@@ -63,8 +63,7 @@ class LocalModel:
 
 def _parts(distribution: str, package: str, count: int, version: str) -> tuple[ModelPart, ...]:
     return tuple(
-        ModelPart(f"{distribution}{n}", version, f"{package}{n}/data/part{n:02d}.bin")
-        for n in range(1, count + 1)
+        ModelPart(f"{distribution}{n}", version, f"{package}{n}/data/part{n:02d}.bin") for n in range(1, count + 1)
     )
 
 

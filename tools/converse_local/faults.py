@@ -124,6 +124,4 @@ def fabricated_answer(fault: Fault, request: dict) -> dict:
             input_tokens=input_tokens,
             output_tokens=12,
         )
-    return wire.text_response(
-        '{"answer": "this reply was cut off', input_tokens=input_tokens, output_tokens=8
-    )
+    return wire.text_response('{"answer": "this reply was cut off', input_tokens=input_tokens, output_tokens=8)

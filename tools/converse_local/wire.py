@@ -75,16 +75,15 @@ def _usage(input_tokens: int, output_tokens: int, cache: tuple[int, int] | None 
     }
     if cache is not None:
         read, write = int(cache[0]), int(cache[1])
-        usage.update(cacheReadInputTokens=read, cacheWriteInputTokens=write,
-                     totalTokens=usage["totalTokens"] + read + write)
+        usage.update(
+            cacheReadInputTokens=read, cacheWriteInputTokens=write, totalTokens=usage["totalTokens"] + read + write
+        )
     return usage
 
 
 def _response(content: list[dict[str, Any]], stop_reason: str, usage: dict, latency_ms: int) -> dict:
     if stop_reason not in STOP_REASONS:
-        raise ValueError(
-            f"unknown Converse stopReason {stop_reason!r}; expected one of {sorted(STOP_REASONS)}"
-        )
+        raise ValueError(f"unknown Converse stopReason {stop_reason!r}; expected one of {sorted(STOP_REASONS)}")
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason,
@@ -176,11 +175,11 @@ def cache_prefix(request: dict) -> tuple[list[dict], list[dict]] | None:
         content = messages[index].get("content") or []
         points = [i for i, block in enumerate(content) if "cachePoint" in block]
         if points:
-            cut = {**messages[index], "content": content[:points[-1]]}
+            cut = {**messages[index], "content": content[: points[-1]]}
             return list(request.get("system") or []), [*messages[:index], cut]
     system = list(request.get("system") or [])
     points = [i for i, block in enumerate(system) if "cachePoint" in block]
-    return (system[:points[-1]], []) if points else None
+    return (system[: points[-1]], []) if points else None
 
 
 def last_user_text(request: dict) -> str:

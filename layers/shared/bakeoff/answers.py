@@ -15,17 +15,26 @@ def answer_key(evaluation: Evaluation, model_id: str) -> str:
     was asked (on-demand or batch), so re-judging, adding a model or switching modes never re-invokes a
     candidate that already answered."""
     request = evaluation.request
-    return checkpoint_key("answers", {
-        "modelId": model_id,
-        "system": request.prompt,
-        "article": request.article,
-        "maxTokens": request.max_tokens,
-        "temperature": request.temperature,
-    }, scope=evaluation.api_key_id)
+    return checkpoint_key(
+        "answers",
+        {
+            "modelId": model_id,
+            "system": request.prompt,
+            "article": request.article,
+            "maxTokens": request.max_tokens,
+            "temperature": request.temperature,
+        },
+        scope=evaluation.api_key_id,
+    )
 
 
 def candidate_request(evaluation: Evaluation, model_id: str) -> dict[str, Any]:
     """The Converse request a candidate answers (keyword arguments for ``bedrock_runtime.converse``)."""
     request = evaluation.request
-    return build_request(model_id, system=request.prompt, messages=[user_message(request.article or "")],
-                         max_tokens=request.max_tokens, temperature=request.temperature)
+    return build_request(
+        model_id,
+        system=request.prompt,
+        messages=[user_message(request.article or "")],
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+    )

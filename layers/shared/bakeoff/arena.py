@@ -114,8 +114,9 @@ def _sigmoid(z: float) -> float:
 _Row = tuple[int, int, float, float, float]
 
 
-def _rows(battles: Sequence[Battle], index: dict[str, int], scale: float | None,
-          weights: dict[str, int] | None = None) -> list[_Row]:
+def _rows(
+    battles: Sequence[Battle], index: dict[str, int], scale: float | None, weights: dict[str, int] | None = None
+) -> list[_Row]:
     """Battles grouped by (a, b, covariate): thousands of battles become a few dozen rows."""
     grouped: dict[tuple[int, int, float], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for battle in battles:
@@ -184,8 +185,15 @@ def _ranked(models: Sequence[str], point: list[float], samples: list[list[float]
         column = sorted(s[m] for s in samples)
         low = _elo(_percentile(column, (1 - CONFIDENCE) / 2)) if column else None
         high = _elo(_percentile(column, (1 + CONFIDENCE) / 2)) if column else None
-        out.append(Rating(models[m], round(_elo(point[m]), 1), None if low is None else round(low, 1),
-                          None if high is None else round(high, 1), rank))
+        out.append(
+            Rating(
+                models[m],
+                round(_elo(point[m]), 1),
+                None if low is None else round(low, 1),
+                None if high is None else round(high, 1),
+                rank,
+            )
+        )
     return out
 
 
@@ -200,8 +208,14 @@ def _not_separable(models: Sequence[str], point: list[float], samples: list[list
     return pairs
 
 
-def arena_ratings(battles: Sequence[Battle], models: Sequence[str], *, resamples: int = 500,
-                  seed: int | str = 0, names: dict[str, str] | None = None) -> ArenaRatings | None:
+def arena_ratings(
+    battles: Sequence[Battle],
+    models: Sequence[str],
+    *,
+    resamples: int = 500,
+    seed: int | str = 0,
+    names: dict[str, str] | None = None,
+) -> ArenaRatings | None:
     """Raw and length-controlled Bradley-Terry ratings with item-clustered bootstrap CIs.
 
     None when there is nothing to fit (fewer than two models or no battle). The length-controlled
@@ -236,8 +250,11 @@ def arena_ratings(battles: Sequence[Battle], models: Sequence[str], *, resamples
 
     label = (names or {}).get
     pairs = _not_separable(models, raw_point, raw_samples)
-    sentences = [f"{label(a) or a} and {label(b) or b} are not separable on this data "
-                 f"(the 95% interval of their rating difference includes 0)." for a, b in pairs]
+    sentences = [
+        f"{label(a) or a} and {label(b) or b} are not separable on this data "
+        f"(the 95% interval of their rating difference includes 0)."
+        for a, b in pairs
+    ]
     if len(items) == 1:
         sentences.append("One item: the ratings have no confidence interval; run a dataset to separate models.")
     return ArenaRatings(
@@ -255,8 +272,9 @@ def arena_ratings(battles: Sequence[Battle], models: Sequence[str], *, resamples
 # --- from the score step's documents to the report's section ----------------------------------------
 
 
-def battles_from_pairwise(item: str, results: Sequence[Mapping[str, Any]],
-                          word_counts: Mapping[str, int]) -> list[Battle]:
+def battles_from_pairwise(
+    item: str, results: Sequence[Mapping[str, Any]], word_counts: Mapping[str, int]
+) -> list[Battle]:
     """One battle per judge and pair from ``judgeHealth.pairwise.results`` (each pair already judged
     in both orders: a consistent winner wins, a flip or a tie is a tie); unusable pairs are left out."""
     battles = []
@@ -265,8 +283,15 @@ def battles_from_pairwise(item: str, results: Sequence[Mapping[str, Any]],
         if outcome in (None, "unscored"):
             continue
         x, y = line["pair"]
-        battles.append(Battle(item, x, y, "a" if outcome == x else "b" if outcome == y else "tie",
-                              float(word_counts.get(x, 0) - word_counts.get(y, 0))))
+        battles.append(
+            Battle(
+                item,
+                x,
+                y,
+                "a" if outcome == x else "b" if outcome == y else "tie",
+                float(word_counts.get(x, 0) - word_counts.get(y, 0)),
+            )
+        )
     return battles
 
 
@@ -282,40 +307,73 @@ class ArenaSection(Document):
     """``report.json``'s ``arena``: what the pairwise verdicts say, beside the pointwise ranking."""
 
     ratings: list[ArenaRating]
-    length_controlled: Annotated[list[ArenaRating] | None, Field(
-        description="Ratings at equal answer length (AlpacaEval 2's length control); None when every "
-                    "battle had the same length difference.")] = None
-    length_coefficient: Annotated[float | None, Field(
-        description="How much the judge rewards length, in log-odds at one spread of length "
-                    "difference: > 0 favours the longer answer.")] = None
+    length_controlled: Annotated[
+        list[ArenaRating] | None,
+        Field(
+            description="Ratings at equal answer length (AlpacaEval 2's length control); None when every "
+            "battle had the same length difference."
+        ),
+    ] = None
+    length_coefficient: Annotated[
+        float | None,
+        Field(
+            description="How much the judge rewards length, in log-odds at one spread of length "
+            "difference: > 0 favours the longer answer."
+        ),
+    ] = None
     separability: list[str] = []
     not_separable: list[list[str]] = []
     battles: int
     items: int
     resamples: int
-    position_flip_rate: Annotated[float | None, Field(
-        description="Share of pairs whose verdict changed when the order was swapped.")] = None
+    position_flip_rate: Annotated[
+        float | None, Field(description="Share of pairs whose verdict changed when the order was swapped.")
+    ] = None
 
 
-def arena_section(battles: Sequence[Battle], models: Sequence[str], *, names: Mapping[str, str] | None = None,
-                  flip_rate: float | None = None, resamples: int = 500, seed: int | str = 0) -> ArenaSection | None:
+def arena_section(
+    battles: Sequence[Battle],
+    models: Sequence[str],
+    *,
+    names: Mapping[str, str] | None = None,
+    flip_rate: float | None = None,
+    resamples: int = 500,
+    seed: int | str = 0,
+) -> ArenaSection | None:
     fitted = arena_ratings(battles, models, resamples=resamples, seed=seed, names=dict(names or {}))
     if fitted is None:
         return None
 
     def rows(ratings: list[Rating] | None) -> list[ArenaRating] | None:
-        return None if ratings is None else [
-            ArenaRating(model_id=r.model_id, rating=r.rating, ci_low=r.ci_low, ci_high=r.ci_high, rank=r.rank)
-            for r in ratings]
+        return (
+            None
+            if ratings is None
+            else [
+                ArenaRating(model_id=r.model_id, rating=r.rating, ci_low=r.ci_low, ci_high=r.ci_high, rank=r.rank)
+                for r in ratings
+            ]
+        )
 
-    return ArenaSection(ratings=rows(fitted.ratings) or [], length_controlled=rows(fitted.length_controlled),
-                        length_coefficient=fitted.length_coefficient, separability=fitted.separability,
-                        not_separable=[list(p) for p in fitted.not_separable], battles=fitted.battles,
-                        items=fitted.items, resamples=fitted.resamples, position_flip_rate=flip_rate)
+    return ArenaSection(
+        ratings=rows(fitted.ratings) or [],
+        length_controlled=rows(fitted.length_controlled),
+        length_coefficient=fitted.length_coefficient,
+        separability=fitted.separability,
+        not_separable=[list(p) for p in fitted.not_separable],
+        battles=fitted.battles,
+        items=fitted.items,
+        resamples=fitted.resamples,
+        position_flip_rate=flip_rate,
+    )
 
 
-def arena_from_scores(documents: Sequence[tuple[str, ScoresDocument]], models: Sequence[str], *,
-                      names: Mapping[str, str] | None = None, resamples: int = 500) -> ArenaSection | None:
+def arena_from_scores(
+    documents: Sequence[tuple[str, ScoresDocument]],
+    models: Sequence[str],
+    *,
+    names: Mapping[str, str] | None = None,
+    resamples: int = 500,
+) -> ArenaSection | None:
     """The arena section from the score step's documents, one ``(item ID, scores document)`` per item
     (a single-article run is one item). Word counts come from each answer's text metrics."""
     battles: list[Battle] = []
@@ -328,5 +386,6 @@ def arena_from_scores(documents: Sequence[tuple[str, ScoresDocument]], models: S
         battles += battles_from_pairwise(item, pairwise.results or [], words)
         flips += sum(1 for line in pairwise.results or [] if line.get("flipped"))
         pairs += pairwise.pairs
-    return arena_section(battles, models, names=names, flip_rate=round(flips / pairs, 4) if pairs else None,
-                         resamples=resamples)
+    return arena_section(
+        battles, models, names=names, flip_rate=round(flips / pairs, 4) if pairs else None, resamples=resamples
+    )

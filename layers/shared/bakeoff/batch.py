@@ -27,8 +27,9 @@ TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Sto
 # --- the request ------------------------------------------------------------------------------
 
 
-def batch_mode(request: EvaluationRequest, items: int | None) -> tuple[Literal["batch"] | None,
-                                                                       list[dict[str, str]], list[str]]:
+def batch_mode(
+    request: EvaluationRequest, items: int | None
+) -> tuple[Literal["batch"] | None, list[dict[str, str]], list[str]]:
     """How this request's candidates answer: ``("batch" | None, field errors, warnings)``.
 
     ``items`` is the dataset's size (None before the dataset is read: the preflight checks the request
@@ -37,28 +38,63 @@ def batch_mode(request: EvaluationRequest, items: int | None) -> tuple[Literal["
     if request.inference != "batch":
         return None, [], []
     if request.dataset is None:
-        return None, [{"field": "inference", "message": "batch inference answers a dataset (at least "
-                       f"{BATCH_MIN_RECORDS} items) through one Bedrock batch job per model; for one article "
-                       "leave inference at \"on-demand\""}], []
+        return (
+            None,
+            [
+                {
+                    "field": "inference",
+                    "message": "batch inference answers a dataset (at least "
+                    f"{BATCH_MIN_RECORDS} items) through one Bedrock batch job per model; for one article "
+                    'leave inference at "on-demand"',
+                }
+            ],
+            [],
+        )
     catalog = load_catalog()
-    errors = [{"field": f"models[{i}]", "message": f"{model_id} does not support Bedrock batch inference (catalog); "
-               "use another model, or inference \"on-demand\""}
-              for i, model_id in enumerate(request.models)
-              if (info := catalog.get(model_id)) is not None and info.batch_inference is False]
+    errors = [
+        {
+            "field": f"models[{i}]",
+            "message": f"{model_id} does not support Bedrock batch inference (catalog); "
+            'use another model, or inference "on-demand"',
+        }
+        for i, model_id in enumerate(request.models)
+        if (info := catalog.get(model_id)) is not None and info.batch_inference is False
+    ]
     # The batch jobs' service role may run base models only (template.yaml, BatchInferenceRole).
-    errors += [{"field": f"models[{i}]", "message": f"{model_id} is an inference profile; batch jobs here run on "
-                f"base model IDs: use {catalog.unprefixed(model_id)}"}
-               for i, model_id in enumerate(request.models) if catalog.unprefixed(model_id) != model_id]
+    errors += [
+        {
+            "field": f"models[{i}]",
+            "message": f"{model_id} is an inference profile; batch jobs here run on "
+            f"base model IDs: use {catalog.unprefixed(model_id)}",
+        }
+        for i, model_id in enumerate(request.models)
+        if catalog.unprefixed(model_id) != model_id
+    ]
     if errors or items is None or items >= BATCH_MIN_RECORDS:
         return (None if errors else "batch"), errors, []
     if request.batch_fallback == "on-demand":
-        return None, [], [f"the dataset has {items} items, fewer than the {BATCH_MIN_RECORDS} records a Bedrock "
-                          "batch job needs per model: its answers are asked on-demand, at on-demand prices "
-                          "(batchFallback: \"on-demand\")"]
-    return None, [{"field": "inference", "message": f"a Bedrock batch job needs at least {BATCH_MIN_RECORDS} "
-                   f"records per model, and this dataset has {items} item(s) (one record per item and model). "
-                   f"Add items up to {BATCH_MIN_RECORDS}, set batchFallback: \"on-demand\" to run it on-demand at "
-                   "on-demand prices, or leave inference at \"on-demand\""}], []
+        return (
+            None,
+            [],
+            [
+                f"the dataset has {items} items, fewer than the {BATCH_MIN_RECORDS} records a Bedrock "
+                "batch job needs per model: its answers are asked on-demand, at on-demand prices "
+                '(batchFallback: "on-demand")'
+            ],
+        )
+    return (
+        None,
+        [
+            {
+                "field": "inference",
+                "message": f"a Bedrock batch job needs at least {BATCH_MIN_RECORDS} "
+                f"records per model, and this dataset has {items} item(s) (one record per item and model). "
+                f'Add items up to {BATCH_MIN_RECORDS}, set batchFallback: "on-demand" to run it on-demand at '
+                'on-demand prices, or leave inference at "on-demand"',
+            }
+        ],
+        [],
+    )
 
 
 def candidate_cost_usd(model_id: str, usage: Usage, inference: str | None) -> float:

@@ -31,8 +31,9 @@ class BatchRecord(Contract):
     """One line of a job's input JSONL."""
 
     record_id: str
-    model_input: Annotated[dict[str, Any], Field(description="A Converse request body (no modelId: the job "
-                                                 "names the model).")]
+    model_input: Annotated[
+        dict[str, Any], Field(description="A Converse request body (no modelId: the job names the model).")
+    ]
 
 
 class BatchLineError(Contract):
@@ -95,7 +96,8 @@ class BatchOutcome(Contract):
 
 
 _OUTCOME_ERRORS: dict[str, type[BakeoffError]] = {
-    cls.__name__: cls for cls in (BatchRecordError, BatchJobError, ModelOutputError)}
+    cls.__name__: cls for cls in (BatchRecordError, BatchJobError, ModelOutputError)
+}
 
 
 def parent_evaluation_id(evaluation_id: str) -> str:
@@ -119,5 +121,11 @@ def batch_outcome(store: Store, evaluation: Any, model_id: str) -> ModelResult |
     if outcome.status == "failed":
         error = _OUTCOME_ERRORS.get(outcome.error or "", BatchJobError)
         raise error(f"{model_id}: {outcome.message}", modelId=model_id, **outcome.details)
-    return ModelResult(model_id=model_id, status="ok", answer_key=outcome.answer_key, usage=outcome.usage,
-                       stop_reason=outcome.stop_reason, inference="batch")
+    return ModelResult(
+        model_id=model_id,
+        status="ok",
+        answer_key=outcome.answer_key,
+        usage=outcome.usage,
+        stop_reason=outcome.stop_reason,
+        inference="batch",
+    )

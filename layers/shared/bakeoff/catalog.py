@@ -33,8 +33,16 @@ class ModelInfo(BaseModel):
     cache_read_per_1k_usd: Annotated[float | None, Field(alias="cacheReadPer1kUsd", ge=0)] = None
     cache_write_per_1k_usd: Annotated[float | None, Field(alias="cacheWritePer1kUsd", ge=0)] = None
     prompt_caching: Annotated[bool | None, Field(alias="promptCaching")] = None
-    cache_min_tokens: Annotated[int | None, Field(alias="cacheMinTokens", gt=0, description=(
-        "The fewest prompt tokens before a cachePoint that the model caches; a shorter prefix is not cached"))] = None
+    cache_min_tokens: Annotated[
+        int | None,
+        Field(
+            alias="cacheMinTokens",
+            gt=0,
+            description=(
+                "The fewest prompt tokens before a cachePoint that the model caches; a shorter prefix is not cached"
+            ),
+        ),
+    ] = None
     batch_inference: Annotated[bool | None, Field(alias="batchInference")] = None
     local: bool = False
     region: str | None = None
@@ -45,8 +53,9 @@ class ModelInfo(BaseModel):
     def provider(self) -> str:
         return self.family.split(".", 1)[0]
 
-    def cost_usd(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
-                 cache_write_tokens: int = 0) -> float:
+    def cost_usd(
+        self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0, cache_write_tokens: int = 0
+    ) -> float:
         """Cost of one call. Decimal arithmetic so sums match hand arithmetic to the cent.
 
         Cache reads and writes at the catalog's cache prices; where the catalog has none, at the input
@@ -54,18 +63,28 @@ class ModelInfo(BaseModel):
         price_in = Decimal(str(self.input_per_1k_usd))
         read = Decimal(str(self.cache_read_per_1k_usd)) if self.cache_read_per_1k_usd is not None else price_in
         write = Decimal(str(self.cache_write_per_1k_usd)) if self.cache_write_per_1k_usd is not None else price_in
-        cost = (price_in * input_tokens + Decimal(str(self.output_per_1k_usd)) * output_tokens
-                + read * cache_read_tokens + write * cache_write_tokens) / 1000
+        cost = (
+            price_in * input_tokens
+            + Decimal(str(self.output_per_1k_usd)) * output_tokens
+            + read * cache_read_tokens
+            + write * cache_write_tokens
+        ) / 1000
         return float(round(cost, 8))
 
     def batch_cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         """Cost of one record of a Bedrock batch inference job: the catalog's batch prices, else half the
         on-demand prices (AWS bills batch inference at 50% of on-demand)."""
         half = Decimal("0.5")
-        price_in = (Decimal(str(self.batch_input_per_1k_usd)) if self.batch_input_per_1k_usd is not None
-                    else Decimal(str(self.input_per_1k_usd)) * half)
-        price_out = (Decimal(str(self.batch_output_per_1k_usd)) if self.batch_output_per_1k_usd is not None
-                     else Decimal(str(self.output_per_1k_usd)) * half)
+        price_in = (
+            Decimal(str(self.batch_input_per_1k_usd))
+            if self.batch_input_per_1k_usd is not None
+            else Decimal(str(self.input_per_1k_usd)) * half
+        )
+        price_out = (
+            Decimal(str(self.batch_output_per_1k_usd))
+            if self.batch_output_per_1k_usd is not None
+            else Decimal(str(self.output_per_1k_usd)) * half
+        )
         return float(round((price_in * input_tokens + price_out * output_tokens) / 1000, 8))
 
 
@@ -87,8 +106,15 @@ class OrchestrationPrices(BaseModel):
     lambda_per_million_requests_usd: Annotated[float, Field(alias="lambdaPerMillionRequestsUsd", ge=0)]
     lambda_per_gb_second_usd: Annotated[float, Field(alias="lambdaPerGbSecondUsd", ge=0)]
     distributed_map_max_parallel: Annotated[int, Field(alias="distributedMapMaxParallel", gt=0)]
-    batch_discount: Annotated[float, Field(alias="batchDiscount", ge=0, le=1, description=(
-        "Share of the on-demand token price that batch inference saves"))]
+    batch_discount: Annotated[
+        float,
+        Field(
+            alias="batchDiscount",
+            ge=0,
+            le=1,
+            description=("Share of the on-demand token price that batch inference saves"),
+        ),
+    ]
     source: str
     as_of: Annotated[str, Field(alias="asOf")]
 
@@ -106,8 +132,8 @@ class Catalog(BaseModel):
     def base_model_id(self, model_id: str) -> str:
         """``us.anthropic.claude-...`` → ``anthropic.claude-...`` (inference profiles bill as their base model)."""
         for prefix in self.inferenceProfilePrefixes:
-            if model_id.startswith(prefix) and model_id[len(prefix):] in self._by_id:
-                return model_id[len(prefix):]
+            if model_id.startswith(prefix) and model_id[len(prefix) :] in self._by_id:
+                return model_id[len(prefix) :]
         return model_id
 
     def unprefixed(self, model_id: str) -> str:
@@ -115,7 +141,7 @@ class Catalog(BaseModel):
         ``unprefixed`` are one model (``us.amazon.nova-lite-v1:0`` is ``amazon.nova-lite-v1:0``)."""
         for prefix in self.inferenceProfilePrefixes:
             if model_id.startswith(prefix):
-                return model_id[len(prefix):]
+                return model_id[len(prefix) :]
         return model_id
 
     _index: dict[str, ModelInfo] = PrivateAttr(default_factory=dict)

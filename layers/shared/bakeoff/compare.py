@@ -136,24 +136,37 @@ class Change:
             if self.items >= 2 and self.improved == self.worsened == 0:
                 return f"n={self.items}, the same score on every item"
             return f"{self.items} shared item(s), no paired test"
-        parts = [f"n={self.items}", f"Wilcoxon {format_p(self.wilcoxon_p)}" if self.wilcoxon_p is not None
-                 else "Wilcoxon: no non-zero difference"]
+        parts = [
+            f"n={self.items}",
+            f"Wilcoxon {format_p(self.wilcoxon_p)}"
+            if self.wilcoxon_p is not None
+            else "Wilcoxon: no non-zero difference",
+        ]
         if self.bootstrap_ci is not None:
             parts.append(f"bootstrap 95% CI [{self.bootstrap_ci[0]:+.2f}, {self.bootstrap_ci[1]:+.2f}]")
         return ", ".join(parts)
 
 
-def change(model_id: str, criterion: str, a: Mapping[str, float], b: Mapping[str, float], *,
-           alpha: float = ALPHA, resamples: int = 2000, seed: int | str = 0) -> Change:
+def change(
+    model_id: str,
+    criterion: str,
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    *,
+    alpha: float = ALPHA,
+    resamples: int = 2000,
+    seed: int | str = 0,
+) -> Change:
     """The paired change of ``b`` over ``a`` (item -> score) on the items both hold."""
     shared = sorted(a.keys() & b.keys())
     before = [a[i] for i in shared]
     after = [b[i] for i in shared]
     diffs = [round(y - x, _DIFF_DECIMALS) for x, y in zip(before, after, strict=True)]
-    mean = (lambda xs: math.fsum(xs) / len(xs) if xs else None)  # noqa: E731 - one-line helper
+    mean = lambda xs: math.fsum(xs) / len(xs) if xs else None  # noqa: E731 - one-line helper
     test = wilcoxon_signed_rank(diffs) if len(diffs) >= 2 else None
-    boot = paired_bootstrap(diffs, resamples=resamples, seed=f"{seed}/{model_id}/{criterion}") \
-        if len(diffs) >= 2 else None
+    boot = (
+        paired_bootstrap(diffs, resamples=resamples, seed=f"{seed}/{model_id}/{criterion}") if len(diffs) >= 2 else None
+    )
     tested = test is not None and test.p is not None
     ci = boot.ci if boot else None
     # Every item changed by the same amount: the bootstrap has no spread to show (no interval), and the
@@ -161,11 +174,19 @@ def change(model_id: str, criterion: str, a: Mapping[str, float], b: Mapping[str
     significant = bool(tested and test.p < alpha and (ci is None or ci[0] > 0 or ci[1] < 0))
     delta = mean(diffs)
     return Change(
-        model_id=model_id, criterion=criterion, items=len(shared),
-        before=_r(mean(before)), after=_r(mean(after)), delta=_r(delta), tested=tested,
-        wilcoxon_p=test.p if test else None, bootstrap_ci=(_r(ci[0]), _r(ci[1])) if ci else None,  # type: ignore[arg-type]
+        model_id=model_id,
+        criterion=criterion,
+        items=len(shared),
+        before=_r(mean(before)),
+        after=_r(mean(after)),
+        delta=_r(delta),
+        tested=tested,
+        wilcoxon_p=test.p if test else None,
+        bootstrap_ci=(_r(ci[0]), _r(ci[1])) if ci else None,  # type: ignore[arg-type]
         bootstrap_p=boot.p if boot else None,
-        improved=sum(d > 0 for d in diffs), worsened=sum(d < 0 for d in diffs), significant=significant,
+        improved=sum(d > 0 for d in diffs),
+        worsened=sum(d < 0 for d in diffs),
+        significant=significant,
     )
 
 
@@ -206,23 +227,45 @@ class Comparison:
     def dump(self) -> dict[str, Any]:
         """JSON-ready (camelCase, as report.json)."""
         return {
-            "before": _run_header(self.a), "after": _run_header(self.b),
-            "changes": [{"modelId": c.model_id, "name": self.name(c.model_id), "criterion": c.criterion,
-                         "items": c.items, "before": c.before, "after": c.after, "delta": c.delta,
-                         "tested": c.tested, "wilcoxonP": c.wilcoxon_p,
-                         "bootstrapCi95": list(c.bootstrap_ci) if c.bootstrap_ci else None,
-                         "bootstrapP": c.bootstrap_p, "improved": c.improved, "worsened": c.worsened,
-                         "significant": c.significant, "verdict": c.verdict()} for c in self.changes],
+            "before": _run_header(self.a),
+            "after": _run_header(self.b),
+            "changes": [
+                {
+                    "modelId": c.model_id,
+                    "name": self.name(c.model_id),
+                    "criterion": c.criterion,
+                    "items": c.items,
+                    "before": c.before,
+                    "after": c.after,
+                    "delta": c.delta,
+                    "tested": c.tested,
+                    "wilcoxonP": c.wilcoxon_p,
+                    "bootstrapCi95": list(c.bootstrap_ci) if c.bootstrap_ci else None,
+                    "bootstrapP": c.bootstrap_p,
+                    "improved": c.improved,
+                    "worsened": c.worsened,
+                    "significant": c.significant,
+                    "verdict": c.verdict(),
+                }
+                for c in self.changes
+            ],
             "flips": [{"itemId": f.item_id, "before": f.before, "after": f.after} for f in self.flips],
-            "onlyBefore": self.only_a, "onlyAfter": self.only_b,
-            "costDeltaUsd": self.cost_delta_usd, "latencyDeltaMs": self.latency_delta_ms,
+            "onlyBefore": self.only_a,
+            "onlyAfter": self.only_b,
+            "costDeltaUsd": self.cost_delta_usd,
+            "latencyDeltaMs": self.latency_delta_ms,
             "significantlyWorse": [{"modelId": c.model_id, "criterion": c.criterion} for c in self.worse],
         }
 
 
 def _run_header(run: RunScores) -> dict[str, Any]:
-    return {"evaluationId": run.evaluation_id, "title": run.title, "createdAt": run.created_at,
-            "judgeHealthFailed": run.judge_health_failed, "dataset": run.dataset}
+    return {
+        "evaluationId": run.evaluation_id,
+        "title": run.title,
+        "createdAt": run.created_at,
+        "judgeHealthFailed": run.judge_health_failed,
+        "dataset": run.dataset,
+    }
 
 
 def _best(per_model: Mapping[str, Mapping[str, float]]) -> list[str]:
@@ -236,14 +279,21 @@ def _delta(a: float | None, b: float | None, digits: int) -> float | None:
     return None if a is None or b is None else round(b - a, digits)
 
 
-def compare_reports(before: Mapping[str, Any], after: Mapping[str, Any], *, alpha: float = ALPHA,
-                    resamples: int = 2000, seed: int | str = 0) -> Comparison:
+def compare_reports(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    *,
+    alpha: float = ALPHA,
+    resamples: int = 2000,
+    seed: int | str = 0,
+) -> Comparison:
     """Compare two parsed ``report.json`` documents: ``before`` is the baseline (A), ``after`` the new run (B)."""
     return compare_runs(run_scores(before), run_scores(after), alpha=alpha, resamples=resamples, seed=seed)
 
 
-def compare_runs(a: RunScores, b: RunScores, *, alpha: float = ALPHA, resamples: int = 2000,
-                 seed: int | str = 0) -> Comparison:
+def compare_runs(
+    a: RunScores, b: RunScores, *, alpha: float = ALPHA, resamples: int = 2000, seed: int | str = 0
+) -> Comparison:
     models = [m for m in b.scores if m in a.scores]
     criteria = [WEIGHTED] + [c for c in b.criteria if c in a.criteria]
     changes = []
@@ -262,8 +312,12 @@ def compare_runs(a: RunScores, b: RunScores, *, alpha: float = ALPHA, resamples:
         if len(scored) > 1 and best_a != best_b:
             flips.append(Flip(item, best_a, best_b))
     return Comparison(
-        a=a, b=b, changes=changes, flips=flips,
-        only_a=[m for m in a.scores if m not in b.scores], only_b=[m for m in b.scores if m not in a.scores],
+        a=a,
+        b=b,
+        changes=changes,
+        flips=flips,
+        only_a=[m for m in a.scores if m not in b.scores],
+        only_b=[m for m in b.scores if m not in a.scores],
         cost_delta_usd={m: _delta(a.cost_usd.get(m), b.cost_usd.get(m), 8) for m in models},
         latency_delta_ms={m: _delta(a.latency_ms.get(m), b.latency_ms.get(m), 1) for m in models},
     )

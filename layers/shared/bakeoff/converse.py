@@ -106,8 +106,15 @@ def build_request(
         request["system"] = [{"text": system}]
     if tool is not None:
         request["toolConfig"] = {
-            "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
-                                    "inputSchema": {"json": tool.input_schema}}}],
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "inputSchema": {"json": tool.input_schema},
+                    }
+                }
+            ],
             "toolChoice": {"tool": {"name": tool.name}},
         }
     return request
@@ -164,8 +171,11 @@ class ConverseClient:
             return self._client
         left = (self._deadline - datetime.now(UTC)).total_seconds()
         if left < DEADLINE_MARGIN_SECONDS:
-            raise DeadlineExceededError(f"{model_id}: the evaluation's deadline ({self._deadline.isoformat()}) "
-                                        "passed before this call; it was not made", modelId=model_id)
+            raise DeadlineExceededError(
+                f"{model_id}: the evaluation's deadline ({self._deadline.isoformat()}) "
+                "passed before this call; it was not made",
+                modelId=model_id,
+            )
         read_timeout = self._client.meta.config.read_timeout
         if left >= read_timeout:
             return self._client
@@ -173,8 +183,11 @@ class ConverseClient:
         if seconds not in self._shorter:
             meta = self._client.meta
             self._shorter[seconds] = boto3.session.Session().client(
-                "bedrock-runtime", region_name=meta.region_name, endpoint_url=meta.endpoint_url,
-                config=meta.config.merge(Config(read_timeout=seconds)))
+                "bedrock-runtime",
+                region_name=meta.region_name,
+                endpoint_url=meta.endpoint_url,
+                config=meta.config.merge(Config(read_timeout=seconds)),
+            )
         return self._shorter[seconds]
 
     def converse(self, request: dict[str, Any]) -> ConverseResult:
@@ -203,10 +216,13 @@ def parse_response(reply: dict[str, Any], latency_ms: int) -> ConverseResult:
     return ConverseResult(
         text="".join(texts),
         stop_reason=reply.get("stopReason", "unknown"),
-        usage=Usage(input_tokens=usage.get("inputTokens", 0), output_tokens=usage.get("outputTokens", 0),
-                    # Present only when the request had a cachePoint (and 0 is the same as absent).
-                    cache_read_input_tokens=usage.get("cacheReadInputTokens") or None,
-                    cache_write_input_tokens=usage.get("cacheWriteInputTokens") or None),
+        usage=Usage(
+            input_tokens=usage.get("inputTokens", 0),
+            output_tokens=usage.get("outputTokens", 0),
+            # Present only when the request had a cachePoint (and 0 is the same as absent).
+            cache_read_input_tokens=usage.get("cacheReadInputTokens") or None,
+            cache_write_input_tokens=usage.get("cacheWriteInputTokens") or None,
+        ),
         # Wall time as the caller saw it (Bedrock's metrics.latencyMs stays in ``raw``).
         latency_ms=latency_ms,
         tool_input=tool_input if isinstance(tool_input, dict) else None,

@@ -152,5 +152,8 @@ def all_error_names() -> set[str]:
     with every module imported so far (an API error, a test's own subclass), so the answer depended
     on which modules the caller had happened to import first.
     """
-    return {value.__name__ for value in globals().values()
-            if isinstance(value, type) and issubclass(value, BakeoffError) and value.__module__ == __name__}
+    return {
+        value.__name__
+        for value in globals().values()
+        if isinstance(value, type) and issubclass(value, BakeoffError) and value.__module__ == __name__
+    }

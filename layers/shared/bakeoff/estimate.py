@@ -26,15 +26,15 @@ def cost_usd(model_id: str, usage: Usage) -> float:
     """What a call cost, cache reads and writes at their prices; 0.0 for an unpriced model (check
     ``priced`` before showing it as a price)."""
     info = load_catalog().get(model_id)
-    return info.cost_usd(usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_write) \
-        if info else 0.0
+    return info.cost_usd(usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_write) if info else 0.0
 
 
 def uncached_cost_usd(model_id: str, usage: Usage) -> float:
     """What the same call would have cost without prompt caching: every input token at the input price."""
     info = load_catalog().get(model_id)
-    return info.cost_usd(usage.input_tokens + usage.cache_read + usage.cache_write, usage.output_tokens) \
-        if info else 0.0
+    return (
+        info.cost_usd(usage.input_tokens + usage.cache_read + usage.cache_write, usage.output_tokens) if info else 0.0
+    )
 
 
 def judge_calls(request: EvaluationRequest) -> int:
@@ -55,31 +55,51 @@ def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
         input_tokens = estimate_tokens(request.prompt, model_id) + estimate_tokens(request.article, model_id) + 10
         info = catalog.get(model_id)
         cost = info.cost_usd(input_tokens, request.max_tokens) if info else None
-        lines.append(ModelEstimate(model_id=model_id, role="candidate", calls=1, input_tokens=input_tokens,
-                                   output_tokens=request.max_tokens, cost_usd=cost))
+        lines.append(
+            ModelEstimate(
+                model_id=model_id,
+                role="candidate",
+                calls=1,
+                input_tokens=input_tokens,
+                output_tokens=request.max_tokens,
+                cost_usd=cost,
+            )
+        )
     criteria = len(request.scoring_criteria)
     calls = judge_calls(request)
     for judge_model_id in judges:
         # A pairwise call reads two answers; count every call at that size to stay on the safe side.
         answers_per_call = 2 if request.compares_pairs else 1
         # What every call shares (the judge reads the task prompt too), then the answer(s) at their cap.
-        per_call_in = (judge_shared_tokens(request.article, request.prompt, criteria, judge_model_id)
-                       + request.max_tokens * answers_per_call
-                       # A reference answer is read with every answer.
-                       + estimate_tokens(request.reference or "", judge_model_id))
+        per_call_in = (
+            judge_shared_tokens(request.article, request.prompt, criteria, judge_model_id)
+            + request.max_tokens * answers_per_call
+            # A reference answer is read with every answer.
+            + estimate_tokens(request.reference or "", judge_model_id)
+        )
         per_call_out = judge_max_tokens(criteria)
         info = catalog.get(judge_model_id)
         judge_cost = info.cost_usd(per_call_in * calls, per_call_out * calls) if info else None
-        lines.append(ModelEstimate(model_id=judge_model_id, role="judge", calls=calls,
-                                   input_tokens=per_call_in * calls, output_tokens=per_call_out * calls,
-                                   cost_usd=judge_cost))
+        lines.append(
+            ModelEstimate(
+                model_id=judge_model_id,
+                role="judge",
+                calls=calls,
+                input_tokens=per_call_in * calls,
+                output_tokens=per_call_out * calls,
+                cost_usd=judge_cost,
+            )
+        )
     return _total(lines)
 
 
 def _total(lines: list[ModelEstimate]) -> CostEstimate:
     """The priced lines summed; the unpriced ones named, never counted as $0."""
-    return CostEstimate(lines=lines, total_usd=round(sum(line.cost_usd or 0.0 for line in lines), 6),
-                        unpriced=list(dict.fromkeys(line.model_id for line in lines if line.cost_usd is None)))
+    return CostEstimate(
+        lines=lines,
+        total_usd=round(sum(line.cost_usd or 0.0 for line in lines), 6),
+        unpriced=list(dict.fromkeys(line.model_id for line in lines if line.cost_usd is None)),
+    )
 
 
 def priced(model_id: str) -> bool:
@@ -95,11 +115,16 @@ def combine_estimates(parts: list[CostEstimate]) -> CostEstimate:
             key = (line.model_id, line.role)
             if key in merged:
                 old = merged[key]
-                merged[key] = old.model_copy(update={
-                    "calls": old.calls + line.calls, "input_tokens": old.input_tokens + line.input_tokens,
-                    "output_tokens": old.output_tokens + line.output_tokens,
-                    "cost_usd": None if old.cost_usd is None or line.cost_usd is None
-                    else round(old.cost_usd + line.cost_usd, 8)})
+                merged[key] = old.model_copy(
+                    update={
+                        "calls": old.calls + line.calls,
+                        "input_tokens": old.input_tokens + line.input_tokens,
+                        "output_tokens": old.output_tokens + line.output_tokens,
+                        "cost_usd": None
+                        if old.cost_usd is None or line.cost_usd is None
+                        else round(old.cost_usd + line.cost_usd, 8),
+                    }
+                )
             else:
                 merged[key] = line
     return _total(list(merged.values()))
@@ -107,11 +132,16 @@ def combine_estimates(parts: list[CostEstimate]) -> CostEstimate:
 
 # --- the quote: a whole run's tokens, dollars, orchestration and time, before it starts -------------------
 
+
 def judge_shared_tokens(article: str, task_prompt: str, criteria_count: int, judge_model_id: str) -> int:
     """What every judge call of one article shares (tool schema and rubric, article, task prompt): the prefix
     a prompt cache holds. The same terms as the judge's input in ``estimate``, without the answer."""
-    return (estimate_tokens(article, judge_model_id) + estimate_tokens(task_prompt, judge_model_id)
-            + JUDGE_OVERHEAD_TOKENS + JUDGE_TOKENS_PER_CRITERION * criteria_count)
+    return (
+        estimate_tokens(article, judge_model_id)
+        + estimate_tokens(task_prompt, judge_model_id)
+        + JUDGE_OVERHEAD_TOKENS
+        + JUDGE_TOKENS_PER_CRITERION * criteria_count
+    )
 
 
 # The evaluation's states (statemachine/evaluation.asl.json), entered once each on the happy path. Retries,
@@ -159,8 +189,9 @@ class Quote(Contract):
     prices_as_of: str
 
 
-def quote(request: EvaluationRequest, judges: list[str], articles: list[str],
-          assume: QuoteAssumptions = QuoteAssumptions()) -> Quote:
+def quote(
+    request: EvaluationRequest, judges: list[str], articles: list[str], assume: QuoteAssumptions = QuoteAssumptions()
+) -> Quote:
     """The whole run: tokens (the worst-case estimate), its dollars on demand, with candidates in batch, and with
     the judge's prompt cache; Step Functions transitions for Standard and Express children, Lambda GB-seconds,
     and the wall time under the quota. ``articles``: one per item (a single-article request: its article)."""
@@ -171,8 +202,10 @@ def quote(request: EvaluationRequest, judges: list[str], articles: list[str],
     dataset = request.dataset is not None
     items = len(articles)
     by_article: dict[str, CostEstimate] = {}  # a dataset's repeated articles are estimated once
-    per_item = [by_article.get(a) or by_article.setdefault(a, estimate(request.model_copy(update={"article": a}),
-                                                                        judges)) for a in articles]
+    per_item = [
+        by_article.get(a) or by_article.setdefault(a, estimate(request.model_copy(update={"article": a}), judges))
+        for a in articles
+    ]
     cost = combine_estimates(per_item) if dataset else per_item[0]
     m, criteria = len(request.models), len(request.scoring_criteria)
     calls = judge_calls(request)
@@ -213,8 +246,9 @@ def quote(request: EvaluationRequest, judges: list[str], articles: list[str],
     invocations = 2 + items * (m + 1)
     gb = assume.lambda_memory_mb / 1024
     gb_seconds = gb * (2 * fixed + items * (m * candidate_seconds + judge_seconds))
-    lambda_usd = (invocations * prices.lambda_per_million_requests_usd / 1e6
-                  + gb_seconds * prices.lambda_per_gb_second_usd)
+    lambda_usd = (
+        invocations * prices.lambda_per_million_requests_usd / 1e6 + gb_seconds * prices.lambda_per_gb_second_usd
+    )
     if dataset:
         child_transitions = items * (m + ITEM_FIXED_STATES)
         standard = DATASET_PARENT_STATES + child_transitions
@@ -230,9 +264,12 @@ def quote(request: EvaluationRequest, judges: list[str], articles: list[str],
         "expressParentTransitions": DATASET_PARENT_STATES if dataset else standard,
         "expressRequests": express_requests,
         "expressGbSeconds": round(express_gb_seconds, 3),
-        "expressUsd": round((DATASET_PARENT_STATES if dataset else standard) * per_transition
-                            + express_requests * prices.express_per_million_requests_usd / 1e6
-                            + express_gb_seconds * prices.express_per_gb_second_usd, 6),
+        "expressUsd": round(
+            (DATASET_PARENT_STATES if dataset else standard) * per_transition
+            + express_requests * prices.express_per_million_requests_usd / 1e6
+            + express_gb_seconds * prices.express_per_gb_second_usd,
+            6,
+        ),
     }
     assumptions = [
         f"every candidate writes maxTokens ({request.max_tokens}) and the judge its whole verdict cap; "
@@ -240,20 +277,33 @@ def quote(request: EvaluationRequest, judges: list[str], articles: list[str],
         f"models write {speed:g} output tokens/s plus {fixed:g} s per call (an assumption: --tokens-per-second)",
         f"{concurrency} item(s) at once (DatasetMaxConcurrency {assume.dataset_max_concurrency}, Distributed Map "
         f"limit {prices.distributed_map_max_parallel:,}"
-        + (f", quota {assume.tokens_per_minute:,} tokens/min per model)" if assume.tokens_per_minute else
-           ", no tokens-per-minute quota given)"),
+        + (
+            f", quota {assume.tokens_per_minute:,} tokens/min per model)"
+            if assume.tokens_per_minute
+            else ", no tokens-per-minute quota given)"
+        ),
         f"Lambda at {assume.lambda_memory_mb} MB; Express children at {EXPRESS_MEMORY_GB * 1024:g} MB; no free tier; "
         "no retries",
         "batch: candidates at the catalog's batch prices (else 50% of on-demand), the judge on demand",
         *assume.notes,
     ]
     return Quote(
-        items=items, models=request.models, judges=judges, estimate=cost,
+        items=items,
+        models=request.models,
+        judges=judges,
+        estimate=cost,
         input_tokens=sum(line.input_tokens for line in cost.lines),
         output_tokens=sum(line.output_tokens for line in cost.lines),
-        on_demand_usd=round(cost.total_usd, 6), batch_usd=round(batch, 6), cached_usd=round(cached, 6),
+        on_demand_usd=round(cost.total_usd, 6),
+        batch_usd=round(batch, 6),
+        cached_usd=round(cached, 6),
         step_functions=step_functions,
         lambda_={"invocations": invocations, "gbSeconds": round(gb_seconds, 3), "usd": round(lambda_usd, 6)},
-        concurrency=concurrency, item_seconds=round(item_seconds, 3), wall_seconds=round(wall, 1),
+        concurrency=concurrency,
+        item_seconds=round(item_seconds, 3),
+        wall_seconds=round(wall, 1),
         wall_bound="quota" if by_quota > by_concurrency else "concurrency",
-        unpriced=cost.unpriced, assumptions=assumptions, prices_as_of=prices.as_of)
+        unpriced=cost.unpriced,
+        assumptions=assumptions,
+        prices_as_of=prices.as_of,
+    )

@@ -110,10 +110,14 @@ class JudgeMeasures(Document):
     panel: PanelAgreement | None = None
     pairwise: PairwiseSummary | None = None
     length_bias: LengthBias | None = None
-    probes: Annotated[dict[str, Any] | None, Field(
-        description="judgeProbes only: per kind of planted error (number, negation, name, claim) whether the judge "
-        "scored the corrupted copy below the original (bakeoff.probes): kinds, modelId, results, caught, missed, "
-        "summary; a dataset gives each kind's catchRate over items.")] = None
+    probes: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="judgeProbes only: per kind of planted error (number, negation, name, claim) whether the judge "
+            "scored the corrupted copy below the original (bakeoff.probes): kinds, modelId, results, caught, missed, "
+            "summary; a dataset gives each kind's catchRate over items."
+        ),
+    ] = None
     noise: Annotated[
         float | None, Field(description="The judge's noise in weighted-score points; gaps below it are ties.")
     ] = None

@@ -31,11 +31,38 @@ _ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
 # 2,300 · 31.4 · 1,900 · 2029 (a trailing full stop is not part of the number).
 NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")
 _NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
-    "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
 }
 
 
@@ -86,13 +113,15 @@ def unsupported_numbers(answer: str, article: str) -> list[str]:
 
 
 # Capitalised only because they open a sentence: dropped from the front of a sentence-initial run.
-_SENTENCE_OPENERS = frozenset("""
+_SENTENCE_OPENERS = frozenset(
+    """
 a an the this that these those it its he she they we you i our their his her my your
 but and so or if when while after before as at in on of for from with by to under over instead
 then now today yesterday tonight tomorrow also still yes no well oh hi hello welcome thanks thank
 meanwhile however here there what who why how where which let okay great absolutely sure indeed
 plus finally first second next last according supporters opponents residents others
-""".split())
+""".split()
+)
 
 
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -110,16 +139,16 @@ def _is_capitalised(word: str) -> bool:
 def _sentence_start(text: str, start: int) -> bool:
     """True when the word at ``start`` opens a sentence, a line, or a line's dialogue (``HOST: Hi``)."""
     i = start - 1
-    while i >= 0 and (text[i] in " \t\"'“”‘’([*_-–—" ):
+    while i >= 0 and (text[i] in " \t\"'“”‘’([*_-–—"):
         i -= 1
     if i < 0:
         return True
-    between = text[i + 1:start]
+    between = text[i + 1 : start]
     return text[i] in ".!?:;\n" or "\n" in between
 
 
 def _followed_by_name(text: str, match: re.Match[str]) -> bool:
-    following = _WORD.match(text, match.end() + 1) if text[match.end():match.end() + 1] == " " else None
+    following = _WORD.match(text, match.end() + 1) if text[match.end() : match.end() + 1] == " " else None
     return following is not None and _is_capitalised(following.group(0))
 
 
@@ -133,8 +162,11 @@ def proper_names(text: str) -> list[str]:
     Possessive ``'s`` is removed.
     """
     found = list(_WORD.finditer(text))
-    mid_sentence = {_strip_possessive(m.group(0)) for m in found
-                    if _is_capitalised(m.group(0)) and not _sentence_start(text, m.start())}
+    mid_sentence = {
+        _strip_possessive(m.group(0))
+        for m in found
+        if _is_capitalised(m.group(0)) and not _sentence_start(text, m.start())
+    }
     runs: list[list[str]] = []
     current: list[str] = []
     previous_end = -1
@@ -146,13 +178,14 @@ def proper_names(text: str) -> list[str]:
             current, previous_end = [], -1
             continue
         bare = _strip_possessive(word)
-        adjacent = previous_end >= 0 and text[previous_end:m.start()] == " "
+        adjacent = previous_end >= 0 and text[previous_end : m.start()] == " "
         if current and not adjacent:
             runs.append(current)
             current = []
         at_start = not current and _sentence_start(text, m.start())
-        if at_start and (bare.lower() in _SENTENCE_OPENERS
-                         or (bare not in mid_sentence and not _followed_by_name(text, m))):
+        if at_start and (
+            bare.lower() in _SENTENCE_OPENERS or (bare not in mid_sentence and not _followed_by_name(text, m))
+        ):
             previous_end = -1
             continue
         current.append(bare)
@@ -241,9 +274,13 @@ def _reference(article: str) -> _Reference:
     article_words = words(article)
     spelled = {str(_NUMBER_WORDS[w.lower()]) for w in article_words if w.lower() in _NUMBER_WORDS}
     tokens = rouge_tokens(article)
-    return _Reference(word_count=len(article_words), numbers=frozenset(numbers(article)) | spelled,
-                      words=frozenset(_strip_possessive(w) for w in article_words),
-                      rouge_length=len(tokens), rouge_masks=_position_masks(tokens))
+    return _Reference(
+        word_count=len(article_words),
+        numbers=frozenset(numbers(article)) | spelled,
+        words=frozenset(_strip_possessive(w) for w in article_words),
+        rouge_length=len(tokens),
+        rouge_masks=_position_masks(tokens),
+    )
 
 
 # --- against a reference answer ----------------------------------------------------------------

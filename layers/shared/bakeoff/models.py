@@ -57,15 +57,22 @@ class Criterion(StrictContract):
     weight: Annotated[int, Field(ge=1, le=10, description="Relative weight, 1-10.")]
     description: Annotated[
         str | None,
-        Field(min_length=10, max_length=500, description="What the judge should look for. "
-              "Optional for built-in criteria."),
+        Field(
+            min_length=10, max_length=500, description="What the judge should look for. Optional for built-in criteria."
+        ),
         AfterValidator(visible),
     ] = None
 
 
 class DatasetRef(StrictContract):
-    s3_uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+", alias="s3Uri",
-                                 description="s3://bucket/key of a JSONL file")]
+    s3_uri: Annotated[
+        str,
+        Field(
+            pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+",
+            alias="s3Uri",
+            description="s3://bucket/key of a JSONL file",
+        ),
+    ]
 
 
 # A reference answer is read by the judge with every answer it scores, so it is held to the size of an
@@ -77,16 +84,23 @@ def _reference_text(text: str | None) -> str | None:
     """A pydantic ``AfterValidator`` for a reference answer: visible text, at most REFERENCE_MAX_CHARS."""
     visible(text)
     if text is not None and len(text) > REFERENCE_MAX_CHARS:
-        raise ValueError(f"the reference answer has {len(text):,} characters, over the limit of "
-                         f"{REFERENCE_MAX_CHARS:,}: the judge reads it beside every answer, so give the answer you "
-                         "expect (a summary, a script), not a source text")
+        raise ValueError(
+            f"the reference answer has {len(text):,} characters, over the limit of "
+            f"{REFERENCE_MAX_CHARS:,}: the judge reads it beside every answer, so give the answer you "
+            "expect (a summary, a script), not a source text"
+        )
     return text
 
 
-ReferenceText = Annotated[str, Field(json_schema_extra={"maxLength": REFERENCE_MAX_CHARS},
-                                     description="A reference answer: what a good answer says. The judge "
-                                     "grades against it (and the article); text metrics compare with it."),
-                          AfterValidator(_reference_text)]
+ReferenceText = Annotated[
+    str,
+    Field(
+        json_schema_extra={"maxLength": REFERENCE_MAX_CHARS},
+        description="A reference answer: what a good answer says. The judge "
+        "grades against it (and the article); text metrics compare with it.",
+    ),
+    AfterValidator(_reference_text),
+]
 
 
 class DatasetItem(StrictContract):
@@ -107,64 +121,106 @@ def _weight_only(value: object) -> object:
 class EvaluationRequest(StrictContract):
     """What a user sends: one article, the candidate models, their prompt and the rubric."""
 
-    article: Annotated[str | None, Field(min_length=100, max_length=50_000,
-                                         description="The source text every model works from."),
-                       AfterValidator(visible)] = None
-    dataset: Annotated[DatasetRef | None, Field(description="Instead of one article: a JSONL object in S3, "
-                                                "one {id, article, reference?} per line.")] = None
+    article: Annotated[
+        str | None,
+        Field(min_length=100, max_length=50_000, description="The source text every model works from."),
+        AfterValidator(visible),
+    ] = None
+    dataset: Annotated[
+        DatasetRef | None,
+        Field(description="Instead of one article: a JSONL object in S3, one {id, article, reference?} per line."),
+    ] = None
     models: Annotated[
         list[Annotated[str, Field(min_length=3, max_length=200)]],
         Field(min_length=1, max_length=5, description="1-5 candidate Bedrock model IDs."),
         AfterValidator(_unique),
     ]
-    prompt: Annotated[str, Field(min_length=10, max_length=20_000,
-                                 description="System prompt given to every candidate."), AfterValidator(visible)]
+    prompt: Annotated[
+        str,
+        Field(min_length=10, max_length=20_000, description="System prompt given to every candidate."),
+        AfterValidator(visible),
+    ]
     scoring_criteria: Annotated[
         dict[Annotated[str, Field(pattern=CRITERION_NAME)], Annotated[Criterion, BeforeValidator(_weight_only)]],
-        Field(min_length=1, max_length=12, description="Criterion name → weight 1-10, or "
-              "{weight, description} for a custom criterion."),
+        Field(
+            min_length=1,
+            max_length=12,
+            description="Criterion name → weight 1-10, or {weight, description} for a custom criterion.",
+        ),
     ]
-    judge_model_id: Annotated[str | None, Field(max_length=200, description="The judge; default: the "
-                                                "deployment's JudgeModelId.")] = None
+    judge_model_id: Annotated[
+        str | None, Field(max_length=200, description="The judge; default: the deployment's JudgeModelId.")
+    ] = None
     judges: Annotated[
         list[Annotated[str, Field(min_length=3, max_length=200)]] | None,
-        Field(min_length=2, max_length=3, description="A judge panel: 2-3 judge model IDs from different "
-              "families, instead of judgeModelId."),
+        Field(
+            min_length=2,
+            max_length=3,
+            description="A judge panel: 2-3 judge model IDs from different families, instead of judgeModelId.",
+        ),
         AfterValidator(lambda v: _unique(v) if v else v),
     ] = None
-    mode: Annotated[Literal["single", "pairwise", "arena"], Field(description="single: each answer scored on "
-                    "the rubric; pairwise: also every pair compared in both orders; arena: pairwise, and the "
-                    "report fits Bradley-Terry ratings (raw and length-controlled) with bootstrap CIs over items."
-                    )] = "single"
-    control_answer: Annotated[bool, Field(description="Also judge a corrupted copy of the best answer, to "
-                              "check that the judge notices.")] = True
+    mode: Annotated[
+        Literal["single", "pairwise", "arena"],
+        Field(
+            description="single: each answer scored on "
+            "the rubric; pairwise: also every pair compared in both orders; arena: pairwise, and the "
+            "report fits Bradley-Terry ratings (raw and length-controlled) with bootstrap CIs over items."
+        ),
+    ] = "single"
+    control_answer: Annotated[
+        bool, Field(description="Also judge a corrupted copy of the best answer, to check that the judge notices.")
+    ] = True
     judge_probes: Annotated[
         list[ProbeKind] | None,
-        Field(max_length=len(PROBE_KINDS), description="Probes of the judge: copies of the best answer "
-              "with one kind of error planted (number, negation, name, claim), each judged (one more judge call "
-              "per kind) to show which kinds the judge misses. Default: none."),
+        Field(
+            max_length=len(PROBE_KINDS),
+            description="Probes of the judge: copies of the best answer "
+            "with one kind of error planted (number, negation, name, claim), each judged (one more judge call "
+            "per kind) to show which kinds the judge misses. Default: none.",
+        ),
         AfterValidator(_unique_probes),
     ] = None
-    reference: Annotated[ReferenceText | None, Field(description="A reference answer for the article (one "
-                         "article only; a dataset gives one per line).")] = None
+    reference: Annotated[
+        ReferenceText | None,
+        Field(description="A reference answer for the article (one article only; a dataset gives one per line)."),
+    ] = None
     max_tokens: Annotated[int, Field(ge=16, le=8192, description="Output cap per candidate answer.")] = 1024
     temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
-    budget_usd: Annotated[float | None, Field(gt=0, le=1000,
-                                              description="Refuse the run if its estimate is higher.")] = None
+    budget_usd: Annotated[
+        float | None, Field(gt=0, le=1000, description="Refuse the run if its estimate is higher.")
+    ] = None
     strict_judge: Annotated[bool, Field(description="Refuse a judge from a candidate's model family.")] = False
     use_cache: Annotated[bool, Field(description="Reuse checkpointed answers and verdicts.")] = True
     allow_unpriced: Annotated[bool, Field(description="Accept model IDs that have no price.")] = False
     title: Annotated[str | None, Field(max_length=200), AfterValidator(visible)] = None
-    deadline_seconds: Annotated[int | None, Field(ge=10, le=86_400, description="Seconds from acceptance after "
-                                "which no model is called any more and the report is written with what there "
-                                "is; default: the deployment's EvaluationDeadlineSeconds (single article) or "
-                                "none (dataset).")] = None
-    inference: Annotated[Literal["on-demand", "batch"], Field(description="How the candidates answer a dataset: "
-                         "on-demand (Converse, one call per answer), or batch (one Bedrock batch inference job per "
-                         "model, billed at batch rates; needs at least 100 items).")] = "on-demand"
-    batch_fallback: Annotated[Literal["refuse", "on-demand"], Field(description="inference batch with fewer "
-                              "items than a batch job's minimum: refuse the request (default), or run it "
-                              "on-demand.")] = "refuse"
+    deadline_seconds: Annotated[
+        int | None,
+        Field(
+            ge=10,
+            le=86_400,
+            description="Seconds from acceptance after "
+            "which no model is called any more and the report is written with what there "
+            "is; default: the deployment's EvaluationDeadlineSeconds (single article) or "
+            "none (dataset).",
+        ),
+    ] = None
+    inference: Annotated[
+        Literal["on-demand", "batch"],
+        Field(
+            description="How the candidates answer a dataset: "
+            "on-demand (Converse, one call per answer), or batch (one Bedrock batch inference job per "
+            "model, billed at batch rates; needs at least 100 items)."
+        ),
+    ] = "on-demand"
+    batch_fallback: Annotated[
+        Literal["refuse", "on-demand"],
+        Field(
+            description="inference batch with fewer "
+            "items than a batch job's minimum: refuse the request (default), or run it "
+            "on-demand."
+        ),
+    ] = "refuse"
 
     @model_validator(mode="after")
     def _article_or_dataset(self) -> EvaluationRequest:
@@ -187,8 +243,7 @@ class EvaluationRequest(StrictContract):
     @model_validator(mode="after")
     def _reference_with_its_article(self) -> EvaluationRequest:
         if self.reference is not None and self.dataset is not None:
-            raise ValueError("reference goes with one article; for a dataset give each line its own "
-                             "\"reference\"")
+            raise ValueError('reference goes with one article; for a dataset give each line its own "reference"')
         return self
 
     @property
@@ -223,8 +278,9 @@ class Owner(Contract):
     evaluation's checkpoints to that key. An evaluation started any other way has no owner.
     """
 
-    api_key_id: Annotated[str, Field(pattern=API_KEY_ID, description="API Gateway's ID of the key "
-                                     "(not the key itself).")]
+    api_key_id: Annotated[
+        str, Field(pattern=API_KEY_ID, description="API Gateway's ID of the key (not the key itself).")
+    ]
     created_at: str
 
 
@@ -232,8 +288,13 @@ class Evaluation(Contract):
     """A validated request, stored once in S3; every later state reads it from there."""
 
     evaluation_id: str
-    api_key_id: Annotated[str | None, Field(pattern=API_KEY_ID, description="The owning API key's ID "
-                                            "(see ``Owner``); None when started without the API.")] = None
+    api_key_id: Annotated[
+        str | None,
+        Field(
+            pattern=API_KEY_ID,
+            description="The owning API key's ID (see ``Owner``); None when started without the API.",
+        ),
+    ] = None
     created_at: str
     request: EvaluationRequest
     judge_model_id: Annotated[str, Field(description="The primary judge (the first of a panel).")]
@@ -244,11 +305,17 @@ class Evaluation(Contract):
     items: Annotated[int | None, Field(description="Dataset mode: how many items.")] = None
     item_id: Annotated[str | None, Field(description="Dataset mode: this item's ID (per-item documents).")] = None
     reference: Annotated[str | None, Field(description="Dataset mode: this item's reference answer.")] = None
-    deadline_at: Annotated[str | None, Field(description="ISO time after which no candidate is called (see "
-                                             "deadlineSeconds).")] = None
-    inference: Annotated[Literal["batch"] | None, Field(description="batch: the candidates answer through Bedrock "
-                         "batch inference jobs (``bakeoff.batch``); None: on-demand (also when a batch request fell "
-                         "back to on-demand).")] = None
+    deadline_at: Annotated[
+        str | None, Field(description="ISO time after which no candidate is called (see deadlineSeconds).")
+    ] = None
+    inference: Annotated[
+        Literal["batch"] | None,
+        Field(
+            description="batch: the candidates answer through Bedrock "
+            "batch inference jobs (``bakeoff.batch``); None: on-demand (also when a batch request fell "
+            "back to on-demand)."
+        ),
+    ] = None
 
     @property
     def reference_answer(self) -> str | None:
@@ -295,9 +362,12 @@ class Usage(Contract):
 
     def __add__(self, other: Usage) -> Usage:
         read, write = self.cache_read + other.cache_read, self.cache_write + other.cache_write
-        return Usage(input_tokens=self.input_tokens + other.input_tokens,
-                     output_tokens=self.output_tokens + other.output_tokens,
-                     cache_read_input_tokens=read or None, cache_write_input_tokens=write or None)
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_input_tokens=read or None,
+            cache_write_input_tokens=write or None,
+        )
 
 
 class ModelEstimate(Contract):
@@ -306,15 +376,17 @@ class ModelEstimate(Contract):
     calls: int
     input_tokens: int
     output_tokens: int
-    cost_usd: Annotated[float | None, Field(description="None: the model has no price (allowUnpriced); "
-                                            "its cost is unknown, never $0.")] = None
+    cost_usd: Annotated[
+        float | None, Field(description="None: the model has no price (allowUnpriced); its cost is unknown, never $0.")
+    ] = None
 
 
 class CostEstimate(Contract):
     lines: list[ModelEstimate]
     total_usd: Annotated[float, Field(description="The priced lines' sum; see ``unpriced``.")]
-    unpriced: Annotated[list[str], Field(description="Models with no price: their cost is unknown and "
-                                         "not in ``total_usd``.")] = []
+    unpriced: Annotated[
+        list[str], Field(description="Models with no price: their cost is unknown and not in ``total_usd``.")
+    ] = []
 
 
 # --- the Validate state ----------------------------------------------------------------------
@@ -347,19 +419,28 @@ class ValidateOutput(Contract):
     @classmethod
     def of(cls, evaluation: Evaluation, settings: Any) -> ValidateOutput:
         dataset = evaluation.request.dataset is not None
-        return cls(evaluation_id=evaluation.evaluation_id, models=evaluation.request.models,
-                   judge_model_id=evaluation.judge_model_id, warnings=evaluation.warnings,
-                   estimated_cost_usd=evaluation.estimate.total_usd,
-                   map_max_concurrency=settings.MAP_MAX_CONCURRENCY,
-                   mode="dataset" if dataset else "single",
-                   items_key=f"evaluations/{evaluation.evaluation_id}/items.json" if dataset else None,
-                   items=evaluation.items,
-                   # Items at once: the deployment's ceiling, bounded by the models' tokens-per-minute quota.
-                   dataset_max_concurrency=quota_concurrency(
-                       evaluation.estimate, evaluation.items or 1, tokens_per_minute=settings.MODEL_TOKENS_PER_MINUTE,
-                       ceiling=settings.DATASET_MAX_CONCURRENCY) if dataset else None,
-                   tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None,
-                   inference=evaluation.inference or "on-demand")
+        return cls(
+            evaluation_id=evaluation.evaluation_id,
+            models=evaluation.request.models,
+            judge_model_id=evaluation.judge_model_id,
+            warnings=evaluation.warnings,
+            estimated_cost_usd=evaluation.estimate.total_usd,
+            map_max_concurrency=settings.MAP_MAX_CONCURRENCY,
+            mode="dataset" if dataset else "single",
+            items_key=f"evaluations/{evaluation.evaluation_id}/items.json" if dataset else None,
+            items=evaluation.items,
+            # Items at once: the deployment's ceiling, bounded by the models' tokens-per-minute quota.
+            dataset_max_concurrency=quota_concurrency(
+                evaluation.estimate,
+                evaluation.items or 1,
+                tokens_per_minute=settings.MODEL_TOKENS_PER_MINUTE,
+                ceiling=settings.DATASET_MAX_CONCURRENCY,
+            )
+            if dataset
+            else None,
+            tolerated_failure_percentage=settings.TOLERATED_FAILURE_PERCENTAGE if dataset else None,
+            inference=evaluation.inference or "on-demand",
+        )
 
 
 # --- the Map: one item per model, one result per branch --------------------------------------
@@ -385,8 +466,13 @@ class Answer(Contract):
     stop_reason: str
     usage: Usage
     latency_ms: int
-    inference: Annotated[Literal["batch"] | None, Field(description="batch: made by a Bedrock batch inference job "
-                         "and billed at batch rates; None: an on-demand Converse call.")] = None
+    inference: Annotated[
+        Literal["batch"] | None,
+        Field(
+            description="batch: made by a Bedrock batch inference job "
+            "and billed at batch rates; None: an on-demand Converse call."
+        ),
+    ] = None
 
 
 class ModelResult(Contract):
@@ -400,8 +486,9 @@ class ModelResult(Contract):
     stop_reason: str | None = None
     cached: bool = False
     error: ErrorInfo | None = None
-    inference: Annotated[Literal["batch"] | None, Field(description="batch: the answer came from a batch job "
-                         "(priced at batch rates).")] = None
+    inference: Annotated[
+        Literal["batch"] | None, Field(description="batch: the answer came from a batch job (priced at batch rates).")
+    ] = None
 
 
 # --- scoring ---------------------------------------------------------------------------------

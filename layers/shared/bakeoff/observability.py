@@ -95,15 +95,20 @@ logger = Logger()
 tracer = Tracer() if sdk_tracing_enabled() else Tracer(provider=UntracedProvider(), disabled=True)
 metrics = Metrics(namespace="Bakeoff")
 # The same shared metric sets every Metrics instance uses, flushed one line at a time.
-metrics.provider = OneLineEMFProvider(namespace="Bakeoff", metric_set=metrics.metric_set,
-                                      dimension_set=metrics.dimension_set, metadata_set=metrics.metadata_set,
-                                      default_dimensions=metrics.default_dimensions)
+metrics.provider = OneLineEMFProvider(
+    namespace="Bakeoff",
+    metric_set=metrics.metric_set,
+    dimension_set=metrics.dimension_set,
+    metadata_set=metrics.metadata_set,
+    default_dimensions=metrics.default_dimensions,
+)
 
 __all__ = ["logger", "tracer", "metrics", "MetricUnit"]
 
 
-def record_model_call(model_id: str, role: str, input_tokens: int, output_tokens: int,
-                      cost_usd: float, latency_ms: int) -> None:
+def record_model_call(
+    model_id: str, role: str, input_tokens: int, output_tokens: int, cost_usd: float, latency_ms: int
+) -> None:
     """EMF metrics for one model call, with ``modelId`` and ``role`` (candidate/judge) dimensions.
 
     One record per metric (as Powertools' ``single_metric`` makes them) so that the score step, which
@@ -124,11 +129,13 @@ def record_model_call(model_id: str, role: str, input_tokens: int, output_tokens
         return metric.serialize_metric_set()
 
     per_model = {"modelId": model_id, "role": role}
-    emit_emf([
-        record("InputTokens", MetricUnit.Count, input_tokens, per_model),
-        record("OutputTokens", MetricUnit.Count, output_tokens, per_model),
-        record("LatencyMs", MetricUnit.Milliseconds, latency_ms, per_model),
-        record("CostUsd", MetricUnit.NoUnit, cost_usd, per_model),
-        # The same cost once more under one fixed dimension: the series the cost alarms sum.
-        record("CostUsd", MetricUnit.NoUnit, cost_usd, {"scope": "all"}),
-    ])
+    emit_emf(
+        [
+            record("InputTokens", MetricUnit.Count, input_tokens, per_model),
+            record("OutputTokens", MetricUnit.Count, output_tokens, per_model),
+            record("LatencyMs", MetricUnit.Milliseconds, latency_ms, per_model),
+            record("CostUsd", MetricUnit.NoUnit, cost_usd, per_model),
+            # The same cost once more under one fixed dimension: the series the cost alarms sum.
+            record("CostUsd", MetricUnit.NoUnit, cost_usd, {"scope": "all"}),
+        ]
+    )

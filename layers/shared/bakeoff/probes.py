@@ -26,8 +26,12 @@ MISSES = {
     "name": "swapped names",
     "claim": "unsupported claims",
 }
-LABELS = {"number": "a number changed", "negation": "the outcome negated", "name": "a name swapped",
-          "claim": "an unsupported claim added"}
+LABELS = {
+    "number": "a number changed",
+    "negation": "the outcome negated",
+    "name": "a name swapped",
+    "claim": "an unsupported claim added",
+}
 
 
 def summary(caught: list[str], missed: list[str], inconclusive: list[str]) -> str | None:
@@ -36,8 +40,12 @@ def summary(caught: list[str], missed: list[str], inconclusive: list[str]) -> st
     if missed:
         return "the judge misses " + _join([MISSES.get(k, k) for k in missed])
     if caught:
-        return "the judge caught every probe (" + ", ".join(caught) + ")" + (
-            f"; not measured: {', '.join(inconclusive)}" if inconclusive else "")
+        return (
+            "the judge caught every probe ("
+            + ", ".join(caught)
+            + ")"
+            + (f"; not measured: {', '.join(inconclusive)}" if inconclusive else "")
+        )
     return None
 
 
@@ -51,8 +59,12 @@ def outcome(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     caught = [k for k, r in results.items() if r.get("passed") is True]
     missed = [k for k, r in results.items() if r.get("passed") is False]
     inconclusive = [k for k, r in results.items() if r.get("passed") is None]
-    return {"caught": caught, "missed": missed, "inconclusive": inconclusive,
-            "summary": summary(caught, missed, inconclusive)}
+    return {
+        "caught": caught,
+        "missed": missed,
+        "inconclusive": inconclusive,
+        "summary": summary(caught, missed, inconclusive),
+    }
 
 
 def aggregate(per_item: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -70,7 +82,11 @@ def aggregate(per_item: list[dict[str, Any]]) -> dict[str, Any] | None:
         verdicts = [d.get("results", {}).get(kind, {}).get("passed") for d in docs if kind in d.get("kinds", [])]
         caught, missed = sum(v is True for v in verdicts), sum(v is False for v in verdicts)
         measured = caught + missed
-        results[kind] = {"caught": caught, "missed": missed, "inconclusive": len(verdicts) - measured,
-                         "catchRate": round(caught / measured, 4) if measured else None,
-                         "passed": (missed == 0) if measured else None}
+        results[kind] = {
+            "caught": caught,
+            "missed": missed,
+            "inconclusive": len(verdicts) - measured,
+            "catchRate": round(caught / measured, 4) if measured else None,
+            "passed": (missed == 0) if measured else None,
+        }
     return {"kinds": kinds, "results": results, **outcome(results)}

@@ -93,17 +93,23 @@ class ModelEntry(Document):
         ),
     ]
     unpriced: Annotated[bool | None, Field(description="true: the model has no price (allowUnpriced).")] = None
-    inference: Annotated[Literal["batch"] | None, Field(
-        description="batch: (some of) its answers came from Bedrock batch inference jobs, priced at batch rates."
-    )] = None
+    inference: Annotated[
+        Literal["batch"] | None,
+        Field(
+            description="batch: (some of) its answers came from Bedrock batch inference jobs, priced at batch rates."
+        ),
+    ] = None
     batch_answers: Annotated[int | None, Field(description="Dataset, batch mode: answers made by batch jobs.")] = None
-    reference_metrics: Annotated[ReferenceMetrics | None, Field(
-        description="Dataset: mean ROUGE-L and token F1 against the items' reference answers.")] = None
-    new_cost_usd: Annotated[float | None, Field(
-        description="Dataset: what this run paid for the answers not reused from checkpoints.")] = None
-    on_demand_cost_usd: Annotated[float | None, Field(
-        description="Batch mode: what the same tokens would have cost on-demand."
-    )] = None
+    reference_metrics: Annotated[
+        ReferenceMetrics | None,
+        Field(description="Dataset: mean ROUGE-L and token F1 against the items' reference answers."),
+    ] = None
+    new_cost_usd: Annotated[
+        float | None, Field(description="Dataset: what this run paid for the answers not reused from checkpoints.")
+    ] = None
+    on_demand_cost_usd: Annotated[
+        float | None, Field(description="Batch mode: what the same tokens would have cost on-demand.")
+    ] = None
     score_status: Annotated[
         ScoreStatus,
         Field(
@@ -179,9 +185,13 @@ class Totals(Document):
         Field(description="Models with no price (allowUnpriced): every cost total counts the priced models only."),
     ] = None
     items: Annotated[int | None, Field(description="Dataset only.")] = None
-    new_spend_usd: Annotated[float | None, Field(
-        description="What this run put on the bill: answers and verdicts reused from checkpoints were paid for "
-        "by an earlier run (the CostUsd metric, and so the cost alarms, count only this).")] = None
+    new_spend_usd: Annotated[
+        float | None,
+        Field(
+            description="What this run put on the bill: answers and verdicts reused from checkpoints were paid for "
+            "by an earlier run (the CostUsd metric, and so the cost alarms, count only this)."
+        ),
+    ] = None
     answers: Annotated[int | None, Field(description="Dataset only: answers that reached the judge.")] = None
     failed_answers: Annotated[int | None, Field(description="Dataset only.")] = None
 
@@ -207,8 +217,9 @@ class DatasetRow(Document):
     error: str | None
     inference: Annotated[str | None, Field(description="batch: the answer came from a batch inference job.")] = None
     cached: Annotated[bool | None, Field(description="The answer was reused from a checkpoint.")] = None
-    reference_metrics: Annotated[ReferenceMetrics | None, Field(
-        description="This answer against the item's reference answer.")] = None
+    reference_metrics: Annotated[
+        ReferenceMetrics | None, Field(description="This answer against the item's reference answer.")
+    ] = None
 
 
 class PerItem(Document):
@@ -252,8 +263,10 @@ class Report(Document):
     judge_model_ids: Annotated[list[str], Field(description="Every judge (more than one for a panel).")]
     criteria: Annotated[list[ResolvedCriterion], Field(description="In rubric order; weight 1-10.")]
     prompt: Annotated[str, Field(description="The prompt every candidate received (with the article).")]
-    reference: Annotated[str | None, Field(description="One article: the reference answer the judge graded "
-                         "against (request field reference).")] = None
+    reference: Annotated[
+        str | None,
+        Field(description="One article: the reference answer the judge graded against (request field reference)."),
+    ] = None
     warnings: Annotated[
         list[str], Field(description="Set by validation, e.g. a judge from a candidate's model family.")
     ]
@@ -278,15 +291,25 @@ class Report(Document):
         float, Field(description="Kept for compatibility: the same as totals.totalCostUsd, which is canonical.")
     ]
     judge_health: Annotated[JudgeHealth, Field(description="How far to trust the judge on this run.")]
-    judge_calls: Annotated[JudgeCalls | None, Field(description="Every judge call summed: tokens (prompt-cache "
-                           "reads and writes included), cost, the saving against uncached, new spend.")] = None
+    judge_calls: Annotated[
+        JudgeCalls | None,
+        Field(
+            description="Every judge call summed: tokens (prompt-cache "
+            "reads and writes included), cost, the saving against uncached, new spend."
+        ),
+    ] = None
     judge_failure: Annotated[
         ErrorNote | None,
         Field(description="The judge step failed past every retry: the report is still written, with no ranking."),
     ] = None
     dataset: Annotated[DatasetSection | None, Field(description="Dataset mode only.")] = None
-    arena: Annotated[ArenaSection | None, Field(description="mode arena only: Bradley-Terry ratings from the "
-                     "pairwise verdicts, raw and length-controlled, with bootstrap CIs over items.")] = None
+    arena: Annotated[
+        ArenaSection | None,
+        Field(
+            description="mode arena only: Bradley-Terry ratings from the "
+            "pairwise verdicts, raw and length-controlled, with bootstrap CIs over items."
+        ),
+    ] = None
     request: Annotated[
         EvaluationRequest,
         Field(description="The validated request, defaults filled in: enough to run the evaluation again."),
@@ -345,10 +368,13 @@ class IndexRow(Document):
     status: Annotated[Literal["ok", "partial"], Field(description="partial: some model failed.")]
     winner_name: Annotated[str | None, Field(description="The winner's display name.")] = None
     winner_score: Annotated[float | None, Field(description="The winner's weighted score.")] = None
-    judge_health_failed: Annotated[bool | None, Field(
-        description="true: the control check failed (the judge did not score a corrupted answer lower).")] = None
-    request_key: Annotated[str | None, Field(
-        description="Fingerprint of the work asked (bakeoff.trend): runs of one request share it.")] = None
+    judge_health_failed: Annotated[
+        bool | None,
+        Field(description="true: the control check failed (the judge did not score a corrupted answer lower)."),
+    ] = None
+    request_key: Annotated[
+        str | None, Field(description="Fingerprint of the work asked (bakeoff.trend): runs of one request share it.")
+    ] = None
 
     @classmethod
     def of(cls, report: Report | ReportHeadline) -> IndexRow:

@@ -34,8 +34,9 @@ class TextMetrics(Document):
     unsupported_numbers: Annotated[list[str], Field(description="In the answer, not in the article.")]
     unsupported_names: Annotated[list[str], Field(description="In the answer, not in the article.")]
     rouge_l: Annotated[float | None, Field(description="Against the article, 0-1.")]
-    reference: Annotated[ReferenceMetrics | None, Field(
-        description="With a reference answer: ROUGE-L and token F1 against it, 0-1.")] = None
+    reference: Annotated[
+        ReferenceMetrics | None, Field(description="With a reference answer: ROUGE-L and token F1 against it, 0-1.")
+    ] = None
 
 
 class ModelScores(Verdict):
@@ -57,11 +58,14 @@ class JudgeCalls(Document):
     usage: Usage
     cost_usd: float
     cached: Annotated[int | None, Field(description="Judgments reused from a checkpoint.")] = None
-    uncached_cost_usd: Annotated[float | None, Field(
-        description="The same calls with every input token at the input price (no prompt cache).")] = None
+    uncached_cost_usd: Annotated[
+        float | None, Field(description="The same calls with every input token at the input price (no prompt cache).")
+    ] = None
     cache_saving_usd: Annotated[float | None, Field(description="uncachedCostUsd - costUsd.")] = None
-    new_spend_usd: Annotated[float | None, Field(
-        description="What this run spent: judgments reused from checkpoints were paid for by an earlier run.")] = None
+    new_spend_usd: Annotated[
+        float | None,
+        Field(description="What this run spent: judgments reused from checkpoints were paid for by an earlier run."),
+    ] = None
 
 
 class JudgeFailureNote(Document):

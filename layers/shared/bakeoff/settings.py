@@ -21,8 +21,13 @@ class Settings(BaseModel):
     MODEL_READ_TIMEOUT_SECONDS: Annotated[float, Field(gt=0)] = 120.0
     MAP_MAX_CONCURRENCY: Annotated[int, Field(ge=0, le=40)] = 5
     DATASET_MAX_CONCURRENCY: Annotated[int, Field(ge=1, le=1000)] = 20
-    MODEL_TOKENS_PER_MINUTE: Annotated[int, Field(ge=0, description="Bedrock's on-demand tokens-per-minute "
-                                                  "quota per model; 0: none given (see bakeoff.quota).")] = 0
+    MODEL_TOKENS_PER_MINUTE: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Bedrock's on-demand tokens-per-minute quota per model; 0: none given (see bakeoff.quota).",
+        ),
+    ] = 0
     TOLERATED_FAILURE_PERCENTAGE: Annotated[int, Field(ge=0, le=100)] = 10
     MAX_DATASET_ITEMS: Annotated[int, Field(ge=1, le=10_000)] = 10_000
     JUDGE_CONCURRENCY: Annotated[int, Field(ge=1, le=16)] = 4

@@ -111,8 +111,9 @@ def _has_variance(values: Sequence[float]) -> bool:
     return len(values) >= 2 and any(v != values[0] for v in values)
 
 
-def bootstrap_ci(values: Sequence[float], *, resamples: int = 2000, seed: int | str = 0,
-                 confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+def bootstrap_ci(
+    values: Sequence[float], *, resamples: int = 2000, seed: int | str = 0, confidence: float = CONFIDENCE
+) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the mean. ``None`` with fewer than two values or none
     varying (the interval would be a single point)."""
     if not _has_variance(values) or resamples < 1:
@@ -131,8 +132,9 @@ class PairedBootstrap:
     p: float | None
 
 
-def paired_bootstrap(diffs: Sequence[float], *, resamples: int = 2000, seed: int | str = 0,
-                     confidence: float = CONFIDENCE) -> PairedBootstrap:
+def paired_bootstrap(
+    diffs: Sequence[float], *, resamples: int = 2000, seed: int | str = 0, confidence: float = CONFIDENCE
+) -> PairedBootstrap:
     """Paired bootstrap of ``mean(a - b)``: resample the items, keep each item's pair together.
 
     The p-value inverts the percentile interval: twice the smaller share of resampled means on
@@ -251,8 +253,12 @@ def _collect(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[st
         weighted = row.get("weightedScore")
         if row.get("status") != "ok":
             entry.failed += 1
-        elif (row.get("scoreStatus") != "scored" or isinstance(weighted, bool)
-              or not isinstance(weighted, int | float) or not math.isfinite(weighted)):
+        elif (
+            row.get("scoreStatus") != "scored"
+            or isinstance(weighted, bool)
+            or not isinstance(weighted, int | float)
+            or not math.isfinite(weighted)
+        ):
             entry.unscored += 1  # unscored by the judge, not judged, or a verdict without a score
         else:
             entry.weighted[item_id] = float(weighted)
@@ -285,8 +291,15 @@ def _items(n: int) -> str:
     return f"{n} item" if n == 1 else f"{n} items"
 
 
-def _comparison_sentence(name_a: str, name_b: str, where: str, test: Wilcoxon, items: int,
-                         mean_diff: float | None = None, ci: tuple[float, float] | None = None) -> str:
+def _comparison_sentence(
+    name_a: str,
+    name_b: str,
+    where: str,
+    test: Wilcoxon,
+    items: int,
+    mean_diff: float | None = None,
+    ci: tuple[float, float] | None = None,
+) -> str:
     if items == 0:
         return f"{name_a} and {name_b} were never both scored on the same item: no comparison{where}"
     if test.p is None:
@@ -315,12 +328,25 @@ def _win_rate(name_a: str, name_b: str, a: Mapping[str, float], b: Mapping[str, 
     wins_b = sum(1 for d in diffs if d < 0)
     ties = len(diffs) - wins_a - wins_b
     rate = (wins_a + ties / 2) / len(diffs) if diffs else None
-    return {"a": name_a, "b": name_b, "winsA": wins_a, "winsB": wins_b, "ties": ties, "items": len(diffs),
-            "winRateA": _round(rate)}
+    return {
+        "a": name_a,
+        "b": name_b,
+        "winsA": wins_a,
+        "winsB": wins_b,
+        "ties": ties,
+        "items": len(diffs),
+        "winRateA": _round(rate),
+    }
 
 
-def dataset_statistics(rows: list[dict], criteria: list[dict], *, resamples: int = 2000, seed: int = 0,
-                       names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def dataset_statistics(
+    rows: list[dict],
+    criteria: list[dict],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Summarise a dataset run: one row per (item, model).
 
     A row is ``{"itemId", "modelId", "status": "ok"|"failed", "scoreStatus": "scored"|"unscored"|
@@ -377,11 +403,16 @@ def dataset_statistics(rows: list[dict], criteria: list[dict], *, resamples: int
         for name in criterion_names:
             c_diffs = _paired_diffs(collected[a].criteria[name], collected[b].criteria[name])
             c_test = wilcoxon_signed_rank(c_diffs)
-            per_criterion[name] = {"meanDiff": _round(_mean(c_diffs)), "p": _round_p(c_test.p),
-                                   "significant": c_test.p is not None and c_test.p < ALPHA}
+            per_criterion[name] = {
+                "meanDiff": _round(_mean(c_diffs)),
+                "p": _round_p(c_test.p),
+                "significant": c_test.p is not None and c_test.p < ALPHA,
+            }
             criterion_sentences.append(_comparison_sentence(label(a), label(b), f" on {name}", c_test, len(c_diffs)))
         top_two = {
-            "a": a, "b": b, "items": len(diffs),
+            "a": a,
+            "b": b,
+            "items": len(diffs),
             "meanDiff": _round(boot.mean_diff),
             "ci95": [_round(boot.ci[0]), _round(boot.ci[1])] if boot.ci else None,
             "pBootstrap": _round_p(boot.p),
@@ -389,14 +420,20 @@ def dataset_statistics(rows: list[dict], criteria: list[dict], *, resamples: int
             "significant": test.p is not None and test.p < ALPHA,
             "perCriterion": per_criterion,
         }
-        sentences.append(_comparison_sentence(label(a), label(b), " overall", test, len(diffs), boot.mean_diff,
-                                              boot.ci))
+        sentences.append(
+            _comparison_sentence(label(a), label(b), " overall", test, len(diffs), boot.mean_diff, boot.ci)
+        )
         sentences.extend(criterion_sentences)
         total_items = len({str(r["itemId"]) for r in rows if str(r["modelId"]) in (a, b)})
         left_out = total_items - len(diffs)
         if left_out:
-            details = [f"{label(m)}: {', '.join(parts)}" for m in (a, b)
-                       if (parts := [f"{models[m][k]} {k}" for k in ("failed", "unscored") if models[m][k]])]
-            sentences.append(f"{_items(left_out)} left out of the {label(a)}-{label(b)} comparison because one of "
-                             f"them has no score there ({'; '.join(details) or 'missing rows'})")
+            details = [
+                f"{label(m)}: {', '.join(parts)}"
+                for m in (a, b)
+                if (parts := [f"{models[m][k]} {k}" for k in ("failed", "unscored") if models[m][k]])
+            ]
+            sentences.append(
+                f"{_items(left_out)} left out of the {label(a)}-{label(b)} comparison because one of "
+                f"them has no score there ({'; '.join(details) or 'missing rows'})"
+            )
     return {"models": models, "winRates": win_rates, "topTwo": top_two, "sentences": sentences}

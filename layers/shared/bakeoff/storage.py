@@ -117,11 +117,15 @@ class Store:
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         body = json.dumps(value, ensure_ascii=False, indent=1).encode()
         try:
-            return self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
-                                       **condition).get("ETag", "")
+            return self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **condition
+            ).get("ETag", "")
         except ClientError as exc:
-            lost = exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict",
-                                                                  "NoSuchKey")
+            lost = exc.response.get("Error", {}).get("Code") in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+                "NoSuchKey",
+            )
             if lost or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
                 return None
             raise StorageError(f"could not write s3://{self.bucket}/{key}: {exc}") from exc

@@ -17,8 +17,10 @@ _INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Cn", "Mn
 # Assigned as letters or symbols, drawn as nothing: the Hangul fillers and the blank Braille pattern.
 _BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
-BLANK_MESSAGE = ("has no visible character (only spaces, zero-width or control characters, combining marks "
-                 "or direction marks): write the text itself")
+BLANK_MESSAGE = (
+    "has no visible character (only spaces, zero-width or control characters, combining marks "
+    "or direction marks): write the text itself"
+)
 
 
 def has_visible_text(text: str) -> bool:

@@ -64,11 +64,22 @@ def with_trends(rows: list[dict[str, Any]], *, compare_pages: bool = False) -> l
         if len(runs) < 2:
             out.append(row)
             continue
-        out.append(row | {"trend": [{"evaluationId": r["evaluationId"], "score": r.get("winnerScore"),
-                                     "winner": r.get("winnerName") or r.get("winner"),
-                                     "judgeHealthFailed": bool(r.get("judgeHealthFailed")),
-                                     "current": r["evaluationId"] == row["evaluationId"],
-                                     "compare": compare_page_name(runs[i - 1]["evaluationId"], r["evaluationId"])
-                                     if compare_pages and i else None}
-                                    for i, r in enumerate(runs)]})
+        out.append(
+            row
+            | {
+                "trend": [
+                    {
+                        "evaluationId": r["evaluationId"],
+                        "score": r.get("winnerScore"),
+                        "winner": r.get("winnerName") or r.get("winner"),
+                        "judgeHealthFailed": bool(r.get("judgeHealthFailed")),
+                        "current": r["evaluationId"] == row["evaluationId"],
+                        "compare": compare_page_name(runs[i - 1]["evaluationId"], r["evaluationId"])
+                        if compare_pages and i
+                        else None,
+                    }
+                    for i, r in enumerate(runs)
+                ]
+            }
+        )
     return out

@@ -74,8 +74,13 @@ def _same_model_twice(model_ids: list[str], field: str, catalog: Catalog) -> lis
         base = catalog.unprefixed(model_id)
         if base in first:
             j = first[base]
-            errors.append({"field": f"{field}[{i}]", "message": f"{model_id!r} is the same model as {field}[{j}] "
-                           f"({model_ids[j]!r}) through an inference profile; list each model once"})
+            errors.append(
+                {
+                    "field": f"{field}[{i}]",
+                    "message": f"{model_id!r} is the same model as {field}[{j}] "
+                    f"({model_ids[j]!r}) through an inference profile; list each model once",
+                }
+            )
         else:
             first[base] = i
     return errors
@@ -85,12 +90,17 @@ def validate_request(
     raw: Any, *, evaluation_id: str, created_at: str, settings: Settings, items: list[DatasetItem] | None = None
 ) -> Evaluation:
     """``check_request(parse_request(raw), ...)``: for a caller holding the raw request."""
-    return check_request(parse_request(raw), evaluation_id=evaluation_id, created_at=created_at, settings=settings,
-                         items=items)
+    return check_request(
+        parse_request(raw), evaluation_id=evaluation_id, created_at=created_at, settings=settings, items=items
+    )
 
 
 def check_request(
-    request: EvaluationRequest, *, evaluation_id: str, created_at: str, settings: Settings,
+    request: EvaluationRequest,
+    *,
+    evaluation_id: str,
+    created_at: str,
+    settings: Settings,
     items: list[DatasetItem] | None = None,
 ) -> Evaluation:
     """A fully checked ``Evaluation``, or ``RequestValidationError`` / ``BudgetExceededError``.
@@ -106,8 +116,13 @@ def check_request(
     judge_errors, warnings = check_judges(request, judges, settings, catalog)
     criteria, criteria_errors = check_criteria(request)
     inference, batch_errors, batch_warnings = batch_mode(request, len(articles) if items is not None else None)
-    errors = [*check_models(request, settings, catalog), *judge_errors, *criteria_errors,
-              *check_limits(request, articles, catalog), *batch_errors]
+    errors = [
+        *check_models(request, settings, catalog),
+        *judge_errors,
+        *criteria_errors,
+        *check_limits(request, articles, catalog),
+        *batch_errors,
+    ]
     if errors:
         raise RequestValidationError(f"the request is invalid ({len(errors)} problem(s))", errors=errors)
     cost, cost_warnings = check_budget(request, [judge for judge, _ in judges], items, settings, inference=inference)
@@ -139,15 +154,21 @@ def judge_panel(request: EvaluationRequest, settings: Settings) -> list[tuple[st
     return [(settings.JUDGE_MODEL_ID, "judgeModelId (deployment default)")]
 
 
-def _usable(model_id: str, field: str, request: EvaluationRequest, settings: Settings,
-            catalog: Catalog) -> list[dict[str, str]]:
+def _usable(
+    model_id: str, field: str, request: EvaluationRequest, settings: Settings, catalog: Catalog
+) -> list[dict[str, str]]:
     """The model is allowed in this deployment, and priced unless the request accepts an unpriced one."""
     if not allowed(model_id, settings):
         shown = ", ".join(settings.ALLOWED_MODEL_IDS[:8]) + (" ..." if len(settings.ALLOWED_MODEL_IDS) > 8 else "")
         return [{"field": field, "message": f"model {model_id!r} is not allowed here; allowed: {shown}"}]
     if catalog.get(model_id) is None and not request.allow_unpriced:
-        return [{"field": field, "message": f"model {model_id!r} has no price in the catalog; "
-                 "use a known model ID or set allowUnpriced: true"}]
+        return [
+            {
+                "field": field,
+                "message": f"model {model_id!r} has no price in the catalog; "
+                "use a known model ID or set allowUnpriced: true",
+            }
+        ]
     return []
 
 
@@ -157,8 +178,9 @@ def check_models(request: EvaluationRequest, settings: Settings, catalog: Catalo
     return errors + _same_model_twice(request.models, "models", catalog)
 
 
-def check_judges(request: EvaluationRequest, judges: list[tuple[str, str]], settings: Settings,
-                 catalog: Catalog) -> tuple[list[dict[str, str]], list[str]]:
+def check_judges(
+    request: EvaluationRequest, judges: list[tuple[str, str]], settings: Settings, catalog: Catalog
+) -> tuple[list[dict[str, str]], list[str]]:
     """The judges: each allowed and priced, none listed twice, none a candidate, none of a candidate's
     family when ``strictJudge`` (else a warning), and a panel's judges of different families."""
     errors = _same_model_twice(request.judges, "judges", catalog) if request.judges else []
@@ -167,21 +189,33 @@ def check_judges(request: EvaluationRequest, judges: list[tuple[str, str]], sett
     for judge, field in judges:
         errors.extend(_usable(judge, field, request, settings, catalog))
         if catalog.unprefixed(judge) in bases:
-            errors.append({"field": field, "message": f"the judge {judge!r} is also a candidate; a model "
-                           "must not grade itself: choose a judge that is not in models"})
+            errors.append(
+                {
+                    "field": field,
+                    "message": f"the judge {judge!r} is also a candidate; a model "
+                    "must not grade itself: choose a judge that is not in models",
+                }
+            )
             continue
         same_family = [m for m in request.models if catalog.family(m) == catalog.family(judge)]
         if same_family:
-            text = (f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
-                    f"{', '.join(same_family)}; judges tend to favour their own family's text")
+            text = (
+                f"the judge {judge} is of the same family ({catalog.family(judge)}) as "
+                f"{', '.join(same_family)}; judges tend to favour their own family's text"
+            )
             if request.strict_judge:
                 errors.append({"field": field, "message": text + " (refused: strictJudge is set)"})
             else:
                 warnings.append(text)
     families = [catalog.family(judge) for judge, _ in judges]
     if len(set(families)) < len(families):
-        errors.append({"field": "judges", "message": "a judge panel needs judges from different model families "
-                       f"(got {', '.join(families)}), or their shared biases add up instead of cancelling"})
+        errors.append(
+            {
+                "field": "judges",
+                "message": "a judge panel needs judges from different model families "
+                f"(got {', '.join(families)}), or their shared biases add up instead of cancelling",
+            }
+        )
     return errors, warnings
 
 
@@ -192,8 +226,13 @@ def check_criteria(request: EvaluationRequest) -> tuple[list[ResolvedCriterion],
     for name, spec in request.criteria.items():
         description = spec.description or BUILTIN_CRITERIA.get(name)
         if description is None:
-            errors.append({"field": f"scoringCriteria.{name}", "message": "a custom criterion needs a "
-                           f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}"})
+            errors.append(
+                {
+                    "field": f"scoringCriteria.{name}",
+                    "message": "a custom criterion needs a "
+                    f"description; built-in ones are: {', '.join(BUILTIN_CRITERIA)}",
+                }
+            )
         else:
             criteria.append(ResolvedCriterion(name=name, weight=spec.weight, description=description))
     return criteria, errors
@@ -208,27 +247,44 @@ def check_limits(request: EvaluationRequest, articles: list[str], catalog: Catal
         if info is None:
             continue
         if request.max_tokens > info.max_output_tokens:
-            errors.append({"field": "maxTokens", "message": f"{request.max_tokens} exceeds {model_id}'s output "
-                           f"limit of {info.max_output_tokens} tokens"})
+            errors.append(
+                {
+                    "field": "maxTokens",
+                    "message": f"{request.max_tokens} exceeds {model_id}'s output "
+                    f"limit of {info.max_output_tokens} tokens",
+                }
+            )
         needed = estimate_tokens(request.prompt, model_id) + estimate_tokens(longest, model_id) + request.max_tokens
         if articles and needed > info.context_window:
-            errors.append({"field": f"models[{i}]",
-                           "message": f"the article and prompt (~{needed - request.max_tokens} tokens) plus "
-                           f"maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
-                           f"of {info.context_window} tokens"})
+            errors.append(
+                {
+                    "field": f"models[{i}]",
+                    "message": f"the article and prompt (~{needed - request.max_tokens} tokens) plus "
+                    f"maxTokens ({request.max_tokens}) exceed {model_id}'s context window "
+                    f"of {info.context_window} tokens",
+                }
+            )
     return errors
 
 
-def check_budget(request: EvaluationRequest, judges: list[str], items: list[DatasetItem] | None,
-                 settings: Settings, *, inference: str | None = None) -> tuple[CostEstimate, list[str]]:
+def check_budget(
+    request: EvaluationRequest,
+    judges: list[str],
+    items: list[DatasetItem] | None,
+    settings: Settings,
+    *,
+    inference: str | None = None,
+) -> tuple[CostEstimate, list[str]]:
     """The cost estimate (summed over a dataset's ``items``) and its warnings; ``BudgetExceededError`` when
     it is over ``budgetUsd`` or the deployment's limit, or when ``budgetUsd`` is set and some model has no
     price to check it with."""
     if request.article is not None:
         cost = estimate(request, judges)
     else:
-        per_item = [estimate(request.model_copy(update={"article": i.article, "reference": i.reference}), judges)
-                    for i in items or []]
+        per_item = [
+            estimate(request.model_copy(update={"article": i.article, "reference": i.reference}), judges)
+            for i in items or []
+        ]
         cost = combine_estimates(per_item)
     if inference == "batch":
         cost = at_batch_rates(cost)  # the budgets below are checked against what batch jobs will cost
@@ -238,21 +294,34 @@ def check_budget(request: EvaluationRequest, judges: list[str], items: list[Data
         if request.budget_usd is not None:
             raise BudgetExceededError(
                 f"the cost of {names} is unknown (no price); budgetUsd cannot be checked",
-                errors=[{"field": "budgetUsd", "message": f"the cost of {names} is unknown (no price in the "
-                         "catalog), so no budget can be guaranteed: remove budgetUsd, or use priced models"}],
+                errors=[
+                    {
+                        "field": "budgetUsd",
+                        "message": f"the cost of {names} is unknown (no price in the "
+                        "catalog), so no budget can be guaranteed: remove budgetUsd, or use priced models",
+                    }
+                ],
                 estimate=cost.dump(),
             )
-        warnings.append(f"{names} has no price: its cost is unknown, shown as unpriced in the report, and "
-                        "not part of the estimate that MaxCostPerEvaluationUsd is checked against")
-    limits = [("budgetUsd", request.budget_usd),
-              ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD)]
+        warnings.append(
+            f"{names} has no price: its cost is unknown, shown as unpriced in the report, and "
+            "not part of the estimate that MaxCostPerEvaluationUsd is checked against"
+        )
+    limits = [
+        ("budgetUsd", request.budget_usd),
+        ("MaxCostPerEvaluationUsd (deployment)", settings.MAX_COST_PER_EVALUATION_USD),
+    ]
     for name, limit in limits:
         if limit is not None and cost.total_usd > limit:
             raise BudgetExceededError(
                 f"estimated cost ${cost.total_usd:.4f} exceeds {name} ${limit:.4f}",
-                errors=[{"field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
-                         "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
-                         "lower maxTokens, shorten the article or use fewer or cheaper models"}],
+                errors=[
+                    {
+                        "field": "budgetUsd" if name == "budgetUsd" else "(deployment)",
+                        "message": f"estimated cost ${cost.total_usd:.4f} is over the limit ${limit:.4f}; "
+                        "lower maxTokens, shorten the article or use fewer or cheaper models",
+                    }
+                ],
                 estimate=cost.dump(),
             )
     return cost, warnings
@@ -297,7 +366,7 @@ def parse_dataset(body: bytes, *, max_items: int) -> list[DatasetItem]:
             errors.extend(exc.details["errors"])
             continue
         if not isinstance(value, dict):
-            errors.append({"field": where, "message": "expected a JSON object: {\"id\", \"article\", \"reference\"?}"})
+            errors.append({"field": where, "message": 'expected a JSON object: {"id", "article", "reference"?}'})
             continue
         try:
             item = DatasetItem.model_validate(value)

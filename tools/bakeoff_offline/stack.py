@@ -22,6 +22,7 @@ from bakeoff.errors import parse_cause
 from bakeoff_offline.bucket import WriteThrough, load_objects, provision_bucket, save_objects
 from bakeoff_offline.lambda_api import LambdaInvokeServer, LocalFunction
 from bakeoff_offline.moto_tuning import tuned_moto
+from bakeoff_offline.one_process import serialise_metric_flushes
 from bakeoff_offline.task_root import use_task_root
 from bakeoff_offline.template import ACCOUNT, REGION, STATE_MACHINE_NAME, Stack, read_stack
 
@@ -144,6 +145,7 @@ class OfflineStack:
     def __enter__(self) -> OfflineStack:
         from moto import mock_aws
 
+        serialise_metric_flushes()  # many handlers in one process: see one_process.py
         self._exit.enter_context(
             patched_env(
                 {

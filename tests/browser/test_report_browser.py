@@ -159,7 +159,12 @@ def test_index_lists_newest_first_and_links_to_each_report(open_html: Any, outpu
     assert_quiet(visit)
     order = visit.page.locator("#evaluations tbody tr").evaluate_all("rs => rs.map(r => r.dataset.evaluation)")
     assert order == [r["evaluationId"] for r in sorted(reports, key=lambda r: r["createdAt"], reverse=True)]
-    hrefs = visit.page.locator("#evaluations a").evaluate_all("as => as.map(a => a.href)")
+    # Each row's evaluation cell links to its report (the fixtures are runs of one request, so each row's
+    # trend cell also links to all three runs: bakeoff.trend)
+    hrefs = visit.page.locator("#evaluations tbody tr td:nth-child(2) a").evaluate_all("as => as.map(a => a.href)")
     base = visit.url.rsplit("/", 1)[0]
     assert hrefs == [f"{base}/{e}/report.html" for e in order]
+    trend = visit.page.locator("#evaluations tbody tr td.trend a").evaluate_all("as => as.map(a => a.href)")
+    oldest_first = [f"{base}/{e}/report.html" for e in reversed(order)]
+    assert trend == oldest_first * 3
     visit.page.screenshot(path=str(output_dir / "index.png"), full_page=True)

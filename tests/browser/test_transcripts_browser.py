@@ -76,8 +76,7 @@ def report_html() -> Iterator[str]:
     from tests.support.dataset_bucket import write_dataset_run
 
     items = [
-        Item(item_id(n), article(n), outcomes(n), reference=REFERENCE if n == 10 else None)
-        for n in range(1, ITEMS + 1)
+        Item(item_id(n), article(n), outcomes(n), reference=REFERENCE if n == 10 else None) for n in range(1, ITEMS + 1)
     ]
     with pytest.MonkeyPatch.context() as env, mock_aws():
         env.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -130,6 +129,35 @@ def test_the_first_page_of_items_is_drawn_and_nothing_more_until_opened(open_htm
     assert_quiet(visit)
 
 
+def expected_card(item: str, model_id: str) -> dict[str, Any]:
+    """What an opened item shows for one model: its answer, the judge's reasons, or why there are none."""
+    outcome = outcomes(int(item.removeprefix("item-")))[model_id]
+    if outcome.kind == "failed":
+        return {"model": model_id, "status": "failed", "answer": None, "reasons": [], "points": [], "box": "error"}
+    answer = outcome.answer if outcome.answer is not None else default_answer(item, model_id)
+    if outcome.kind == "unscored":
+        return {"model": model_id, "status": "unscored", "answer": answer, "reasons": [], "points": [], "box": "note"}
+    criteria = ("accuracy", "completeness", "following-instructions")
+    return {
+        "model": model_id,
+        "status": "scored",
+        "answer": answer,
+        "reasons": [outcome.reason or default_reason(item, model_id, c) for c in criteria],
+        "points": [f"{outcome.score}/10"] * 3,
+        "box": None,
+    }
+
+
+# Each opened item's cards as the reader sees them: only what is visible counts.
+READ_CARDS = """rows => rows.map(row => [row.dataset.item, Array.from(row.querySelectorAll(".tx-answer")).map(card => {
+  const seen = sel => Array.from(card.querySelectorAll(sel)).filter(e => e.checkVisibility()).map(e => e.innerText);
+  const answer = seen(".answer-text");
+  return {model: card.dataset.model, status: card.dataset.status, answer: answer.length ? answer[0] : null,
+          reasons: seen("dl.reasons dd"), points: seen("dl.reasons dt .pts"),
+          box: seen(".error-box").length ? "error" : (seen(".unscored-box").length ? "note" : null)};
+})])"""
+
+
 def test_every_item_opens_onto_each_models_answer_and_the_judges_reasons(
     open_html: Any, report_html: str, output_dir: Path
 ) -> None:
@@ -139,30 +167,17 @@ def test_every_item_opens_onto_each_models_answer_and_the_judges_reasons(
         if page_number:
             page.locator("#tx-next").click()
         for item in shown(page):
-            row = open_item(page, item)
-            cards = row.locator(".tx-answer")
-            assert cards.evaluate_all("cs => cs.map(c => c.dataset.model)") == MODELS, item
-            n = int(item.removeprefix("item-"))
-            for model_id in MODELS:
-                card = row.locator(f'.tx-answer[data-model="{model_id}"]')
-                outcome = outcomes(n)[model_id]
-                if outcome.kind == "failed":
-                    assert card.locator(".error-box").inner_text().startswith("ModelThrottledError: "), item
-                    continue
-                text = card.locator(".answer-text")
-                assert text.is_visible(), (item, model_id)
-                expected = outcome.answer if outcome.answer is not None else default_answer(item, model_id)
-                assert text.inner_text() == expected
-                if outcome.kind == "unscored":
-                    assert "not valid JSON" in card.locator(".unscored-box").inner_text()
-                    continue
-                reasons = card.locator("dl.reasons dd").all_inner_texts()
-                criteria = ("accuracy", "completeness", "following-instructions")
-                wanted = outcome.reason or None
-                assert reasons == [wanted or default_reason(item, model_id, c) for c in criteria], (item, model_id)
-                assert card.locator("dl.reasons dt .pts").first.inner_text() == f"{outcome.score}/10"
+            open_item(page, item)
         assert page.locator("#tx-list .tx-body").count() == 50
+        opened = page.locator(ROWS).evaluate_all(READ_CARDS)
+        first = page_number * 50 + 1
+        assert [item for item, _cards in opened] == ids(*range(first, first + 50))
+        for item, cards in opened:
+            assert cards == [expected_card(item, m) for m in MODELS], item
     assert_quiet(visit)
+    page.locator("#tx-reset").click()
+    error = open_item(page, "item-007").locator(f'.tx-answer[data-model="{NOVA}"] .error-box').inner_text()
+    assert error == "ModelThrottledError: Too many requests, please wait."
     # The item with a reference shows it, and the long article is cut to its opening
     page.locator("#tx-reset").click()
     row = open_item(page, "item-010")

@@ -69,11 +69,23 @@ class ItemResult(Document):
     ] = None
 
 
+# Characters JSON leaves raw that some line readers take for line ends (Python's str.splitlines, editors,
+# JavaScript before ES2019): escaped, so that only "\n" ever ends a line of the file.
+_LINE_BREAKERS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _one_line(line: ItemResult) -> str:
+    text = json.dumps(line.dump(), ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in _LINE_BREAKERS.items():
+        text = text.replace(raw, escaped)
+    return text + "\n"
+
+
 def dump_jsonl(lines: Iterable[ItemResult]) -> str:
     """The lines as JSON Lines: compact, one object a line, UTF-8 characters as themselves."""
-    return "".join(json.dumps(line.dump(), ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+    return "".join(_one_line(line) for line in lines)
 
 
 def parse_jsonl(text: str) -> list[ItemResult]:
     """``results.jsonl`` read back into its model (blank lines skipped)."""
-    return [ItemResult.model_validate_json(line) for line in text.splitlines() if line.strip()]
+    return [ItemResult.model_validate_json(line) for line in text.split("\n") if line.strip()]

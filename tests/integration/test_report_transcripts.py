@@ -37,6 +37,8 @@ def items() -> list[Item]:
             reference="Westbury approved the ferry.",
         ),
         Item("c", ARTICLE.format(town="Northgate"), {CLAUDE: Outcome(kind="unscored"), NOVA: Outcome(score=6)}),
+        Item("d", ARTICLE.format(town="Southwick"), {}, judge="failed"),
+        Item("e", ARTICLE.format(town="Lowfield"), {}, judge="never ran"),
     ]
 
 
@@ -60,9 +62,9 @@ def lines(written: dict[str, bytes]) -> list[ItemResult]:
 def test_results_jsonl_sits_beside_the_report_with_one_line_per_item_and_model(written):
     assert set(written) == {"report.json", "report.html", "results.csv", "results.jsonl"}
     text = written["results.jsonl"].decode()
-    assert len(text.splitlines()) == 6 and text.endswith("\n")
+    assert len(text.splitlines()) == 10 and text.endswith("\n")
     got = lines(written)
-    assert [(x.item_id, x.model_id) for x in got] == [(i, m) for i in "abc" for m in MODELS]
+    assert [(x.item_id, x.model_id) for x in got] == [(i, m) for i in "abcde" for m in MODELS]
     assert {x.evaluation_id for x in got} == {"ds-tx"}
     # every line is the model's dump, nothing more and nothing less
     assert [json.loads(raw) for raw in text.splitlines()] == [x.dump() for x in got]
@@ -99,11 +101,32 @@ def test_an_unscored_line_says_why_and_keeps_the_answer(written):
     assert line.answer == default_answer("c", CLAUDE) and line.scores == {}
 
 
+def test_when_the_judge_failed_on_an_item_its_answers_stand_not_judged(written):
+    got = [x for x in lines(written) if x.item_id == "d"]
+    assert [(x.status, x.score_status, x.weighted_score, x.scores) for x in got] == [("ok", "not judged", None, {})] * 2
+    assert [x.answer for x in got] == [default_answer("d", m) for m in MODELS]
+    assert {x.unscored_reason for x in got} == {
+        "the judge failed: ModelThrottledError: The judge was throttled past every retry."
+    }
+
+
+def test_an_item_that_was_never_scored_has_failed_lines_saying_so(written):
+    got = [x for x in lines(written) if x.item_id == "e"]
+    assert [(x.status, x.score_status, x.answer, x.weighted_score) for x in got] == [
+        ("failed", "not judged", None, None)
+    ] * 2
+    assert {(x.error.error, x.error.message) for x in got if x.error} == {
+        ("ItemNotScored", "the item was not scored (its child execution failed)")
+    }
+
+
 def test_the_reference_rides_on_its_own_items_lines_only(written):
     assert {(x.item_id, x.reference) for x in lines(written)} == {
         ("a", None),
         ("b", "Westbury approved the ferry."),
         ("c", None),
+        ("d", None),
+        ("e", None),
     }
 
 
@@ -119,13 +142,13 @@ def test_the_scores_in_results_jsonl_are_report_jsons_and_report_json_carries_no
 
 def test_the_page_links_the_export_and_embeds_the_items_as_data_no_answer_can_end(written):
     html = written["report.html"].decode()
-    assert '<a href="results.jsonl" id="results-jsonl">results.jsonl</a> (6 lines' in html
+    assert '<a href="results.jsonl" id="results-jsonl">results.jsonl</a> (10 lines' in html
     # Two script elements: the hashed script and the data block; the hostile answer opened neither
     assert len(re.findall(r"<script[\s>]", html, flags=re.IGNORECASE)) == 2
     block = re.search(r'<script type="application/json" id="tx-data">(.*?)</script>', html, flags=re.DOTALL)
     assert block is not None and "<" not in block.group(1) and ">" not in block.group(1)
     data = json.loads(block.group(1))
-    assert [i["id"] for i in data["items"]] == ["a", "b", "c"]
+    assert [i["id"] for i in data["items"]] == ["a", "b", "c", "d", "e"]
     assert data["items"][1]["results"][CLAUDE]["answer"] == HOSTILE  # the text itself, unharmed
     assert data["items"][1]["results"][NOVA]["error"].startswith("ModelThrottledError: ")
     assert data["items"][1]["reference"] == "Westbury approved the ferry."

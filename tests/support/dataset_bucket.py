@@ -15,7 +15,7 @@ from typing import Literal
 from bakeoff.answers import answer_key
 from bakeoff.evaluations import EvaluationStore, item_evaluation_id, load_evaluation
 from bakeoff.models import Answer, CriterionScore, ErrorInfo, Evaluation, ModelResult, Usage
-from bakeoff.scores import ModelScores, ScoresDocument
+from bakeoff.scores import JudgeFailureNote, ModelScores, ScoresDocument
 from bakeoff.scoring import weighted_score
 from bakeoff.settings import Settings
 from bakeoff.storage import Store, evaluation_key
@@ -47,6 +47,7 @@ class Item:
     article: str
     outcomes: dict[str, Outcome]
     reference: str | None = None
+    judge: Literal["ok", "failed", "never ran"] = "ok"  # failed: scores.json's short form; never ran: none
 
 
 def default_answer(item_id: str, model_id: str) -> str:
@@ -102,11 +103,15 @@ def _write_item(store: Store, child: Evaluation, item: Item) -> None:
             )
         )
         scores[model_id] = _verdict(child, item.id, model_id, outcome)
+    if item.judge == "never ran":  # the item's child execution failed before its score step
+        return
+    failure = JudgeFailureNote(error="ModelThrottledError", message="The judge was throttled past every retry.")
     doc = ScoresDocument(
         judge_model_id=child.judge_model_id,
         judge_model_ids=child.judge_model_ids,
-        models=scores,
+        models=scores if item.judge == "ok" else {},
         results=results,
+        **({"judge_failure": failure} if item.judge == "failed" else {}),
         **({"reference": child.reference} if child.reference else {}),
     )
     store.put_json(evaluation_key(child.evaluation_id, "scores.json"), doc.dump())

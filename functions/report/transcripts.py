@@ -71,6 +71,7 @@ def _transcript(
     raw = store.get_json(evaluation_key(child_id, "scores.json"))
     doc = ScoresDocument.model_validate(raw) if raw is not None else None
     branch = {r.model_id: r for r in doc.results} if doc else {}
+    failure = doc.judge_failure if doc else None
     results = [
         _line(
             store,
@@ -78,9 +79,7 @@ def _transcript(
             row,
             result=branch.get(row.model_id),
             scores=doc.models.get(row.model_id) if doc else None,
-            judge_failure=doc.judge_failure.error + ": " + doc.judge_failure.message
-            if doc and doc.judge_failure
-            else None,
+            judge_failure=f"{failure.error}: {failure.message}" if failure else None,
             reference=reference,
         )
         for row in rows

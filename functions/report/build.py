@@ -1,5 +1,6 @@
 """The report step: build the report of one article or of a dataset, write ``report.json``,
-``report.html`` and ``results.csv`` from it, and refresh the index of all reports.
+``report.html`` and ``results.csv`` from it (and, for a dataset, ``results.jsonl``: every item's
+transcript), and refresh the index of all reports.
 
 Who does what (no module imports one that imports it back; the documents are ``bakeoff.report``
 and ``bakeoff.scores`` in the layer)::
@@ -9,6 +10,7 @@ and ``bakeoff.scores`` in the layer)::
            -> body          what both are made of: costs, ranking, totals, the header
       -> render            the pages  -> view -> charts, health, formats
       -> results_csv       the CSV, straight from the ``Report``
+      -> transcripts       a dataset's per-item answers and reasons (results.jsonl, the page's transcripts)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bakeoff.errors import ReportError, StorageError
+from bakeoff.item_results import dump_jsonl
 from bakeoff.models import ReportInput, ReportOutput
 from bakeoff.report import IndexRow, ReportsIndex
 from bakeoff.storage import Store
@@ -26,22 +29,29 @@ from functions.report.dataset import build_dataset_report
 from functions.report.render import render_index, render_report
 from functions.report.results_csv import render_csv
 from functions.report.single import build_single_report
+from functions.report.transcripts import dataset_transcripts, result_lines
 
 
 def write_report(task: ReportInput, *, store: Store, prefix: str) -> ReportOutput:
     """Build the report (single article or dataset), write ``report.json``, ``report.html`` and
-    ``results.csv`` from it, and add it to the reports index."""
+    ``results.csv`` from it (a dataset also ``results.jsonl``), and add it to the reports index."""
+    transcripts = None
     try:
         if task.mode == "dataset":
             report = build_dataset_report(task.evaluation_id, store)
+            transcripts = dataset_transcripts(report, store)
         else:
             report = build_single_report(task, store)
     except (KeyError, ValueError) as exc:
         raise ReportError(f"could not assemble the report for {task.evaluation_id}: {exc}") from exc
     base = f"{prefix}{task.evaluation_id}/"
     store.put_json(base + "report.json", report.dump())
-    store.put_bytes(base + "report.html", render_report(report).encode(), "text/html; charset=utf-8")
+    page = render_report(report, transcripts=transcripts)
+    store.put_bytes(base + "report.html", page.encode(), "text/html; charset=utf-8")
     store.put_bytes(base + "results.csv", render_csv(report).encode(), "text/csv; charset=utf-8")
+    if transcripts is not None:
+        jsonl = dump_jsonl(result_lines(transcripts)).encode()
+        store.put_bytes(base + "results.jsonl", jsonl, "application/x-ndjson; charset=utf-8")
     update_index(store, prefix, IndexRow.of(report))
     ranking = [
         {"rank": e.rank, "modelId": e.model_id, "weightedScore": e.weighted_score}

@@ -1,8 +1,9 @@
 """The HTML pages: ``report.html`` for one evaluation, and ``reports/index.html`` for all of them.
 
 The HTML is one self-contained file: inline CSS, inline SVG charts, one small inline script (column
-sorting) and nothing fetched, so it opens the same from S3, from disk or from an e-mail attachment, with
-JavaScript on or off. Model output, judge reasons and error messages are untrusted text: Jinja2 escapes
+sorting; a dataset's transcripts) and nothing fetched, so it opens the same from S3, from disk or from
+an e-mail attachment, with JavaScript on or off (a dataset's transcripts need it; results.jsonl has
+them all). Model output, judge reasons and error messages are untrusted text: Jinja2 escapes
 every value (autoescape on), and the page's Content-Security-Policy admits exactly our one ``<style>``
 and one ``<script>`` by hash, so even a slip in escaping could neither run script nor fetch anything.
 
@@ -22,6 +23,8 @@ from markupsafe import Markup
 from bakeoff.report import IndexRow, Report
 from bakeoff.trend import with_trends
 from functions.report.formats import FILTERS
+from functions.report.transcripts import ItemTranscript
+from functions.report.transcripts_view import transcripts_view
 from functions.report.view import report_view
 
 _env = Environment(
@@ -50,7 +53,8 @@ def _static(name: str) -> str:
 
 def _page(template: str, *, script: bool, **context: Any) -> str:
     css = _static("_style.css.j2")
-    js = _static("_sort.js.j2") if script else ""
+    # One script, admitted by one hash: the column sorting, and a dataset's transcripts (a no-op elsewhere).
+    js = _static("_sort.js.j2") + _static("_transcripts.js.j2") if script else ""
     # Only our own style and script run: by hash, so no 'unsafe-inline' and no source anywhere else.
     # img-src data: admits only the empty data: favicon, which keeps browsers from asking for one.
     policy = (
@@ -61,9 +65,10 @@ def _page(template: str, *, script: bool, **context: Any) -> str:
     return _env.get_template(template).render(csp=policy, css=Markup(css), js=Markup(js), **context)
 
 
-def render_report(report: Report) -> str:
-    """The self-contained ``report.html`` for one evaluation's ``report.json``."""
-    return _page("report.html.j2", script=True, r=report_view(report))
+def render_report(report: Report, *, transcripts: list[ItemTranscript] | None = None) -> str:
+    """The self-contained ``report.html`` for one evaluation's ``report.json``; a dataset's page also
+    shows its items' ``transcripts`` when given (they are not in ``report.json``: see ``transcripts``)."""
+    return _page("report.html.j2", script=True, r=report_view(report), t=transcripts_view(report, transcripts))
 
 
 def render_index(rows: list[IndexRow], *, compare_pages: bool = False) -> str:

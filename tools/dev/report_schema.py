@@ -1,9 +1,11 @@
-"""Write the field tables of ``docs/report-schema.md`` from ``Report.model_json_schema()``.
+"""Write the field tables of ``docs/report-schema.md`` from ``Report.model_json_schema()`` (and the table
+of a ``results.jsonl`` line from ``ItemResult``'s).
 
 The doc's prose (versioning, conventions, results.csv, the index, the HTML) is written by hand; the part
-between the two ``GENERATED`` markers is this script's output: one table per object reachable from
-``Report``, with each field's JSON type, whether it is always present, and its description. A unit test
-runs ``--check``, so a field added to the model without regenerating fails the suite.
+between each ``GENERATED`` marker and the ``END GENERATED`` after it is this script's output: one table
+per object reachable from ``Report``, with each field's JSON type, whether it is always present, and its
+description; then ``ItemResult``'s own table (the objects it shares with ``Report`` link to theirs). A
+unit test runs ``--check``, so a field added to either model without regenerating fails the suite.
 
 usage: python tools/dev/report_schema.py [--check]    (exit 0 written / current, 1 stale)
 """
@@ -14,10 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bakeoff.item_results import ItemResult
 from bakeoff.report import Report
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "report-schema.md"
 BEGIN = "<!-- GENERATED from Report.model_json_schema() by tools/dev/report_schema.py: do not edit by hand -->"
+LINE_BEGIN = "<!-- GENERATED from ItemResult.model_json_schema() by tools/dev/report_schema.py: do not edit by hand -->"
 END = "<!-- END GENERATED -->"
 
 
@@ -95,12 +99,21 @@ def generated() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def updated(doc: str) -> str:
-    head, begin, rest = doc.partition(BEGIN)
+def line_table() -> str:
+    """``ItemResult``'s table alone: every object it refers to is one of ``Report``'s, tabled above."""
+    return "\n".join(_table("ItemResult", ItemResult.model_json_schema(by_alias=True))).rstrip() + "\n"
+
+
+def _replaced(doc: str, begin_marker: str, text: str) -> str:
+    head, begin, rest = doc.partition(begin_marker)
     _, end, tail = rest.partition(END)
     if not begin or not end:
-        raise SystemExit(f"{DOC}: the {BEGIN!r} and {END!r} markers are missing")
-    return f"{head}{BEGIN}\n\n{generated()}\n{END}{tail}"
+        raise SystemExit(f"{DOC}: the {begin_marker!r} and {END!r} markers are missing")
+    return f"{head}{begin_marker}\n\n{text}\n{END}{tail}"
+
+
+def updated(doc: str) -> str:
+    return _replaced(_replaced(doc, BEGIN, generated()), LINE_BEGIN, line_table())
 
 
 def main(argv: list[str]) -> int:

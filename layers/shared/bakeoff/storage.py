@@ -15,6 +15,7 @@ Layout in the bucket::
     reports/<evaluationId>/report.json         the report (``bakeoff.report.Report``), and rendered from
     reports/<evaluationId>/report.html,        it the page and the spreadsheet
     reports/<evaluationId>/results.csv
+    reports/<evaluationId>/results.jsonl       a dataset's items x models in full (``bakeoff.item_results``)
     reports/index.json, reports/index.html    every evaluation, newest first (``ReportsIndex``)
 
 A checkpoint key is the hash of everything that determines the result, so a Step Functions retry,

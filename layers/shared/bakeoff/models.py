@@ -54,7 +54,6 @@ def _unique_probes(kinds: list[str] | None) -> list[str] | None:
 MAX_REPEATS = 10
 
 
-
 def _repeats_in_range(k: int) -> int:
     if not 1 <= k <= MAX_REPEATS:
         raise ValueError(

@@ -65,6 +65,7 @@ def test_three_repeats_are_asked_judged_and_spread_as_numpy_computes_it(bedrock_
         execution = stack.run(repeats_request(bedrock_request, 3))
         assert execution.succeeded, execution.cause
         report = stack.report(execution.evaluation_id)
+        html = stack.get_object(f"reports/{execution.evaluation_id}/report.html").decode()
         asked = candidate_calls(server)
         first_calls = len(server.requests)
         # When the same request runs again
@@ -99,6 +100,10 @@ def test_three_repeats_are_asked_judged_and_spread_as_numpy_computes_it(bedrock_
     # the repeats disagree on the order (Command R+ wins repeat 3)
     assert spread["rankAgreement"] == {"items": 1, "allAgree": 0.0, "sameWinner": 0.0}
 
+    # and the page shows the spread, pass^3 and which models had seeds
+    section = html.split('<section id="repeats">', 1)[1].split("</section>", 1)[0]
+    assert "pass^3" in section and "seed per repeat" in section and "temperature only" in section
+    assert "6.33" in section and "2.31" in section  # Command R+: mean and sd of 5, 5, 9
     # and the ranking uses the mean of the repeats: 7.0, 6.33, 4.0
     entries = {m["modelId"]: m for m in report["models"]}
     assert report["ranking"] == [COMMAND_R, COMMAND_R_PLUS, NOVA]

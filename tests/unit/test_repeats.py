@@ -205,7 +205,11 @@ def test_rank_agreement_by_hand():
         # one common repeat only: not counted
         "i4": {"a": {1: 9.0}, "b": {2: 5.0}},
     }
-    assert rank_agreement(table) == {"items": 3, "allAgree": pytest.approx(1 / 3, abs=1e-4), "sameWinner": pytest.approx(2 / 3, abs=1e-4)}
+    assert rank_agreement(table) == {
+        "items": 3,
+        "allAgree": pytest.approx(1 / 3, abs=1e-4),
+        "sameWinner": pytest.approx(2 / 3, abs=1e-4),
+    }
     # and ties share a rank: the same tie twice agrees
     assert rank_agreement({"t": {"a": {1: 7.0, 2: 6.0}, "b": {1: 7.0, 2: 6.0}}})["allAgree"] == 1.0
 
@@ -215,3 +219,27 @@ def test_sd_agrees_with_scipy_describe():
     assert repeat_spread({"x": values}, repeats=4)["sd"] == pytest.approx(
         np.sqrt(stats.describe(values).variance), abs=1e-4
     )
+
+
+def test_the_local_endpoint_samples_a_repeat_with_its_seed():
+    # The local endpoint reads the seed a repeat sends (its sampling plan; no model is loaded here)
+    from converse_local.llama_backend import _plan
+
+    local = "local.qwen2-5-coder-0-5b-instruct-v1:0"
+    evaluation = validate(
+        request(models=[local], judgeModelId=CLAUDE, repeats=3), SETTINGS.model_copy(update={"ALLOWED_MODEL_IDS": []})
+    )
+    assert _plan(candidate_request(evaluation, local, 2)).seed == 2
+    assert _plan(candidate_request(evaluation, local, 3)).seed == 3
+
+
+def test_the_quote_counts_every_repeat():
+    from bakeoff.estimate import quote
+
+    one = EvaluationRequest.model_validate(request())
+    three = EvaluationRequest.model_validate(request(repeats=3))
+    a, b = quote(one, ["amazon.nova-pro-v1:0"], [one.article]), quote(three, ["amazon.nova-pro-v1:0"], [three.article])
+    m = len(one.models)
+    assert b.lambda_["invocations"] - a.lambda_["invocations"] == 2 * m
+    assert b.step_functions["standardTransitions"] - a.step_functions["standardTransitions"] == 2 * m
+    assert b.on_demand_usd > 2.5 * a.on_demand_usd

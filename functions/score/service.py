@@ -286,6 +286,7 @@ def score_answers(
 
     verdicts = [v for m in order for v in by_model[m]]
     repeat_verdicts = [v for vs in by_repeat.values() for v in vs]
+    repeat_scores = _repeat_scores(by_model, by_repeat, criteria) if request.repeats > 1 else None
     judge_health = JudgeMeasures.model_validate(
         {
             "control": control,
@@ -312,22 +313,26 @@ def score_answers(
             results=task.results,
             # The reference answer the judge graded against: a dataset report shows each item's.
             **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
-            **({"repeats": _repeat_scores(by_model, by_repeat, criteria)} if request.repeats > 1 else {}),
+            **({"repeats": repeat_scores} if repeat_scores is not None else {}),
         ).dump(),
     )
 
-    scored = sum(v.status == "scored" for v in combined.values())
-    metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(combined) - scored)
+    # Every judged answer counts, repeats 2..k too (repeat 1 of each model is in ``combined``).
+    statuses = [v.status for v in combined.values()] + [
+        r.status for rs in (repeat_scores or {}).values() for r in rs if r.repeat > 1
+    ]
+    scored = statuses.count("scored")
+    metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(statuses) - scored)
     if control and control["passed"] is not None:
         metrics.add_metric(name="ControlFailed", unit=MetricUnit.Count, value=0 if control["passed"] else 1)
     logger.info(
         "scored",
         extra={
             "scored": scored,
-            "unscored": len(combined) - scored,
+            "unscored": len(statuses) - scored,
             "judges": judge_ids,
             "controlPassed": judge_health.control_passed,
             "noise": noise,
         },
     )
-    return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored, unscored=len(combined) - scored)
+    return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored, unscored=len(statuses) - scored)

@@ -19,7 +19,7 @@ from bakeoff.storage import Store, evaluation_key
 from functions.report.batch import model_cost_fields
 from functions.report.body import assemble, rank, totals_of, unscored_rate
 from functions.report.reference_view import reference_means
-from functions.report.repeats_view import fold_row, repeats_section
+from functions.report.repeats_view import fold_row, new_answer_cost, repeats_section
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -135,7 +135,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
                 usage=usage,
                 **model_cost_fields(model_id, mine),
                 # What this run paid for this model's answers: those not reused from checkpoints (see spend.py).
-                new_cost_usd=cost_usd(model_id, sum((r.usage or Usage() for r in mine if not r.cached), Usage())),
+                new_cost_usd=cost_usd(model_id, sum((r.usage or Usage() for r in mine if not r.cached), Usage()))
+                if evaluation.request.repeats == 1
+                else new_answer_cost(model_id, docs),
                 latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
                 judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8),
                 reference_metrics=reference_means([r.dump() for r in ok]),

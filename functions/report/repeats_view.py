@@ -92,6 +92,21 @@ def fold_row(row: DatasetRow, doc: ScoresDocument) -> None:
     row.scores = _criterion_means(scored)
 
 
+def new_answer_cost(model_id: str, docs: Sequence[ScoresDocument]) -> float:
+    """A dataset with repeats: what this run paid for the model's answers, repeat by repeat (a row mixes
+    repeats reused from checkpoints with new ones, e.g. when ``repeats`` went from 3 to 4)."""
+    usage = sum(
+        (
+            r.usage or Usage()
+            for d in docs
+            for r in d.results
+            if r.model_id == model_id and r.status == "ok" and not r.cached
+        ),
+        Usage(),
+    )
+    return cost_usd(model_id, usage)
+
+
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 

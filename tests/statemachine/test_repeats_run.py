@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pytest
 
+from bakeoff.estimate import cost_usd
+from bakeoff.models import Usage
 from tests.conftest import offline
 from tests.statemachine.test_dataset import DATASET, dataset_request
 from tests.support.converse_fakes import ScriptedModels, answer, is_judge_call, shown_answers, verdict
@@ -173,7 +175,19 @@ def test_a_dataset_with_repeats_treats_items_as_clusters():
         execution = stack.run(request)
         assert execution.succeeded, execution.cause
         report = stack.report(execution.evaluation_id)
-    assert len(candidate_calls(server)) == 12 * 2 * 2
+        first_calls = len(candidate_calls(server))
+        # and a rerun that asks for a third repeat
+        more = stack.run(request | {"repeats": 3})
+        assert more.succeeded, more.cause
+        more_report = stack.report(more.evaluation_id)
+    assert first_calls == 12 * 2 * 2
+    # The rerun asked only for the third repeats, and its new spend is theirs (and their verdicts') alone
+    assert len(candidate_calls(server)) - first_calls == 12 * 2
+    third_repeats = 12 * sum(cost_usd(m, Usage(input_tokens=200, output_tokens=20)) for m in (COMMAND_R, NOVA))
+    assert more_report["totals"]["newSpendUsd"] == pytest.approx(
+        third_repeats + more_report["judgeCalls"]["newSpendUsd"], abs=1e-6
+    )
+    assert more_report["totals"]["newSpendUsd"] < 0.5 * more_report["totals"]["totalCostUsd"]
 
     section = report["repeats"]
     rows = [r for r in section["perItem"] if r["modelId"] == COMMAND_R]

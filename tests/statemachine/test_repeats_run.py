@@ -148,7 +148,11 @@ def test_a_run_without_repeats_has_no_repeat_marks_and_no_repeats_section(bedroc
         assert execution.succeeded, execution.cause
         report = stack.report(execution.evaluation_id)
         scores = stack.get_object(f"evaluations/{execution.evaluation_id}/scores.json").decode()
+        stored = stack.get_object(f"evaluations/{execution.evaluation_id}/request.json").decode()
     assert "repeats" not in report and '"repeat"' not in scores and '"repeats"' not in scores
+    # and the request is stored and echoed as before the field existed
+    assert "repeats" not in report["request"] and "passScore" not in report["request"]
+    assert '"repeats"' not in stored
     assert not any("additionalModelRequestFields" in body for _m, body in server.requests)
     assert len(candidate_calls(server)) == 3
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from bakeoff.probes import DEFAULT_PROBES, PROBE_KINDS, ProbeKind
@@ -122,6 +132,10 @@ class DatasetItem(StrictContract):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
     article: Annotated[str, Field(min_length=100, max_length=50_000), AfterValidator(visible)]
     reference: ReferenceText | None = None
+
+
+# See EvaluationRequest._omit_later_defaults.
+LATER_DEFAULTS: dict[str, Any] = {"repeats": 1, "pass_score": None}
 
 
 def _weight_only(value: object) -> object:
@@ -292,6 +306,18 @@ class EvaluationRequest(StrictContract):
         if self.reference is not None and self.dataset is not None:
             raise ValueError('reference goes with one article; for a dataset give each line its own "reference"')
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # Fields added after runs were first stored are left out at the value that asks for what those runs
+        # did: a request without repeats is dumped (request.json, report.json, its trend key) as it always was.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, default in LATER_DEFAULTS.items():
+                key = to_camel(name) if info.by_alias else name
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
 
     @property
     def criteria(self) -> dict[str, Criterion]:

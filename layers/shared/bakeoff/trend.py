@@ -15,9 +15,6 @@ from bakeoff.models import EvaluationRequest
 
 # Fields of a request that do not change what is asked of the models or the judge.
 NOT_THE_WORK = ("title", "useCache", "budgetUsd", "deadlineSeconds")
-# Fields added after runs were first indexed, at the value that asks for what those runs did: left out, so a
-# run from before the field existed and one after it are still the same request.
-LATER_DEFAULTS = {"repeats": 1, "passScore": None}
 
 
 def request_key(request: EvaluationRequest | dict[str, Any] | None) -> str | None:
@@ -31,11 +28,7 @@ def request_key(request: EvaluationRequest | dict[str, Any] | None) -> str | Non
     if not isinstance(request, EvaluationRequest):
         return None
     dumped = request.model_dump(mode="json", by_alias=True)
-    work = {
-        k: v
-        for k, v in dumped.items()
-        if k not in NOT_THE_WORK and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
-    }
+    work = {k: v for k, v in dumped.items() if k not in NOT_THE_WORK}
     return hashlib.sha256(json.dumps(work, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 

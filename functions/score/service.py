@@ -149,6 +149,15 @@ def _repeat_scores(
     }
 
 
+def _repeat_means(weighted: dict[str, float], repeats: dict[str, list[RepeatScore]]) -> dict[str, float]:
+    """Each model scored on repeat 1: the mean of its scored repeats (what the report ranks by)."""
+    means = {}
+    for m in weighted:
+        values = [r.weighted_score for r in repeats.get(m, []) if r.status == "scored" and r.weighted_score is not None]
+        means[m] = sum(values) / len(values) if values else weighted[m]
+    return means
+
+
 def score_answers(
     task: ScoreInput, *, store: Store, converse: ConverseClient, concurrency: int, prompt_caching: bool = True
 ) -> ScoreOutput:
@@ -266,10 +275,12 @@ def score_answers(
             )
 
     # 3. Arithmetic only from here.
+    repeat_scores = _repeat_scores(by_model, by_repeat, criteria) if request.repeats > 1 else None
     panel = agreement(by_model, judge_ids, criteria) if len(judges) > 1 else None
     pairwise_health = summarise(comparisons, order) if pairwise else None
     noise, noise_source = judge_noise(panel, criteria)
-    ties = tie_marks(weighted, noise, pairwise_health)
+    # With repeats the report ranks by the mean of each model's scored repeats: ties are between those means.
+    ties = tie_marks(_repeat_means(weighted, repeat_scores) if repeat_scores else weighted, noise, pairwise_health)
     text = {m: text_metrics(answers[m], article, evaluation.reference_answer) for m in order}
 
     models = {
@@ -286,7 +297,6 @@ def score_answers(
 
     verdicts = [v for m in order for v in by_model[m]]
     repeat_verdicts = [v for vs in by_repeat.values() for v in vs]
-    repeat_scores = _repeat_scores(by_model, by_repeat, criteria) if request.repeats > 1 else None
     judge_health = JudgeMeasures.model_validate(
         {
             "control": control,

@@ -15,7 +15,9 @@ from bakeoff.storage import Store
 
 def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelResult:
     evaluation = load_evaluation(store, task.evaluation_id)
-    key = answer_key(evaluation, task.model_id)
+    key = answer_key(evaluation, task.model_id, task.repeat)
+    # Repeat 1 carries no mark (ModelResult.repeat), so a run without repeats returns what it always did.
+    repeat = task.repeat if task.repeat > 1 else None
     if evaluation.inference == "batch" and (outcome := batch_outcome(store, evaluation, task.model_id)):
         return outcome  # this run's batch job answered (or failed) this record: never asked again on-demand
     if evaluation.request.use_cache:
@@ -36,10 +38,11 @@ def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelR
                 stop_reason=found.stop_reason,
                 cached=True,
                 inference=found.inference,
+                repeat=repeat,
             )
 
     # Past the evaluation's deadline no call starts, and one that would outlast it gets only the time left.
-    result = converse.until(evaluation.deadline_at).converse(candidate_request(evaluation, task.model_id))
+    result = converse.until(evaluation.deadline_at).converse(candidate_request(evaluation, task.model_id, task.repeat))
     record_model_call(
         task.model_id,
         "candidate",
@@ -79,4 +82,5 @@ def answer(task: ModelTask, *, store: Store, converse: ConverseClient) -> ModelR
         usage=found.usage,
         latency_ms=found.latency_ms,
         stop_reason=found.stop_reason,
+        repeat=repeat,
     )

@@ -14,6 +14,7 @@ from bakeoff.errors import parse_cause
 from bakeoff.estimate import cost_usd, priced
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Evaluation, Usage
+from bakeoff.repeats import RepeatsSection
 from bakeoff.report import (
     SCHEMA_VERSION,
     BedrockEquivalentRow,
@@ -91,6 +92,7 @@ def assemble(
     judge_failure: ErrorNote | None = None,
     dataset: DatasetSection | None = None,
     arena: ArenaSection | None = None,
+    repeats: RepeatsSection | None = None,
 ) -> Report:
     """The report: the ranked entries and their totals inside what every report carries (the request,
     the estimate, notices, timing). ``notices`` come first, before the ones every run may get."""
@@ -149,6 +151,7 @@ def assemble(
         **({"judge_failure": judge_failure} if judge_failure else {}),
         **({"dataset": dataset} if dataset else {}),
         **({"arena": arena} if arena else {}),
+        **({"repeats": repeats} if repeats else {}),
         request=request,
     )
 

@@ -19,6 +19,7 @@ from bakeoff.storage import Store, evaluation_key
 from functions.report.batch import model_cost_fields
 from functions.report.body import assemble, rank, totals_of, unscored_rate
 from functions.report.reference_view import reference_means
+from functions.report.repeats_view import fold_row, new_answer_cost, repeats_section
 
 PER_ITEM_ROWS = 2000  # the HTML lists at most this many items; report.json and results.csv keep all
 
@@ -43,7 +44,7 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
             for m in models
         ], None
     doc = ScoresDocument.model_validate(raw)
-    results = {r.model_id: r for r in doc.results}
+    results = {r.model_id: r for r in doc.results if r.repeat is None}  # repeat 1; repeats 2..k: fold_row
     rows = []
     for model_id in models:
         result = results.get(model_id)
@@ -68,6 +69,8 @@ def _item_rows(store: Store, item: dict[str, str], models: list[str]) -> tuple[l
                 reference_metrics=scores.metrics.reference if ok and scores and scores.metrics else None,
             )
         )
+        if doc.repeats is not None:
+            fold_row(rows[-1], doc)
     return rows, doc
 
 
@@ -132,7 +135,9 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
                 usage=usage,
                 **model_cost_fields(model_id, mine),
                 # What this run paid for this model's answers: those not reused from checkpoints (see spend.py).
-                new_cost_usd=cost_usd(model_id, sum((r.usage or Usage() for r in mine if not r.cached), Usage())),
+                new_cost_usd=cost_usd(model_id, sum((r.usage or Usage() for r in mine if not r.cached), Usage()))
+                if evaluation.request.repeats == 1
+                else new_answer_cost(model_id, docs),
                 latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
                 judge_cost_usd=round(sum(r.judge_cost_usd for r in mine), 8),
                 reference_metrics=reference_means([r.dump() for r in ok]),
@@ -219,4 +224,10 @@ def build_dataset_report(evaluation_id: str, store: Store) -> Report:
         )
         if evaluation.request.mode == "arena"
         else None,
+        repeats=repeats_section(
+            evaluation,
+            [(item["itemId"], doc) for item, (_rows, doc) in zip(manifest, per_item, strict=True)],
+            [e.model_id for e in entries],
+            {e.model_id: e.name for e in entries},
+        ),
     )

@@ -12,6 +12,7 @@ from bakeoff.report import EntryEstimate, ErrorNote, ModelEntry, Report, candida
 from bakeoff.scores import ModelScores, ScoresDocument
 from bakeoff.storage import Store
 from functions.report.body import assemble, cost_fields, rank, readable_error, totals_of, unscored_rate
+from functions.report.repeats_view import fold_single, repeats_section, split
 
 # What the score step adds to a verdict and the report shows as it is, when the score step wrote it.
 _PASSED_ON = ("panel", "metrics", "tied_with", "tie")
@@ -111,7 +112,8 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
     )
     estimates = candidate_estimates(evaluation.estimate)
     entries = []
-    for result in task.results:
+    results, extras = split(task.results)  # repeat 1 is the entry; repeats 2..k fold into it
+    for result in results:
         info = catalog.get(result.model_id)
         entries.append(
             _entry(
@@ -123,6 +125,10 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
                 store=store,
             )
         )
+        if evaluation.request.repeats > 1:
+            fold_single(
+                entries[-1], extras.get(result.model_id, []), (doc.repeats or {}).get(result.model_id) if doc else None
+            )
 
     # Scored first by weighted score, then unscored, then failed; rank only the scored ones.
     def order(e: ModelEntry) -> tuple[int, float]:
@@ -171,4 +177,10 @@ def build_single_report(task: ReportInput, store: Store) -> Report:
         )
         if doc and evaluation.request.mode == "arena"
         else None,
+        repeats=repeats_section(
+            evaluation,
+            [(task.evaluation_id, doc)],
+            [e.model_id for e in entries],
+            {e.model_id: e.name for e in entries},
+        ),
     )

@@ -197,6 +197,7 @@ def report_view(report: Report) -> dict[str, Any]:
         "article": report.request.article,
         "dataset": report.dataset.dump() if report.dataset else None,
         "arena": report.arena.dump() if report.arena else None,
+        "repeats": report.repeats.dump() if report.repeats else None,
         "reference": reference_view(report.dump()),
         "pointwise_rank": {m.model_id: m.rank for m in report.models if m.rank is not None},
     }

@@ -27,7 +27,15 @@ from bakeoff.evaluations import load_evaluation
 from bakeoff.metrics import text_metrics
 from bakeoff.models import Answer, ModelResult, ScoreInput, ScoreOutput, Usage, Verdict
 from bakeoff.observability import MetricUnit, logger, metrics
-from bakeoff.scores import JudgeCalls, JudgeFailureNote, JudgeMeasures, ModelScores, ScoresDocument, TextMetrics
+from bakeoff.scores import (
+    JudgeCalls,
+    JudgeFailureNote,
+    JudgeMeasures,
+    ModelScores,
+    RepeatScore,
+    ScoresDocument,
+    TextMetrics,
+)
 from bakeoff.storage import Store, evaluation_key
 from functions.score.control import best_answer, control_result, corrupt
 from functions.score.health import judge_noise, length_bias, tie_marks
@@ -115,6 +123,41 @@ def _calls(judgments: list[Verdict | Comparison]) -> JudgeCalls:
     )
 
 
+def _repeat_score(repeat: int, verdicts: list[Verdict], criteria: list[Any]) -> RepeatScore:
+    combined = combine(verdicts, criteria)
+    return RepeatScore(
+        repeat=repeat,
+        status=combined.status,
+        weighted_score=combined.weighted_score,
+        scores={name: s.score for name, s in combined.scores.items()},
+        judge_cost_usd=round(sum(cost_usd(v.judge_model_id, v.usage) for v in verdicts), 8),
+        cached=all(v.cached for v in verdicts),
+    )
+
+
+def _repeat_scores(
+    by_model: dict[str, list[Verdict]], by_repeat: dict[tuple[str, int], list[Verdict]], criteria: list[Any]
+) -> dict[str, list[RepeatScore]]:
+    """``repeats`` of scores.json: per model, every judged repeat in order (repeat 1 from the main verdicts)."""
+    models = list(dict.fromkeys([*by_model, *(m for m, _r in by_repeat)]))
+    return {
+        m: [
+            *([_repeat_score(1, by_model[m], criteria)] if m in by_model else []),
+            *(_repeat_score(r, by_repeat[(m, r)], criteria) for r in sorted(r for mm, r in by_repeat if mm == m)),
+        ]
+        for m in models
+    }
+
+
+def _repeat_means(weighted: dict[str, float], repeats: dict[str, list[RepeatScore]]) -> dict[str, float]:
+    """Each model scored on repeat 1: the mean of its scored repeats (what the report ranks by)."""
+    means = {}
+    for m in weighted:
+        values = [r.weighted_score for r in repeats.get(m, []) if r.status == "scored" and r.weighted_score is not None]
+        means[m] = sum(values) / len(values) if values else weighted[m]
+    return means
+
+
 def score_answers(
     task: ScoreInput, *, store: Store, converse: ConverseClient, concurrency: int, prompt_caching: bool = True
 ) -> ScoreOutput:
@@ -123,7 +166,18 @@ def score_answers(
     request = evaluation.request
     criteria = evaluation.criteria
     article = request.article
-    answers = {r.model_id: _answer_text(store, r) for r in task.results if r.status == "ok" and r.answer_key}
+    # Repeat 1 (a result without a repeat mark) goes through everything below, as in a run without repeats;
+    # repeats 2..k are scored on the rubric only, for their spread (``repeats`` in scores.json).
+    answers = {
+        r.model_id: _answer_text(store, r)
+        for r in task.results
+        if r.status == "ok" and r.answer_key and r.repeat is None
+    }
+    repeated = {
+        (r.model_id, r.repeat): _answer_text(store, r)
+        for r in task.results
+        if r.status == "ok" and r.answer_key and r.repeat is not None
+    }
     order = list(answers)
     # The judge never sees model names: answers are labelled A, B, C in request order.
     labels = dict(zip(order, string.ascii_uppercase, strict=False))
@@ -155,6 +209,11 @@ def score_answers(
             for j in judges
             for a, b in ordered_pairs(order)
         }
+    jobs |= {
+        ("repeat", j.judge_model_id, m, r): partial(j.score, m, text, labels.get(m, "A"))
+        for j in judges
+        for (m, r), text in repeated.items()
+    }
     key = evaluation_key(task.evaluation_id, "scores.json")
     # A prompt cache entry serves other calls only once the call that writes it has begun to answer: each
     # caching judge's first call goes alone, so that the others read what it wrote instead of all writing.
@@ -172,6 +231,10 @@ def score_answers(
         )
         raise
     by_model: dict[str, list[Verdict]] = {m: [done[(j, m)] for j in judge_ids] for m in order}  # type: ignore[misc]
+    by_repeat: dict[tuple[str, int], list[Verdict]] = {
+        (m, r): [done[("repeat", j, m, r)] for j in judge_ids]  # type: ignore[misc]
+        for m, r in repeated
+    }
     comparisons: list[Comparison] = [v for k, v in done.items() if len(k) == 3]  # type: ignore[misc]
     combined = {m: combine(by_model[m], criteria) for m in order}
     weighted = {m: v.weighted_score for m, v in combined.items() if v.weighted_score is not None}
@@ -212,10 +275,12 @@ def score_answers(
             )
 
     # 3. Arithmetic only from here.
+    repeat_scores = _repeat_scores(by_model, by_repeat, criteria) if request.repeats > 1 else None
     panel = agreement(by_model, judge_ids, criteria) if len(judges) > 1 else None
     pairwise_health = summarise(comparisons, order) if pairwise else None
     noise, noise_source = judge_noise(panel, criteria)
-    ties = tie_marks(weighted, noise, pairwise_health)
+    # With repeats the report ranks by the mean of each model's scored repeats: ties are between those means.
+    ties = tie_marks(_repeat_means(weighted, repeat_scores) if repeat_scores else weighted, noise, pairwise_health)
     text = {m: text_metrics(answers[m], article, evaluation.reference_answer) for m in order}
 
     models = {
@@ -231,6 +296,7 @@ def score_answers(
     }
 
     verdicts = [v for m in order for v in by_model[m]]
+    repeat_verdicts = [v for vs in by_repeat.values() for v in vs]
     judge_health = JudgeMeasures.model_validate(
         {
             "control": control,
@@ -251,27 +317,32 @@ def score_answers(
             verdicts=verdicts,
             models=models,
             judge_health=judge_health,
-            judge_calls=_calls([*verdicts, *planted_verdicts, *comparisons]),
+            judge_calls=_calls([*verdicts, *planted_verdicts, *comparisons, *repeat_verdicts]),
             # The branch results too: in dataset mode the report reads each item from here, since a
             # Distributed Map's own results would outgrow the state payload limit.
             results=task.results,
             # The reference answer the judge graded against: a dataset report shows each item's.
             **({"reference": evaluation.reference_answer} if evaluation.reference_answer is not None else {}),
+            **({"repeats": repeat_scores} if repeat_scores is not None else {}),
         ).dump(),
     )
 
-    scored = sum(v.status == "scored" for v in combined.values())
-    metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(combined) - scored)
+    # Every judged answer counts, repeats 2..k too (repeat 1 of each model is in ``combined``).
+    statuses = [v.status for v in combined.values()] + [
+        r.status for rs in (repeat_scores or {}).values() for r in rs if r.repeat > 1
+    ]
+    scored = statuses.count("scored")
+    metrics.add_metric(name="UnscoredAnswers", unit=MetricUnit.Count, value=len(statuses) - scored)
     if control and control["passed"] is not None:
         metrics.add_metric(name="ControlFailed", unit=MetricUnit.Count, value=0 if control["passed"] else 1)
     logger.info(
         "scored",
         extra={
             "scored": scored,
-            "unscored": len(combined) - scored,
+            "unscored": len(statuses) - scored,
             "judges": judge_ids,
             "controlPassed": judge_health.control_passed,
             "noise": noise,
         },
     )
-    return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored, unscored=len(combined) - scored)
+    return ScoreOutput(evaluation_id=task.evaluation_id, scores_key=key, scored=scored, unscored=len(statuses) - scored)

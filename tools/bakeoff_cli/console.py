@@ -83,6 +83,11 @@ def print_summary(report: dict[str, Any], folder: Path, seconds: float) -> None:
             )
         for sentence in dataset.get("sentences", []):
             console.print(f"  [bold]{escape(sentence)}[/bold]")
+    repeats = report.get("repeats")
+    if repeats:
+        console.print(f"repeats: {repeats['repeats']} per model and article")
+        for sentence in repeats.get("sentences", []):
+            console.print(f"  {escape(sentence)}")
     health = report.get("judgeHealth", {})
     rate = health.get("unscoredRate")
     line = (

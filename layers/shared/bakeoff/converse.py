@@ -95,8 +95,10 @@ def build_request(
     max_tokens: int,
     temperature: float,
     tool: Tool | None = None,
+    additional_fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``bedrock_runtime.converse``."""
+    """Keyword arguments for ``bedrock_runtime.converse``; ``additional_fields`` are the model's own
+    inference parameters (``additionalModelRequestFields``, e.g. a sampling ``seed``)."""
     request: dict[str, Any] = {
         "modelId": model_id,
         "messages": messages,
@@ -104,6 +106,8 @@ def build_request(
     }
     if system:
         request["system"] = [{"text": system}]
+    if additional_fields:
+        request["additionalModelRequestFields"] = additional_fields
     if tool is not None:
         request["toolConfig"] = {
             "tools": [

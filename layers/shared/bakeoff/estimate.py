@@ -39,29 +39,33 @@ def uncached_cost_usd(model_id: str, usage: Usage) -> float:
 
 def judge_calls(request: EvaluationRequest) -> int:
     """Judge calls per judge: one per answer, one for the control answer, one per probe kind
-    (``judgeProbes``), and in pairwise mode two per pair of answers (both orders), arena mode too."""
+    (``judgeProbes``), and in pairwise mode two per pair of answers (both orders), arena mode too.
+    With ``repeats`` k, one more per answer for each repeat after the first (the control, probes and
+    pairs are judged on repeat 1 only)."""
     n = len(request.models)
-    calls = n + (1 if request.control_answer else 0) + len(request.probes)
+    calls = n * request.repeats + (1 if request.control_answer else 0) + len(request.probes)
     if request.compares_pairs:
         calls += n * (n - 1)
     return calls
 
 
 def estimate(request: EvaluationRequest, judges: list[str]) -> CostEstimate:
-    """Worst-case estimate: every candidate writes ``maxTokens``; each judge reads every answer in full."""
+    """Worst-case estimate: every candidate writes ``maxTokens`` (``repeats`` times); each judge reads every
+    answer in full."""
     catalog = load_catalog()
     lines: list[ModelEstimate] = []
     for model_id in request.models:
         input_tokens = estimate_tokens(request.prompt, model_id) + estimate_tokens(request.article, model_id) + 10
         info = catalog.get(model_id)
-        cost = info.cost_usd(input_tokens, request.max_tokens) if info else None
+        k = request.repeats
+        cost = info.cost_usd(input_tokens * k, request.max_tokens * k) if info else None
         lines.append(
             ModelEstimate(
                 model_id=model_id,
                 role="candidate",
-                calls=1,
-                input_tokens=input_tokens,
-                output_tokens=request.max_tokens,
+                calls=k,
+                input_tokens=input_tokens * k,
+                output_tokens=request.max_tokens * k,
                 cost_usd=cost,
             )
         )
@@ -207,7 +211,8 @@ def quote(
         for a in articles
     ]
     cost = combine_estimates(per_item) if dataset else per_item[0]
-    m, criteria = len(request.models), len(request.scoring_criteria)
+    # Every repeat is one more candidate call (a Map iteration and a Lambda invocation) per model and item.
+    m, criteria = len(request.models) * request.repeats, len(request.scoring_criteria)
     calls = judge_calls(request)
 
     batch = cached = 0.0

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from bakeoff.probes import DEFAULT_PROBES, PROBE_KINDS, ProbeKind
@@ -48,6 +58,19 @@ def _unique_probes(kinds: list[str] | None) -> list[str] | None:
     if dupes:
         raise ValueError(f"each probe kind once; repeated: {', '.join(dupes)}")
     return kinds
+
+
+# Each repeat is a full candidate call and judge call: ten already multiplies a run's cost tenfold.
+MAX_REPEATS = 10
+
+
+def _repeats_in_range(k: int) -> int:
+    if not 1 <= k <= MAX_REPEATS:
+        raise ValueError(
+            f"repeats is {k}; give 1 (each model answers once) to {MAX_REPEATS}: each repeat is another "
+            "paid candidate call and judge call per model and article"
+        )
+    return k
 
 
 CRITERION_NAME = r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$"
@@ -109,6 +132,10 @@ class DatasetItem(StrictContract):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
     article: Annotated[str, Field(min_length=100, max_length=50_000), AfterValidator(visible)]
     reference: ReferenceText | None = None
+
+
+# See EvaluationRequest._omit_later_defaults.
+LATER_DEFAULTS: dict[str, Any] = {"repeats": 1, "pass_score": None}
 
 
 def _weight_only(value: object) -> object:
@@ -186,6 +213,25 @@ class EvaluationRequest(StrictContract):
         Field(description="A reference answer for the article (one article only; a dataset gives one per line)."),
     ] = None
     max_tokens: Annotated[int, Field(ge=16, le=8192, description="Output cap per candidate answer.")] = 1024
+    repeats: Annotated[
+        int,
+        Field(
+            json_schema_extra={"minimum": 1, "maximum": MAX_REPEATS},
+            description="Ask each candidate this many times per article (distinct seeds where the model takes "
+            "one, else its temperature alone varies the answers); each answer is judged and the report shows "
+            "the spread. Every call is paid for: candidate and judge calls scale with it.",
+        ),
+        AfterValidator(_repeats_in_range),
+    ] = 1
+    pass_score: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=10,
+            description="With repeats: an answer passes at this weighted score or above; the report gives "
+            "pass^k per model (the share of items where every repeat passed).",
+        ),
+    ] = None
     temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
     budget_usd: Annotated[
         float | None, Field(gt=0, le=1000, description="Refuse the run if its estimate is higher.")
@@ -241,10 +287,37 @@ class EvaluationRequest(StrictContract):
         return self
 
     @model_validator(mode="after")
+    def _pass_score_with_repeats(self) -> EvaluationRequest:
+        if self.pass_score is not None and self.repeats < 2:
+            raise ValueError("passScore measures how often every repeat passes: set repeats to 2 or more with it")
+        return self
+
+    @model_validator(mode="after")
+    def _repeats_on_demand(self) -> EvaluationRequest:
+        if self.repeats > 1 and self.inference == "batch":
+            raise ValueError(
+                "repeats above 1 need inference 'on-demand': a batch job answers each record once; "
+                "drop repeats or use on-demand inference"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _reference_with_its_article(self) -> EvaluationRequest:
         if self.reference is not None and self.dataset is not None:
             raise ValueError('reference goes with one article; for a dataset give each line its own "reference"')
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # Fields added after runs were first stored are left out at the value that asks for what those runs
+        # did: a request without repeats is dumped (request.json, report.json, its trend key) as it always was.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, default in LATER_DEFAULTS.items():
+                key = to_camel(name) if info.by_alias else name
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
 
     @property
     def criteria(self) -> dict[str, Criterion]:
@@ -400,11 +473,19 @@ class ValidateInput(Contract):
     started_at: str
 
 
+class Candidate(Contract):
+    """One call the per-model Map makes: a model and which of its repeats (1..repeats)."""
+
+    model_id: str
+    repeat: int = 1
+
+
 class ValidateOutput(Contract):
-    """The state after Validate; the Map iterates ``models``."""
+    """The state after Validate; the Map iterates ``candidates`` (every model once per repeat)."""
 
     evaluation_id: str
     models: list[str]
+    candidates: list[Candidate]
     judge_model_id: str
     map_max_concurrency: int
     warnings: list[str] = []
@@ -422,6 +503,13 @@ class ValidateOutput(Contract):
         return cls(
             evaluation_id=evaluation.evaluation_id,
             models=evaluation.request.models,
+            # Repeat-major (every model's first answer, then every second...), so the Map spreads a model's
+            # repeats over time instead of sending them to one model at once.
+            candidates=[
+                Candidate(model_id=m, repeat=r)
+                for r in range(1, evaluation.request.repeats + 1)
+                for m in evaluation.request.models
+            ],
             judge_model_id=evaluation.judge_model_id,
             warnings=evaluation.warnings,
             estimated_cost_usd=evaluation.estimate.total_usd,
@@ -451,6 +539,12 @@ class ModelTask(Contract):
 
     evaluation_id: str
     model_id: str
+    repeat: Annotated[int, Field(ge=1, le=MAX_REPEATS, description="Which of the model's repeats (1: the first).")] = 1
+
+
+def _first_repeat_unmarked(value: int | None) -> int | None:
+    """Repeat 1 is the answer a run without repeats makes: it carries no mark, so its documents stay as they were."""
+    return None if value == 1 else value
 
 
 class ErrorInfo(Contract):
@@ -488,6 +582,11 @@ class ModelResult(Contract):
     error: ErrorInfo | None = None
     inference: Annotated[
         Literal["batch"] | None, Field(description="batch: the answer came from a batch job (priced at batch rates).")
+    ] = None
+    repeat: Annotated[
+        int | None,
+        Field(description="repeats > 1: which repeat (2..repeats); absent for the first (or only) answer."),
+        AfterValidator(_first_repeat_unmarked),
     ] = None
 
 

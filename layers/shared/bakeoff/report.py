@@ -16,6 +16,7 @@ from bakeoff.arena import ArenaSection
 from bakeoff.document import Document
 from bakeoff.judge_health import JudgeHealth
 from bakeoff.models import Contract, CostEstimate, CriterionScore, EvaluationRequest, ResolvedCriterion, Usage
+from bakeoff.repeats import RepeatsSection
 from bakeoff.scores import JudgeCalls, ReferenceMetrics, TextMetrics
 from bakeoff.trend import request_key
 
@@ -309,6 +310,10 @@ class Report(Document):
             description="mode arena only: Bradley-Terry ratings from the "
             "pairwise verdicts, raw and length-controlled, with bootstrap CIs over items."
         ),
+    ] = None
+    repeats: Annotated[
+        RepeatsSection | None,
+        Field(description="repeats > 1 only: each model's spread over its repeats, items as clusters."),
     ] = None
     request: Annotated[
         EvaluationRequest,

@@ -7,7 +7,7 @@ results and ``judgeFailure`` only), so a dataset report can still show that item
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -75,6 +75,17 @@ class JudgeFailureNote(Document):
     message: str
 
 
+class RepeatScore(Document):
+    """One repeat's verdict (a panel's combined) on one model's answer: what the spread is computed from."""
+
+    repeat: Annotated[int, Field(description="1..repeats; repeat 1 is the answer ``models`` holds in full.")]
+    status: Literal["scored", "unscored"]
+    weighted_score: float | None = None
+    scores: Annotated[dict[str, int], Field(description="{criterion: score}.")] = {}
+    judge_cost_usd: float = 0.0
+    cached: Annotated[bool, Field(description="Every verdict of this repeat came from a checkpoint.")] = False
+
+
 class ScoresDocument(Document):
     """``scores.json``. ``models`` and ``judgeHealth`` are absent when ``judgeFailure`` is present."""
 
@@ -94,3 +105,10 @@ class ScoresDocument(Document):
     ]
     judge_failure: JudgeFailureNote | None = None
     reference: Annotated[str | None, Field(description="The reference answer the judge graded against.")] = None
+    repeats: Annotated[
+        dict[str, list[RepeatScore]] | None,
+        Field(
+            description="repeats > 1 only: {modelId: every scored or unscored repeat, in order}. Repeats after "
+            "the first are scored on the rubric alone (no control, probes or pairwise comparisons)."
+        ),
+    ] = None

@@ -437,3 +437,105 @@ def dataset_statistics(
                 f"them has no score there ({'; '.join(details) or 'missing rows'})"
             )
     return {"models": models, "winRates": win_rates, "topTwo": top_two, "sentences": sentences}
+
+
+# --- repeats -------------------------------------------------------------------------------------
+#
+# With ``repeats: k`` each model answers every item k times. The k answers to one item share its article
+# (and its difficulty), so they are not k independent observations: items are the clusters. An item's
+# value is the mean of its scored repeats, and the bootstrap resamples items, never single repeats.
+
+
+def sample_sd(values: Sequence[float]) -> float | None:
+    """Standard deviation with n - 1 in the denominator (numpy's ``ddof=1``); None for fewer than two values."""
+    if len(values) < 2:
+        return None
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def item_means(by_item: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Each item's value: the mean of its scored repeats (items with none are left out)."""
+    return {item: math.fsum(values) / len(values) for item, values in by_item.items() if values}
+
+
+def repeat_spread(
+    by_item: Mapping[str, Sequence[float]],
+    *,
+    repeats: int,
+    pass_score: float | None = None,
+    resamples: int = 2000,
+    seed: int | str = 0,
+) -> dict[str, Any]:
+    """One model's scores over repeats: ``by_item`` maps an item to the weighted scores of its scored repeats.
+
+    ``mean`` is the mean of the item means (every item weighs the same, however many repeats scored);
+    ``ci95`` a percentile bootstrap over items of those means (None with one item: a single article has no
+    other articles to resample); ``sd`` and ``min``/``max`` are over every scored answer; ``sdWithin`` is the
+    pooled within-item standard deviation (the root of the mean of each item's variance, n - 1), what one
+    more repeat of the same article moves by; ``meanRange`` the mean of each item's max - min.
+    With ``pass_score``: ``passRate`` (answers at or above it), and over the items whose k repeats were all
+    scored, ``passK`` (pass^k: every repeat passed) and ``passAtK`` (pass@k: at least one did).
+    """
+    items = {item: list(values) for item, values in by_item.items() if values}
+    means = item_means(items)
+    values = [v for item in sorted(items) for v in items[item]]
+    variances = [sd**2 for v in items.values() if (sd := sample_sd(v)) is not None]
+    ranges = [max(v) - min(v) for v in items.values() if len(v) >= 2]
+    ci = bootstrap_ci([means[i] for i in sorted(means)], resamples=resamples, seed=f"{seed}/repeats")
+    out: dict[str, Any] = {
+        "items": len(items),
+        "repeats": repeats,
+        "answers": len(values),
+        "mean": _round(_mean(list(means.values()))),
+        "ci95": [_round(ci[0]), _round(ci[1])] if ci else None,
+        "sd": _round(sample_sd(values)),
+        "sdWithin": _round(math.sqrt(math.fsum(variances) / len(variances))) if variances else None,
+        "min": _round(min(values)) if values else None,
+        "max": _round(max(values)) if values else None,
+        "meanRange": _round(_mean(ranges)),
+    }
+    if pass_score is not None:
+        complete = [v for v in items.values() if len(v) == repeats]
+        out |= {
+            "passScore": pass_score,
+            "passRate": _round(sum(v >= pass_score for v in values) / len(values)) if values else None,
+            "completeItems": len(complete),
+            "passK": _round(sum(all(v >= pass_score for v in c) for c in complete) / len(complete))
+            if complete
+            else None,
+            "passAtK": _round(sum(any(v >= pass_score for v in c) for c in complete) / len(complete))
+            if complete
+            else None,
+        }
+    return out
+
+
+def rank_agreement(scores: Mapping[str, Mapping[str, Mapping[int, float]]]) -> dict[str, Any]:
+    """Do the repeats agree on the order of the models? ``scores``: item -> model -> repeat -> weighted score.
+
+    An item counts when at least two models were scored in at least two common repeats; each of those repeats
+    ranks the models (tied scores share a rank). ``allAgree`` is the share of counted items whose repeats all
+    give the same ranking, ``sameWinner`` the share whose repeats all put the same model(s) first.
+    """
+    counted = agree = same_winner = 0
+    for by_model in scores.values():
+        models = sorted(m for m, by_repeat in by_model.items() if by_repeat)
+        if len(models) < 2:
+            continue
+        common = sorted(set.intersection(*(set(by_model[m]) for m in models)))
+        if len(common) < 2:
+            continue
+        counted += 1
+        rankings = [tuple(ranks([-by_model[m][r] for m in models])) for r in common]
+        agree += len(set(rankings)) == 1
+        winners = {
+            frozenset(m for m, rank in zip(models, ranking, strict=True) if rank == min(ranking))
+            for ranking in rankings
+        }
+        same_winner += len(winners) == 1
+    return {
+        "items": counted,
+        "allAgree": _round(agree / counted) if counted else None,
+        "sameWinner": _round(same_winner / counted) if counted else None,
+    }

@@ -27,6 +27,7 @@ from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import combine_estimates, estimate
 from bakeoff.jsontext import parse_json
 from bakeoff.models import CostEstimate, DatasetItem, Evaluation, EvaluationRequest, ResolvedCriterion
+from bakeoff.repeats import unseeded_at_zero
 from bakeoff.settings import Settings
 
 
@@ -134,7 +135,7 @@ def check_request(
         judge_model_ids=[judge for judge, _ in judges],
         criteria=criteria,
         estimate=cost,
-        warnings=[*warnings, *batch_warnings, *cost_warnings],
+        warnings=[*warnings, *batch_warnings, *repeat_warnings(request), *cost_warnings],
         items=len(articles) if request.dataset else None,
         deadline_at=deadline_at(created_at, request, settings),
         inference=inference,
@@ -142,6 +143,17 @@ def check_request(
 
 
 # --- the named checks: each returns what it found, none raises but the budget ------------------------
+
+
+def repeat_warnings(request: EvaluationRequest) -> list[str]:
+    """Repeats that will likely all be the same answer (and still be paid for)."""
+    same = unseeded_at_zero(request.models, request.repeats, request.temperature)
+    if not same:
+        return []
+    return [
+        f"{', '.join(same)} take no seed and temperature is 0: their {request.repeats} repeats will likely be "
+        "the same answer; raise temperature to measure how much their answers vary"
+    ]
 
 
 def judge_panel(request: EvaluationRequest, settings: Settings) -> list[tuple[str, str]]:

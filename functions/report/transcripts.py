@@ -17,7 +17,7 @@ from bakeoff.errors import CheckpointCorruptError
 from bakeoff.item_results import ItemResult
 from bakeoff.models import Answer, Evaluation, ModelResult
 from bakeoff.report import DatasetRow, ErrorNote, Report
-from bakeoff.scores import ModelScores, ScoresDocument
+from bakeoff.scores import ModelScores, RepeatScore, ScoresDocument
 from bakeoff.storage import Store, evaluation_key
 from functions.report.body import cost_fields, readable_error
 
@@ -70,7 +70,9 @@ def _transcript(
     reference = child.reference if child else None
     raw = store.get_json(evaluation_key(child_id, "scores.json"))
     doc = ScoresDocument.model_validate(raw) if raw is not None else None
-    branch = {r.model_id: r for r in doc.results} if doc else {}
+    # With repeats, results holds every repeat's branch: the line's answer is repeat 1's, as in report.json.
+    branch = {r.model_id: r for r in doc.results if r.repeat in (None, 1)} if doc else {}
+    repeats = (doc.repeats or {}) if doc else {}
     failure = doc.judge_failure if doc else None
     results = [
         _line(
@@ -81,6 +83,7 @@ def _transcript(
             scores=doc.models.get(row.model_id) if doc else None,
             judge_failure=f"{failure.error}: {failure.message}" if failure else None,
             reference=reference,
+            repeats=repeats.get(row.model_id),
         )
         for row in rows
     ]
@@ -115,6 +118,7 @@ def _line(
     scores: ModelScores | None,
     judge_failure: str | None,
     reference: str | None,
+    repeats: list[RepeatScore] | None = None,
 ) -> ItemResult:
     answer, missing = _answer(store, result)
     scored = row.score_status == "scored" and scores is not None
@@ -154,4 +158,5 @@ def _line(
         **({"error": error} if error else {}),
         **({"reference": reference} if reference else {}),
         **({"reference_metrics": row.reference_metrics} if row.reference_metrics else {}),
+        **({"repeats": repeats} if repeats else {}),
     )

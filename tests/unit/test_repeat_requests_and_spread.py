@@ -3,8 +3,6 @@ against numpy and scipy (never against themselves)."""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -13,27 +11,14 @@ from bakeoff.answers import answer_key, candidate_request
 from bakeoff.errors import BudgetExceededError, RequestValidationError
 from bakeoff.estimate import estimate, judge_calls
 from bakeoff.models import EvaluationRequest, ModelResult, ValidateOutput
-from bakeoff.settings import Settings
 from bakeoff.statistics import rank_agreement, repeat_spread
 from bakeoff.storage import checkpoint_key
 from bakeoff.trend import request_key
-from bakeoff.validation import validate_request
-from tests.conftest import load_event
+from tests.unit.test_request_validation import SETTINGS, request, validate
 from tests.unit.test_statistics import scipy_percentile_ci
 
-SETTINGS = Settings(BUCKET_NAME="bucket", JUDGE_MODEL_ID="amazon.nova-pro-v1:0", MAX_COST_PER_EVALUATION_USD=2.0)
 COMMAND_R = "cohere.command-r-v1:0"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
-
-
-def request(**changes):
-    base = copy.deepcopy(load_event("statemachine/podcast-bedrock.json"))
-    base.update(changes)
-    return base
-
-
-def validate(raw, settings=SETTINGS):
-    return validate_request(raw, evaluation_id="ev-1", created_at="2026-12-01T00:00:00+00:00", settings=settings)
 
 
 def problems(raw) -> dict[str, str]:

@@ -17,7 +17,7 @@ from pydantic import Field
 from bakeoff.document import Document
 from bakeoff.models import CriterionScore, Usage
 from bakeoff.report import ErrorNote, ScoreStatus
-from bakeoff.scores import ReferenceMetrics
+from bakeoff.scores import ReferenceMetrics, RepeatScore
 
 
 class ItemResult(Document):
@@ -66,6 +66,13 @@ class ItemResult(Document):
     reference: Annotated[str | None, Field(description="The item's reference answer, when it has one.")] = None
     reference_metrics: Annotated[
         ReferenceMetrics | None, Field(description="This answer against the reference: ROUGE-L and token F1.")
+    ] = None
+    repeats: Annotated[
+        list[RepeatScore] | None,
+        Field(
+            description="repeats > 1 only: every repeat's verdict (weighted score, scores); answer, scores and "
+            "reasons above are repeat 1's, weightedScore the mean over the scored repeats."
+        ),
     ] = None
 
 

@@ -123,6 +123,10 @@ class EvaluationStatus(Contract):
     summary: Summary | None = None
     report_url: Annotated[str | None, Field(description="Presigned GET of report.html.")] = None
     report_json_url: Annotated[str | None, Field(description="Presigned GET of report.json.")] = None
+    results_csv_url: Annotated[str | None, Field(description="Presigned GET of results.csv.")] = None
+    results_jsonl_url: Annotated[
+        str | None, Field(description="Presigned GET of results.jsonl (a dataset's per-item export).")
+    ] = None
     report_url_expires_at: str | None = None
     error: FailureSummary | None = None
 

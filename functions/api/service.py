@@ -188,11 +188,19 @@ def describe_evaluation(
         output = _json_or_none(described.get("output")) or {}
         json_key = output.get("reportKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.json"
         html_key = output.get("htmlKey") or f"{api.REPORT_PREFIX}{evaluation_id}/report.html"
-        status.summary = _summary(store, json_key, output)
+        report = _read_report(store, json_key)
+        status.summary = _summary(report, output)
         now = now or datetime.now(UTC)
         expiry = api.REPORT_URL_EXPIRY_SECONDS
         status.report_url = _presign(s3, api.BUCKET_NAME, html_key, expiry)
         status.report_json_url = _presign(s3, api.BUCKET_NAME, json_key, expiry)
+        # The exports the report step writes beside report.json (build.write_report): the CSV always,
+        # results.jsonl for a dataset. Signed only when the report was read, so no URL points at nothing.
+        folder = json_key.rsplit("/", 1)[0]
+        if report is not None:
+            status.results_csv_url = _presign(s3, api.BUCKET_NAME, f"{folder}/results.csv", expiry)
+        if report is not None and report.get("dataset"):
+            status.results_jsonl_url = _presign(s3, api.BUCKET_NAME, f"{folder}/results.jsonl", expiry)
         status.report_url_expires_at = _iso(now + timedelta(seconds=expiry))
     elif status.status in ("FAILED", "TIMED_OUT", "ABORTED"):
         status.error = failure_summary(described.get("error"), described.get("cause"), status.status)
@@ -244,14 +252,18 @@ def _presign(s3: Any, bucket: str, key: str, expiry: int) -> str:
     return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry)
 
 
-def _summary(store: Store, report_key: str, output: dict[str, Any]) -> Summary:
-    """From report.json; from the execution output alone (ranking, total) when the report is unreadable."""
+def _read_report(store: Store, report_key: str) -> dict[str, Any] | None:
     try:
         report = store.get_json(report_key)
     except (StorageError, ValueError):
         logger.exception("report.json unreadable; summarising the execution output")
-        report = None
-    if not isinstance(report, dict):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _summary(report: dict[str, Any] | None, output: dict[str, Any]) -> Summary:
+    """From report.json; from the execution output alone (ranking, total) when the report is unreadable."""
+    if report is None:
         ranking = [
             RankedModel(
                 rank=r.get("rank", i + 1), model_id=r.get("modelId", "?"), weighted_score=r.get("weightedScore")

@@ -154,6 +154,10 @@ def test_valid_request_202_then_succeeded_and_the_report_url_fetches_the_report(
     report = http("GET", done["reportJsonUrl"], api_key=None)
     assert report.status == 200
     assert report.json()["evaluationId"] == body["evaluationId"]
+    # The CSV export is signed too; results.jsonl is a dataset's alone, so one article gets no URL for it
+    csv = http("GET", done["resultsCsvUrl"], api_key=None)
+    assert csv.status == 200 and csv.body.decode().splitlines()[0].startswith("evaluationId,rank,")
+    assert done["resultsJsonlUrl"] is None
 
     # Neither the article nor the key reaches the logs.
     logged = " ".join(str(record.__dict__) for record in caplog.records)

@@ -151,6 +151,7 @@ def test_a_gate_that_holds_passes_and_the_report_is_downloaded(served, tmp_path,
     (folder,) = (tmp_path / "out").iterdir()
     assert json.loads((folder / "report.json").read_text())["evaluationId"] == folder.name
     assert b"<html" in (folder / "report.html").read_bytes()
+    assert (folder / "results.csv").read_text().startswith("evaluationId,rank,")  # as local run --out has it
 
 
 def test_a_gate_that_does_not_hold_fails(served, tmp_path, capsys) -> None:

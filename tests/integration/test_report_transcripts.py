@@ -11,9 +11,11 @@ import pytest
 
 from bakeoff.estimate import cost_usd
 from bakeoff.item_results import ItemResult, parse_jsonl
-from bakeoff.models import Usage
+from bakeoff.models import Owner, Usage
 from bakeoff.report import Report
-from bakeoff.storage import Store
+from bakeoff.storage import Store, evaluation_key
+from functions.api.models import ApiSettings
+from functions.api.service import describe_evaluation
 from tests.conftest import offline
 from tests.support.dataset_bucket import Item, Outcome, default_answer, default_reason, write_dataset_run
 
@@ -24,6 +26,7 @@ ARTICLE = (
     "The council of {town} voted 7 to 2 on Tuesday to approve a new electric ferry for the island, "
     "ending a long debate."
 )
+NOW = "2026-12-02T00:00:00+00:00"
 HOSTILE = 'Fine.</script><script>window.__pwned=1</script><!-- and "quotes" & <b>tags</b>'
 
 
@@ -52,7 +55,13 @@ def written() -> dict[str, bytes]:
         out, error = stack.lambda_server.invoke(function, {"evaluationId": "ds-tx", "mode": "dataset"})
         assert error is None, out
         keys = store.list_keys("reports/ds-tx/")
-        return {key.rsplit("/", 1)[1]: stack.get_object(key) for key in keys}
+        written = {key.rsplit("/", 1)[1]: stack.get_object(key) for key in keys}
+        # The API's status of the finished run (its execution unknown to Step Functions: read from the bucket)
+        store.put_json(evaluation_key("ds-tx", "owner.json"), Owner(api_key_id="key-1", created_at=NOW).dump())
+        api = ApiSettings(BUCKET_NAME=stack.stack.bucket_name, STATE_MACHINE_ARN=stack.state_machine_arn)
+        status = describe_evaluation("ds-tx", api_key_id="key-1", sfn=stack.sfn, s3=stack.s3, api=api)
+        written["status"] = json.dumps(status.dump()).encode()
+        return written
 
 
 def lines(written: dict[str, bytes]) -> list[ItemResult]:
@@ -60,7 +69,7 @@ def lines(written: dict[str, bytes]) -> list[ItemResult]:
 
 
 def test_results_jsonl_sits_beside_the_report_with_one_line_per_item_and_model(written):
-    assert set(written) == {"report.json", "report.html", "results.csv", "results.jsonl"}
+    assert set(written) - {"status"} == {"report.json", "report.html", "results.csv", "results.jsonl"}
     text = written["results.jsonl"].decode()
     assert len(text.splitlines()) == 10 and text.endswith("\n")
     got = lines(written)
@@ -152,3 +161,12 @@ def test_the_page_links_the_export_and_embeds_the_items_as_data_no_answer_can_en
     assert data["items"][1]["results"][CLAUDE]["answer"] == HOSTILE  # the text itself, unharmed
     assert data["items"][1]["results"][NOVA]["error"].startswith("ModelThrottledError: ")
     assert data["items"][1]["reference"] == "Westbury approved the ferry."
+
+
+def test_the_api_status_signs_the_exports_of_a_dataset_run(written):
+    # submit downloads what these sign, so its folder holds what local run --out writes
+    status = json.loads(written["status"])
+    assert status["status"] == "SUCCEEDED"
+    assert "/reports/ds-tx/results.jsonl?" in status["resultsJsonlUrl"]
+    assert "/reports/ds-tx/results.csv?" in status["resultsCsvUrl"]
+    assert "Signature=" in status["resultsJsonlUrl"]

@@ -157,11 +157,17 @@ def print_ranking(summary: dict[str, Any]) -> None:
 
 
 def download_reports(status: dict[str, Any], out_dir: Path) -> Path | None:
-    """Fetch report.html and report.json through their presigned URLs (no API key: they need none)."""
+    """Fetch report.html, report.json and the exports through their presigned URLs (no API key: they need
+    none); the folder then holds what `local run --out` writes."""
     target = Path(out_dir) / status["evaluationId"]
     target.mkdir(parents=True, exist_ok=True)
     saved = None
-    for field, name in (("reportUrl", "report.html"), ("reportJsonUrl", "report.json")):
+    for field, name in (
+        ("reportUrl", "report.html"),
+        ("reportJsonUrl", "report.json"),
+        ("resultsCsvUrl", "results.csv"),
+        ("resultsJsonlUrl", "results.jsonl"),
+    ):
         url = status.get(field)
         if not url:
             continue

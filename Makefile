@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # Python 3.12 (the Lambda runtime's version) or newer, from pyenv or the system.
 PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 python3.12 python3.13 python3; do \
 	  if [ -x "$$(command -v $$p 2>/dev/null)" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then echo $$p; break; fi; done)
-DEMO_EVENT ?= events/statemachine/podcast-local.json
+DEMO_EVENT ?= events/statemachine/demo-local.json
 PYTEST_ARGS ?=
 
 .PHONY: help demo test test-fast unit integration test-sam docker lambda-image lint format validate build deploy \

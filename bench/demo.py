@@ -1,6 +1,6 @@
 """The demo, timed: `make demo`'s command, its phases, every model call, and the physical limit.
 
-    .venv/bin/python bench/demo.py [--runs 1] [--event events/statemachine/podcast-local.json] [--no-raw]
+    .venv/bin/python bench/demo.py [--runs 1] [--event events/statemachine/demo-local.json] [--no-raw]
                                    [--env CONVERSE_LOCAL_MAX_PARALLEL=2 --env CONVERSE_LOCAL_THREADS=1]
 
 Runs `bakeoff local run EVENT --no-checkpoints` as a user does (a new process, fresh answers, the
@@ -111,7 +111,7 @@ def raw_limit(calls: list[dict]) -> tuple[float, dict[str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--event", type=Path, default=ROOT / "events" / "statemachine" / "podcast-local.json")
+    parser.add_argument("--event", type=Path, default=ROOT / "events" / "statemachine" / "demo-local.json")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw llama-cpp-python limit")
     parser.add_argument(

@@ -114,6 +114,8 @@ def assemble(
             "workflow, not which Bedrock model is best; check the judge health below before trusting "
             "any ranking."
         )
+    if cut := cut_off_notice(entries, request.max_tokens):
+        notices.append(cut)
     totals.new_spend_usd = new_spend_usd(entries, judge_calls, totals.judge_cost_usd)
     if batched := batch_notice(entries):
         notices.append(batched)
@@ -175,3 +177,19 @@ def bedrock_equivalent(totals: Totals, judge_usage: Usage) -> dict[str, Any]:
         "Bedrock tokenizers count somewhat differently."
     )
     return {"bedrock_equivalent": rows, "bedrock_equivalent_basis": basis}
+
+
+def cut_off_notice(entries: Sequence[ModelEntry], max_tokens: int) -> str | None:
+    """One line naming the answers that stopped at the output limit. Such an answer usually ends
+    mid-sentence, and judges score a cut-off answer low on every criterion (the 1.5B local judge gave
+    1/10 where the same answer, ended at its last full stop, got 10/10): the ranking then says who stops
+    in time, not who answers best. The reader can only tell from the stop reason, so it is said here."""
+    cut = [e.name or e.model_id for e in entries if e.status == "ok" and e.stop_reason == "max_tokens"]
+    if not cut:
+        return None
+    return (
+        f"{', '.join(cut)} stopped at the output limit (maxTokens {max_tokens}), so "
+        f"{'its answer is' if len(cut) == 1 else 'their answers are'} probably cut off mid-sentence, and judges "
+        "score cut-off answers low. Raise maxTokens, or ask for a shorter answer, to compare complete answers."
+    )
+

@@ -83,8 +83,11 @@ def test_the_smallest_model_end_to_end(tmp_path):
 def test_make_demo_command_path(tmp_path):
     """The exact event and command `make demo` runs, so a missing install step cannot hide."""
     require_models(SMOLLM, QWEN_05, QWEN_15)
-    event = load_event("statemachine/podcast-local.json")
-    result = run_cli("local", "run", "events/statemachine/podcast-local.json", "--out", str(tmp_path), "--no-open")
+    demo_event = next(
+        line.split("?=")[1].strip() for line in (ROOT / "Makefile").read_text().splitlines() if "DEMO_EVENT ?=" in line
+    )
+    event = json.loads((ROOT / demo_event).read_text())
+    result = run_cli("local", "run", demo_event, "--out", str(tmp_path), "--no-open")
     assert result.returncode == 0, result.stdout + result.stderr
     report = only_report(tmp_path)
     assert_real_answers_and_verdicts(report, event["models"])

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from bakeoff.report import Report
+from bakeoff.storage import Store
 from bakeoff_offline.bucket import load_objects
 from tests.conftest import ROOT, load_event, offline
 
@@ -48,3 +49,40 @@ def test_report_json_is_a_report_dump_and_the_csv_carries_its_judge_health(event
     assert "Judge health check failed:</b> Control answer." in html
     # and the compatibility copies of the cost totals stay readable
     assert written["totalCostUsd"] == written["totals"]["totalCostUsd"] == out["totalCostUsd"]
+
+
+def test_an_answer_that_stopped_at_max_tokens_is_named_in_the_notices() -> None:
+    # Given the sample bucket, where one answer's checkpoint says it stopped at the output limit
+    event = load_event("report/valid.json")
+    cut = event["results"][1]
+    with offline() as (stack, _server):
+        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
+        store = Store(stack.s3, stack.stack.bucket_name)
+        answer = store.get_checkpoint(cut["answerKey"])
+        store.put_checkpoint(cut["answerKey"], answer | {"stopReason": "max_tokens"})
+        # When the report function runs
+        out, error = stack.lambda_server.invoke(stack.lambda_server.functions["ReportFunction"], event)
+        assert error is None, out
+        written = json.loads(stack.get_object(out["reportKey"]))
+        html = stack.get_object(out["htmlKey"]).decode()
+    # Then one notice names that model (by its display name) and the limit, and no other model
+    entry = next(m for m in written["models"] if m["modelId"] == cut["modelId"])
+    assert entry["stopReason"] == "max_tokens"
+    cut_off = [n for n in written["notices"] if "stopped at the output limit" in n]
+    names = {m["modelId"]: m["name"] for m in written["models"]}
+    assert len(cut_off) == 1 and cut_off[0].startswith(f"{names[cut['modelId']]} stopped")
+    stored = json.loads((ROOT / "events" / "bucket" / "evaluations" / "sample-0001" / "request.json").read_text())
+    assert f"(maxTokens {stored['request']['maxTokens']})" in cut_off[0]
+    assert not any(names[m] in cut_off[0] for m in names if m != cut["modelId"])
+    assert "stopped at the output limit" in html
+
+
+def test_answers_that_ended_on_their_own_get_no_cut_off_notice() -> None:
+    with offline() as (stack, _server):
+        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
+        function = stack.lambda_server.functions["ReportFunction"]
+        out, error = stack.lambda_server.invoke(function, load_event("report/valid.json"))
+        assert error is None, out
+        written = json.loads(stack.get_object(out["reportKey"]))
+    assert {m["stopReason"] for m in written["models"]} == {"end_turn"}
+    assert not any("output limit" in n for n in written["notices"])

@@ -192,4 +192,3 @@ def cut_off_notice(entries: Sequence[ModelEntry], max_tokens: int) -> str | None
         f"{'its answer is' if len(cut) == 1 else 'their answers are'} probably cut off mid-sentence, and judges "
         "score cut-off answers low. Raise maxTokens, or ask for a shorter answer, to compare complete answers."
     )
-

@@ -181,14 +181,15 @@ def bedrock_equivalent(totals: Totals, judge_usage: Usage) -> dict[str, Any]:
 
 def cut_off_notice(entries: Sequence[ModelEntry], max_tokens: int) -> str | None:
     """One line naming the answers that stopped at the output limit. Such an answer usually ends
-    mid-sentence, and judges score a cut-off answer low on every criterion (the 1.5B local judge gave
-    1/10 where the same answer, ended at its last full stop, got 10/10): the ranking then says who stops
-    in time, not who answers best. The reader can only tell from the stop reason, so it is said here."""
+    mid-sentence, and judges often score a cut-off answer low on every criterion (the 1.5B local judge gave
+    1/10 to one that got 10/10 once cut at its last full stop; other times it let one pass): the ranking may
+    then say who stops in time, not who answers best. Only the stop reason tells, so it is said here."""
     cut = [e.name or e.model_id for e in entries if e.status == "ok" and e.stop_reason == "max_tokens"]
     if not cut:
         return None
     return (
         f"{', '.join(cut)} stopped at the output limit (maxTokens {max_tokens}), so "
-        f"{'its answer is' if len(cut) == 1 else 'their answers are'} probably cut off mid-sentence, and judges "
-        "score cut-off answers low. Raise maxTokens, or ask for a shorter answer, to compare complete answers."
+        f"{'its answer is' if len(cut) == 1 else 'their answers are'} probably cut off mid-sentence. Judges often "
+        "score a cut-off answer low, so the ranking may say who stopped in time rather than who answered best: "
+        "raise maxTokens, or ask for a shorter answer, to compare complete answers."
     )

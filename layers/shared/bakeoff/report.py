@@ -126,7 +126,7 @@ class ModelEntry(Document):
         list[str] | None,
         Field(
             description="Article passages the judge quoted: at most 2 of "
-            "at most 150 characters each from one judge (the judge's tool "
+            "at most 100 characters each from one judge (the judge's tool "
             "schema, prompt and parser share these limits), up to 5 from a "
             "panel. Untrusted text."
         ),

@@ -15,23 +15,29 @@ from bakeoff_offline.bucket import load_objects
 from tests.conftest import ROOT, load_event, offline
 
 
+def run_report(event: dict, stop_reasons: dict[str, str] | None = None) -> tuple[dict, str, str, dict]:
+    """The report function on ``event`` over the sample bucket, after rewriting the stop reason of the
+    answers named in ``stop_reasons`` (answer key -> stop reason); report.json, the page, results.csv and
+    the function's output."""
+    with offline() as (stack, _server):
+        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
+        store = Store(stack.s3, stack.stack.bucket_name)
+        for key, reason in (stop_reasons or {}).items():
+            store.put_checkpoint(key, store.get_checkpoint(key) | {"stopReason": reason})
+        out, error = stack.lambda_server.invoke(stack.lambda_server.functions["ReportFunction"], event)
+        assert error is None, out
+        written = json.loads(stack.get_object(out["reportKey"]))
+        html = stack.get_object(out["htmlKey"]).decode()
+        results = stack.get_object(out["reportKey"].replace("report.json", "results.csv")).decode()
+    return written, html, results, out
+
+
 @pytest.mark.parametrize("event", ["report/valid.json", "report/one-model-failed.json"])
 def test_report_json_is_a_report_dump_and_the_csv_carries_its_judge_health(event: str) -> None:
     # Given the sample bucket (its scores.json has a control check the sample judge failed)
-    with offline() as (stack, _server):
-        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
-        # When the report function runs on the sample event
-        out, error = stack.lambda_server.invoke(stack.lambda_server.functions["ReportFunction"], load_event(event))
-        assert error is None, out
-        written = json.loads(stack.get_object(out["reportKey"]))
-        rows = list(
-            csv.DictReader(
-                io.StringIO(
-                    stack.get_object(out["reportKey"].replace("report.json", "results.csv")).decode(), newline=""
-                )
-            )
-        )
-        html = stack.get_object(out["htmlKey"]).decode()
+    # When the report function runs on the sample event
+    written, html, results, out = run_report(load_event(event))
+    rows = list(csv.DictReader(io.StringIO(results, newline="")))
     # Then report.json reads into the model and dumps back to the very same document
     report = Report.model_validate(written)
     assert report.dump() == written
@@ -55,16 +61,8 @@ def test_an_answer_that_stopped_at_max_tokens_is_named_in_the_notices() -> None:
     # Given the sample bucket, where one answer's checkpoint says it stopped at the output limit
     event = load_event("report/valid.json")
     cut = event["results"][1]
-    with offline() as (stack, _server):
-        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
-        store = Store(stack.s3, stack.stack.bucket_name)
-        answer = store.get_checkpoint(cut["answerKey"])
-        store.put_checkpoint(cut["answerKey"], answer | {"stopReason": "max_tokens"})
-        # When the report function runs
-        out, error = stack.lambda_server.invoke(stack.lambda_server.functions["ReportFunction"], event)
-        assert error is None, out
-        written = json.loads(stack.get_object(out["reportKey"]))
-        html = stack.get_object(out["htmlKey"]).decode()
+    # When the report function runs
+    written, html, _results, _out = run_report(event, {cut["answerKey"]: "max_tokens"})
     # Then one notice names that model (by its display name) and the limit, and no other model
     entry = next(m for m in written["models"] if m["modelId"] == cut["modelId"])
     assert entry["stopReason"] == "max_tokens"
@@ -78,11 +76,6 @@ def test_an_answer_that_stopped_at_max_tokens_is_named_in_the_notices() -> None:
 
 
 def test_answers_that_ended_on_their_own_get_no_cut_off_notice() -> None:
-    with offline() as (stack, _server):
-        load_objects(stack.stack.bucket_name, ROOT / "events" / "bucket")
-        function = stack.lambda_server.functions["ReportFunction"]
-        out, error = stack.lambda_server.invoke(function, load_event("report/valid.json"))
-        assert error is None, out
-        written = json.loads(stack.get_object(out["reportKey"]))
+    written, _html, _results, _out = run_report(load_event("report/valid.json"))
     assert {m["stopReason"] for m in written["models"]} == {"end_turn"}
     assert not any("output limit" in n for n in written["notices"])
